@@ -1,0 +1,86 @@
+//! Timings and switches for one node.
+
+use core::fmt;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Millis, NodeId};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Config {
+    pub id: NodeId,
+    /// How often a leader sends heartbeats (and starts a confirmation round).
+    pub heartbeat_interval: Millis,
+    /// Election timeouts are drawn uniformly from `[election_timeout_min, election_timeout_max)`.
+    /// `election_timeout_min` is also the CheckQuorum window and the follower's
+    /// leader-stickiness window.
+    pub election_timeout_min: Millis,
+    pub election_timeout_max: Millis,
+    /// Ask "would you vote for me?" before bumping the term (thesis §9.6).
+    pub pre_vote: bool,
+    /// A leader that has not heard from a quorum within `election_timeout_min` steps
+    /// down, and followers that heard from a leader that recently ignore vote requests.
+    pub check_quorum: bool,
+    /// Cap on entries per Append, to bound message size.
+    pub max_entries_per_message: usize,
+    /// Seed for the election-timeout jitter. Drivers give each node its own.
+    pub seed: u64,
+}
+
+impl Config {
+    /// The Raft paper's suggested timings (§9.3): heartbeat 50 ms, election 150–300 ms.
+    pub fn new(id: NodeId, seed: u64) -> Self {
+        Config {
+            id,
+            heartbeat_interval: 50,
+            election_timeout_min: 150,
+            election_timeout_max: 300,
+            pre_vote: true,
+            check_quorum: true,
+            max_entries_per_message: 64,
+            seed,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.id == 0 {
+            return Err(ConfigError::ZeroId);
+        }
+        if self.heartbeat_interval == 0 || self.heartbeat_interval >= self.election_timeout_min {
+            return Err(ConfigError::HeartbeatNotBelowElectionTimeout);
+        }
+        if self.election_timeout_max <= self.election_timeout_min {
+            return Err(ConfigError::EmptyElectionRange);
+        }
+        if self.max_entries_per_message == 0 {
+            return Err(ConfigError::ZeroBatch);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    ZeroId,
+    HeartbeatNotBelowElectionTimeout,
+    EmptyElectionRange,
+    ZeroBatch,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigError::ZeroId => "node id must be positive",
+            ConfigError::HeartbeatNotBelowElectionTimeout => {
+                "heartbeat interval must be positive and below the minimum election timeout"
+            }
+            ConfigError::EmptyElectionRange => "maximum election timeout must be above the minimum",
+            ConfigError::ZeroBatch => "max entries per message must be positive",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}

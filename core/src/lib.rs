@@ -1,0 +1,39 @@
+//! # Duck Duck Goose core
+//!
+//! A Raft implementation as a pure, deterministic state machine (no clock, no sockets, no
+//! threads, no global randomness) plus a tiny replicated key-value store, and, behind the
+//! `sim` feature, a whole-cluster simulator with an invariant checker.
+//!
+//! Exactly one node is the **goose**: the leader that has committed an entry of its own
+//! term and has confirmed, with a heartbeat round started after the question was asked,
+//! that a quorum still follows it. Everyone else is a **duck**.
+//!
+//! Start reading at [`raft`]; [`replica`] adds the key-value store and client requests.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod config;
+pub mod entry;
+pub mod events;
+pub mod log;
+pub mod message;
+pub mod progress;
+pub mod quorum;
+pub mod raft;
+pub mod rng;
+pub mod types;
+
+pub use config::Config;
+pub use entry::{Command, Entry};
+pub use events::{DenyReason, Event, Role, RoleReason};
+pub use message::{AppendResult, Body, Message};
+pub use raft::{
+    Confirmed, DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft,
+    ReadOutcome, Ready,
+};
+pub use types::{Index, Member, Membership, Millis, NodeId, Term};

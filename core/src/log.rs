@@ -1,0 +1,199 @@
+//! The replicated log, in memory. The driver keeps a durable copy (see `Ready::log_write`);
+//! the core's copy is authoritative while the process lives.
+
+use alloc::vec::Vec;
+
+use crate::entry::{Command, Entry};
+use crate::types::{Index, Membership, Term};
+
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    /// `entries[i]` has index `i + 1`: no compaction, so the log always starts at 1.
+    entries: Vec<Entry>,
+    /// Indexes of the `Config` entries, ascending, so the latest membership is found
+    /// without a scan and restored cheaply when a suffix is truncated.
+    config_indexes: Vec<Index>,
+}
+
+/// The outcome of offering a leader's entries to a follower's log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// The log now matches the leader's through `last_new`. `first_written` is the first
+    /// index that changed, if any; `truncated` says a conflicting suffix was dropped there.
+    Matched {
+        last_new: Index,
+        first_written: Option<Index>,
+        truncated: bool,
+    },
+    /// The log has no entry at `prev_index` with `prev_term`. `conflict_index` is where
+    /// the leader should try next; `conflict_term` the term found at `prev_index`, if any.
+    Mismatch {
+        conflict_index: Index,
+        conflict_term: Option<Term>,
+    },
+}
+
+impl Log {
+    pub fn from_entries(entries: Vec<Entry>) -> Self {
+        let mut log = Log::default();
+        for entry in entries {
+            log.push(entry);
+        }
+        log
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    pub fn last_index(&self) -> Index {
+        self.entries.len() as Index
+    }
+
+    pub fn last_term(&self) -> Term {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+
+    /// The term at `index`; index 0 has term 0. `None` past the end.
+    pub fn term_at(&self, index: Index) -> Option<Term> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.get(index).map(|e| e.term)
+    }
+
+    pub fn get(&self, index: Index) -> Option<&Entry> {
+        let position = usize::try_from(index).ok()?.checked_sub(1)?;
+        self.entries.get(position)
+    }
+
+    /// Entries `from..=to`, clipped to the log.
+    pub fn range(&self, from: Index, to: Index) -> &[Entry] {
+        let start = (from.max(1) - 1) as usize;
+        let end = (to.min(self.last_index())) as usize;
+        if start >= end {
+            return &[];
+        }
+        &self.entries[start..end]
+    }
+
+    /// Appends an entry at the end. The caller supplies the next index.
+    pub fn push(&mut self, entry: Entry) {
+        assert_eq!(
+            entry.index,
+            self.last_index() + 1,
+            "log must stay contiguous"
+        );
+        debug_assert!(
+            entry.term >= self.last_term(),
+            "terms in a log never decrease"
+        );
+        if entry.command.is_config() {
+            self.config_indexes.push(entry.index);
+        }
+        self.entries.push(entry);
+    }
+
+    /// Drops every entry at `from` and after.
+    pub fn truncate_from(&mut self, from: Index) {
+        debug_assert!(from >= 1);
+        self.entries.truncate((from - 1) as usize);
+        while self.config_indexes.last().is_some_and(|&i| i >= from) {
+            self.config_indexes.pop();
+        }
+    }
+
+    /// The follower side of AppendEntries (Raft §5.3): check `prev`, skip entries already
+    /// present, truncate at the first conflict, append the rest.
+    pub fn try_append(
+        &mut self,
+        prev_index: Index,
+        prev_term: Term,
+        entries: &[Entry],
+    ) -> AppendOutcome {
+        match self.term_at(prev_index) {
+            None => {
+                return AppendOutcome::Mismatch {
+                    conflict_index: self.last_index() + 1,
+                    conflict_term: None,
+                };
+            }
+            Some(term) if term != prev_term => {
+                return AppendOutcome::Mismatch {
+                    conflict_index: self.first_index_of_term_ending_at(prev_index),
+                    conflict_term: Some(term),
+                };
+            }
+            Some(_) => {}
+        }
+        let mut first_written = None;
+        let mut truncated = false;
+        for (offset, entry) in entries.iter().enumerate() {
+            debug_assert_eq!(
+                entry.index,
+                prev_index + 1 + offset as Index,
+                "validated by the caller"
+            );
+            match self.term_at(entry.index) {
+                Some(term) if term == entry.term => continue,
+                Some(_) => {
+                    self.truncate_from(entry.index);
+                    truncated = true;
+                    first_written.get_or_insert(entry.index);
+                    self.push(entry.clone());
+                }
+                None => {
+                    first_written.get_or_insert(entry.index);
+                    self.push(entry.clone());
+                }
+            }
+        }
+        AppendOutcome::Matched {
+            last_new: prev_index + entries.len() as Index,
+            first_written,
+            truncated,
+        }
+    }
+
+    /// Raft §5.4.1: is a log ending at (`last_term`, `last_index`) at least as up-to-date as ours?
+    pub fn is_up_to_date(&self, last_term: Term, last_index: Index) -> bool {
+        (last_term, last_index) >= (self.last_term(), self.last_index())
+    }
+
+    /// The first index of the run of entries with the same term as `index`, going back.
+    /// Lets a leader skip a whole conflicting term in one round trip.
+    fn first_index_of_term_ending_at(&self, index: Index) -> Index {
+        let Some(term) = self.term_at(index) else {
+            return index;
+        };
+        let mut first = index;
+        while first > 1 && self.term_at(first - 1) == Some(term) {
+            first -= 1;
+        }
+        first
+    }
+
+    /// The last index holding an entry of `term`, if any.
+    pub fn last_index_of_term(&self, term: Term) -> Option<Index> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.term == term)
+            .map(|e| e.index)
+    }
+
+    /// The membership in force (empty for a node that has not joined yet).
+    pub fn membership(&self) -> &Membership {
+        static EMPTY: Membership = Membership::EMPTY;
+        self.latest_config().map_or(&EMPTY, |(_, m)| m)
+    }
+
+    /// The membership in force: the latest `Config` entry, committed or not.
+    pub fn latest_config(&self) -> Option<(Index, &Membership)> {
+        let index = *self.config_indexes.last()?;
+        match &self.get(index)?.command {
+            Command::Config(membership) => Some((index, membership)),
+            _ => unreachable!("config_indexes only holds Config entries"),
+        }
+    }
+}

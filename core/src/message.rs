@@ -1,0 +1,169 @@
+//! Messages between nodes. Every message carries the sender's term (Raft §5.1); the
+//! receiver's first move is always to compare terms (see `Raft::step`).
+
+use alloc::vec::Vec;
+use core::fmt;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use crate::entry::Entry;
+use crate::types::{Index, NodeId, Term};
+
+/// A leader's heartbeat round number. Every Append carries the leader's current round and
+/// every reply echoes it, so a leader can tell which followers acknowledged it *after* a
+/// given moment: that is how a goose query is confirmed (ReadIndex, thesis §6.4).
+pub type Round = u64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Message {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub term: Term,
+    pub body: Body,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub enum Body {
+    /// "Would you vote for me in `term`?" Changes nothing at the receiver (thesis §9.6).
+    PreVote {
+        last_index: Index,
+        last_term: Term,
+    },
+    PreVoteReply {
+        granted: bool,
+    },
+    /// RequestVote. `transfer` marks a campaign started by TimeoutNow: the receiver may
+    /// vote even though it heard from the leader recently (the leader asked for this).
+    Vote {
+        last_index: Index,
+        last_term: Term,
+        transfer: bool,
+    },
+    VoteReply {
+        granted: bool,
+    },
+    /// AppendEntries; with no entries it is a heartbeat.
+    Append {
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+        round: Round,
+    },
+    AppendReply {
+        round: Round,
+        result: AppendResult,
+    },
+    /// Leadership transfer: "start an election now, skipping PreVote".
+    TimeoutNow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub enum AppendResult {
+    /// The follower's log matches the leader's through `match_index`.
+    Accepted { match_index: Index },
+    /// No entry at `prev_index` with the leader's `prev_term`. The leader retries from
+    /// `conflict_index`, or past its own last entry of `conflict_term` if it has one.
+    Rejected {
+        prev_index: Index,
+        conflict_index: Index,
+        conflict_term: Option<Term>,
+    },
+}
+
+/// Why a message from the network was refused before it reached the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub enum Malformed {
+    ZeroNodeId,
+    SelfAddressed,
+    WrongRecipient,
+    EntriesNotContiguous,
+    EntryTermOutOfOrder,
+    EntryTermAboveMessageTerm,
+    ConflictIndexOutOfRange,
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Malformed::ZeroNodeId => "node id 0 is not valid",
+            Malformed::SelfAddressed => "message from a node to itself",
+            Malformed::WrongRecipient => "message addressed to another node",
+            Malformed::EntriesNotContiguous => "entries do not follow prev_index contiguously",
+            Malformed::EntryTermOutOfOrder => "entry terms decrease",
+            Malformed::EntryTermAboveMessageTerm => "entry term above the message term",
+            Malformed::ConflictIndexOutOfRange => "conflict index is 0 or past prev_index + 1",
+        })
+    }
+}
+
+impl Message {
+    /// Structural checks for anything that came from outside the process. The protocol
+    /// code may then rely on them (for example, contiguous entries) without panicking.
+    pub fn validate(&self, me: NodeId) -> Result<(), Malformed> {
+        if self.from == 0 || self.to == 0 {
+            return Err(Malformed::ZeroNodeId);
+        }
+        if self.to != me {
+            return Err(Malformed::WrongRecipient);
+        }
+        if self.from == self.to {
+            return Err(Malformed::SelfAddressed);
+        }
+        match &self.body {
+            Body::Append {
+                prev_index,
+                prev_term,
+                entries,
+                ..
+            } => {
+                let mut last_term = *prev_term;
+                for (offset, entry) in entries.iter().enumerate() {
+                    let expected = prev_index.checked_add(1 + offset as Index);
+                    if expected != Some(entry.index) {
+                        return Err(Malformed::EntriesNotContiguous);
+                    }
+                    if entry.term < last_term {
+                        return Err(Malformed::EntryTermOutOfOrder);
+                    }
+                    if entry.term > self.term {
+                        return Err(Malformed::EntryTermAboveMessageTerm);
+                    }
+                    last_term = entry.term;
+                }
+                Ok(())
+            }
+            Body::AppendReply {
+                result:
+                    AppendResult::Rejected {
+                        prev_index,
+                        conflict_index,
+                        ..
+                    },
+                ..
+            } if *conflict_index == 0 || *conflict_index > prev_index.saturating_add(1) => {
+                Err(Malformed::ConflictIndexOutOfRange)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A short name for traces and logs.
+    pub fn kind(&self) -> &'static str {
+        match &self.body {
+            Body::PreVote { .. } => "PreVote",
+            Body::PreVoteReply { .. } => "PreVoteReply",
+            Body::Vote { .. } => "Vote",
+            Body::VoteReply { .. } => "VoteReply",
+            Body::Append { entries, .. } if entries.is_empty() => "Heartbeat",
+            Body::Append { .. } => "Append",
+            Body::AppendReply { .. } => "AppendReply",
+            Body::TimeoutNow => "TimeoutNow",
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Majority arithmetic: the only place that knows what "a quorum" means.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::types::{Membership, NodeId};
+
+/// The largest value that a quorum of `membership` has reached: sort the members' values
+/// descending and take the quorum-th. Used for the commit index (match indexes) and for
+/// goose confirmation (acknowledged rounds).
+pub fn quorum_value(membership: &Membership, value_of: impl Fn(NodeId) -> u64) -> u64 {
+    if membership.is_empty() {
+        return 0;
+    }
+    let mut values: Vec<u64> = membership.ids().map(value_of).collect();
+    values.sort_unstable_by(|a, b| b.cmp(a));
+    values[membership.quorum() - 1]
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoteResult {
+    Won { votes: u32 },
+    Lost,
+    Pending,
+}
+
+/// Counts (pre-)votes from members only: a reply from a non-member neither helps nor hurts.
+pub fn tally(membership: &Membership, votes: &BTreeMap<NodeId, bool>) -> VoteResult {
+    let granted = membership
+        .ids()
+        .filter(|id| votes.get(id) == Some(&true))
+        .count();
+    let denied = membership
+        .ids()
+        .filter(|id| votes.get(id) == Some(&false))
+        .count();
+    let quorum = membership.quorum();
+    if granted >= quorum {
+        VoteResult::Won {
+            votes: granted as u32,
+        }
+    } else if denied >= quorum || membership.len() - denied < quorum {
+        VoteResult::Lost
+    } else {
+        VoteResult::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quorum_value_is_the_majoritys_floor() {
+        let m = Membership::from_ids([1, 2, 3, 4, 5]);
+        let values = [(1, 9), (2, 7), (3, 5), (4, 3), (5, 1)];
+        let get = |id| values.iter().find(|(i, _)| *i == id).unwrap().1;
+        assert_eq!(quorum_value(&m, get), 5);
+        let m4 = Membership::from_ids([1, 2, 3, 4]);
+        assert_eq!(
+            quorum_value(&m4, get),
+            5,
+            "4 members need 3: the third highest"
+        );
+    }
+
+    #[test]
+    fn tally_wins_loses_and_waits() {
+        let m = Membership::from_ids([1, 2, 3]);
+        let mut votes = BTreeMap::new();
+        votes.insert(1, true);
+        assert_eq!(tally(&m, &votes), VoteResult::Pending);
+        votes.insert(9, true);
+        assert_eq!(
+            tally(&m, &votes),
+            VoteResult::Pending,
+            "non-members do not count"
+        );
+        votes.insert(2, false);
+        assert_eq!(tally(&m, &votes), VoteResult::Pending);
+        votes.insert(3, true);
+        assert_eq!(tally(&m, &votes), VoteResult::Won { votes: 2 });
+        votes.insert(3, false);
+        assert_eq!(tally(&m, &votes), VoteResult::Lost);
+    }
+}

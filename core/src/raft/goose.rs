@@ -1,0 +1,286 @@
+//! The goose query: "can you commit now?" answered the ReadIndex way (thesis §6.4).
+//!
+//! A leader answers *goose* only when (1) it has committed an entry of its own term and
+//! (2) a quorum acknowledged a heartbeat round that started after the query arrived. Every
+//! acknowledging follower was in our term when it replied, so no newer leader could have
+//! existed when that round started: the answer is linearizable. Queries that arrive
+//! together share one round. Everyone else answers *duck* at once.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use super::{Leader, Raft, RoleState};
+use crate::message::Round;
+use crate::quorum::quorum_value;
+use crate::types::{Index, Millis, NodeId, Term};
+
+/// A confirmed query: this node was the goose of `term`, and `index` was committed, at
+/// some moment between the query's arrival and this answer. A linearizable read may be
+/// served once entries through `index` are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Confirmed {
+    pub term: Term,
+    pub index: Index,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub enum DuckReason {
+    /// Not the leader; `leader` is who we believe is.
+    NotLeader { leader: Option<NodeId> },
+    /// Handing leadership over: not the goose until the transfer ends.
+    Transferring { to: NodeId },
+    /// No quorum acknowledged a round in time: perhaps cut off from the majority.
+    Unconfirmed,
+    /// Stopped being leader while the query waited.
+    SteppedDown,
+}
+
+impl fmt::Display for DuckReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DuckReason::NotLeader { leader: Some(l) } => write!(f, "not the leader ({l} is)"),
+            DuckReason::NotLeader { leader: None } => write!(f, "not the leader (none known)"),
+            DuckReason::Transferring { to } => write!(f, "handing leadership to {to}"),
+            DuckReason::Unconfirmed => write!(f, "no quorum confirmed leadership in time"),
+            DuckReason::SteppedDown => write!(f, "stepped down while confirming"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct ReadOutcome {
+    /// The driver's tag for the query.
+    pub ctx: u64,
+    pub result: Result<Confirmed, DuckReason>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingQuery {
+    ctx: u64,
+    /// Commit index when the query (effectively) arrived.
+    index: Index,
+    /// The first round that started after it arrived.
+    round: Round,
+    deadline: Millis,
+}
+
+/// A leader's heartbeat rounds and the queries waiting on them.
+#[derive(Debug, Default)]
+pub(super) struct Rounds {
+    current: Round,
+    /// Start times of rounds not yet confirmed (bounded; oldest dropped first).
+    started: VecDeque<(Round, Millis)>,
+    confirmed: Round,
+    /// When the latest confirmed round started: the basis of the goose lease.
+    confirmed_started_at: Option<Millis>,
+    /// Queries that arrived before this term's first entry committed.
+    awaiting_commit: Vec<(u64, Millis)>,
+    /// Queries waiting for a round; rounds never decrease along the queue.
+    pending: VecDeque<PendingQuery>,
+}
+
+const MAX_TRACKED_ROUNDS: usize = 64;
+
+impl Rounds {
+    pub(super) fn current(&self) -> Round {
+        self.current
+    }
+
+    pub(super) fn start(&mut self, now: Millis) {
+        self.current += 1;
+        if self.started.len() == MAX_TRACKED_ROUNDS {
+            self.started.pop_front();
+        }
+        self.started.push_back((self.current, now));
+    }
+
+    /// A query is waiting for a round that has not started yet.
+    pub(super) fn wants_new_round(&self) -> bool {
+        self.pending.back().is_some_and(|q| q.round > self.current)
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Millis> {
+        let pending = self.pending.iter().map(|q| q.deadline);
+        let awaiting = self.awaiting_commit.iter().map(|&(_, d)| d);
+        pending.chain(awaiting).min()
+    }
+
+    fn confirm(&mut self, round: Round) {
+        if round <= self.confirmed {
+            return;
+        }
+        self.confirmed = round;
+        while let Some(&(r, at)) = self.started.front() {
+            if r > round {
+                break;
+            }
+            if r == round {
+                self.confirmed_started_at = Some(at);
+            }
+            self.started.pop_front();
+        }
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = u64> + '_ {
+        let awaiting = self.awaiting_commit.drain(..).map(|(ctx, _)| ctx);
+        awaiting.chain(self.pending.drain(..).map(|q| q.ctx))
+    }
+}
+
+impl Raft {
+    /// The goose query (and the first half of a linearizable read): the answer arrives
+    /// in a later `Ready::reads`, tagged with `ctx`.
+    pub fn confirm_leadership(&mut self, ctx: u64) {
+        let deadline = self.now + self.config.election_timeout_min;
+        let (commit, term_start) = (self.commit_index, self.leader_term_start());
+        let RoleState::Leader(leader) = &mut self.state else {
+            let leader = self.leader;
+            self.answer(ctx, Err(DuckReason::NotLeader { leader }));
+            return;
+        };
+        if let Some(transfer) = &leader.transfer {
+            let to = transfer.to;
+            self.answer(ctx, Err(DuckReason::Transferring { to }));
+            return;
+        }
+        if commit < term_start {
+            // The commit index is not trustworthy until our own no-op commits.
+            leader.rounds.awaiting_commit.push((ctx, deadline));
+            return;
+        }
+        let round = leader.rounds.current + 1;
+        leader.rounds.pending.push_back(PendingQuery {
+            ctx,
+            index: commit,
+            round,
+            deadline,
+        });
+    }
+
+    fn leader_term_start(&self) -> Index {
+        match &self.state {
+            RoleState::Leader(leader) => leader.term_start,
+            _ => Index::MAX,
+        }
+    }
+
+    fn answer(&mut self, ctx: u64, result: Result<Confirmed, DuckReason>) {
+        self.out.reads.push(ReadOutcome { ctx, result });
+    }
+
+    /// Answers every query whose round a quorum has acknowledged.
+    pub(super) fn confirm_reads(&mut self) {
+        let (me, term) = (self.id(), self.term);
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        let current = leader.rounds.current;
+        let quorum_round = quorum_value(self.log.membership(), |id| {
+            if id == me {
+                current
+            } else {
+                leader.progress.get(&id).map_or(0, |p| p.acked_round)
+            }
+        });
+        leader.rounds.confirm(quorum_round);
+        let mut answers = Vec::new();
+        while let Some(query) = leader.rounds.pending.front() {
+            if query.round > quorum_round {
+                break;
+            }
+            answers.push((query.ctx, query.index));
+            leader.rounds.pending.pop_front();
+        }
+        for (ctx, index) in answers {
+            self.answer(ctx, Ok(Confirmed { term, index }));
+        }
+    }
+
+    /// This term's first entry just committed: queries that arrived earlier now start
+    /// waiting for a round, as if they arrived now (a later arrival is still within their
+    /// invocation, so still linearizable).
+    pub(super) fn release_queries_awaiting_commit(&mut self) {
+        let (commit, deadline) = (
+            self.commit_index,
+            self.now + self.config.election_timeout_min,
+        );
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        let round = leader.rounds.current + 1;
+        for (ctx, _) in leader.rounds.awaiting_commit.drain(..) {
+            leader.rounds.pending.push_back(PendingQuery {
+                ctx,
+                index: commit,
+                round,
+                deadline,
+            });
+        }
+    }
+
+    /// Queries not confirmed within a minimum election timeout are answered duck: a
+    /// leader that cannot reach a quorum must not keep callers waiting.
+    pub(super) fn expire_reads(&mut self) {
+        let now = self.now;
+        let RoleState::Leader(leader) = &mut self.state else {
+            return;
+        };
+        let mut expired = Vec::new();
+        leader.rounds.awaiting_commit.retain(|&(ctx, deadline)| {
+            let keep = deadline > now;
+            if !keep {
+                expired.push(ctx);
+            }
+            keep
+        });
+        leader.rounds.pending.retain(|q| {
+            let keep = q.deadline > now;
+            if !keep {
+                expired.push(q.ctx);
+            }
+            keep
+        });
+        for ctx in expired {
+            self.answer(ctx, Err(DuckReason::Unconfirmed));
+        }
+    }
+
+    /// A leader stepping down answers every waiting query duck.
+    pub(super) fn abandon_leadership(&mut self, mut leader: Leader) {
+        self.answer_all_waiting(&mut leader.rounds, DuckReason::SteppedDown);
+    }
+
+    pub(super) fn answer_all_waiting(&mut self, rounds: &mut Rounds, reason: DuckReason) {
+        let waiting: Vec<u64> = rounds.drain().collect();
+        for ctx in waiting {
+            self.answer(ctx, Err(reason));
+        }
+    }
+
+    /// Until when this node may *show* itself as the goose without asking again: the start
+    /// of the latest quorum-confirmed round plus a minimum election timeout. Every follower
+    /// that acknowledged that round refuses to vote for anyone else until at least then
+    /// (leader stickiness, also after a restart), so no rival can be elected before it
+    /// ends. Assumes clocks advance at the same rate (true in the simulator); `None` unless
+    /// leader with its term's entry committed, not transferring, and CheckQuorum on.
+    pub fn goose_lease_until(&self) -> Option<Millis> {
+        let RoleState::Leader(leader) = &self.state else {
+            return None;
+        };
+        if !self.config.check_quorum
+            || leader.transfer.is_some()
+            || self.commit_index < leader.term_start
+        {
+            return None;
+        }
+        let until = leader.rounds.confirmed_started_at? + self.config.election_timeout_min;
+        (self.now < until).then_some(until)
+    }
+}

@@ -1,0 +1,111 @@
+//! The vocabulary every other module speaks: ids, terms, indexes, time, members.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+/// A node's identity. Positive; 0 is never a valid id.
+pub type NodeId = u64;
+/// A Raft term. Terms only grow.
+pub type Term = u64;
+/// A log position. The first entry has index 1; index 0 means "before the log".
+pub type Index = u64;
+/// Virtual milliseconds. The core has no clock: the driver says what time it is.
+pub type Millis = u64;
+
+/// One member of the cluster: its id and an address only drivers interpret
+/// (the simulator leaves it empty; the native node stores `host:port`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Member {
+    pub id: NodeId,
+    pub addr: String,
+}
+
+impl Member {
+    pub fn new(id: NodeId, addr: impl Into<String>) -> Self {
+        Member {
+            id,
+            addr: addr.into(),
+        }
+    }
+}
+
+/// The set of voters. Every member votes (there are no learners); changes add or
+/// remove exactly one member at a time, which keeps any two majorities overlapping.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Membership {
+    /// Sorted by id, ids unique.
+    members: Vec<Member>,
+}
+
+impl Membership {
+    pub const EMPTY: Membership = Membership {
+        members: Vec::new(),
+    };
+
+    pub fn new(mut members: Vec<Member>) -> Self {
+        members.sort();
+        members.dedup_by_key(|m| m.id);
+        Membership { members }
+    }
+
+    /// A membership of bare ids with empty addresses (what the simulator uses).
+    pub fn from_ids(ids: impl IntoIterator<Item = NodeId>) -> Self {
+        Self::new(ids.into_iter().map(|id| Member::new(id, "")).collect())
+    }
+
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.members.iter().map(|m| m.id)
+    }
+
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.get(id).is_some()
+    }
+
+    pub fn get(&self, id: NodeId) -> Option<&Member> {
+        self.members
+            .binary_search_by_key(&id, |m| m.id)
+            .ok()
+            .map(|i| &self.members[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Votes (or acknowledgements) needed for a majority.
+    pub fn quorum(&self) -> usize {
+        self.members.len() / 2 + 1
+    }
+
+    /// This membership plus `member`, or `None` if the id is already a member.
+    pub fn with(&self, member: Member) -> Option<Membership> {
+        if self.contains(member.id) {
+            return None;
+        }
+        let mut members = self.members.clone();
+        members.push(member);
+        Some(Membership::new(members))
+    }
+
+    /// This membership minus `id`, or `None` if `id` is not a member.
+    pub fn without(&self, id: NodeId) -> Option<Membership> {
+        if !self.contains(id) {
+            return None;
+        }
+        let members = self.members.iter().filter(|m| m.id != id).cloned();
+        Some(Membership::new(members.collect()))
+    }
+}
