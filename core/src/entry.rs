@@ -32,6 +32,12 @@ pub enum Command {
     Delete {
         key: String,
     },
+    /// Set `key` to `value` if its current value is `expected` (`None`: absent).
+    Cas {
+        key: String,
+        expected: Option<String>,
+        value: String,
+    },
 }
 
 impl Command {

@@ -20,20 +20,28 @@ extern crate std;
 pub mod config;
 pub mod entry;
 pub mod events;
+pub mod kv;
+#[cfg(feature = "sim")]
+pub mod lincheck;
 pub mod log;
 pub mod message;
 pub mod progress;
 pub mod quorum;
 pub mod raft;
+pub mod replica;
 pub mod rng;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod types;
 
 pub use config::Config;
 pub use entry::{Command, Entry};
 pub use events::{DenyReason, Event, Role, RoleReason};
+pub use kv::{Applied, Kv};
 pub use message::{AppendResult, Body, Message};
 pub use raft::{
     Confirmed, DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft,
     ReadOutcome, Ready,
 };
+pub use replica::{Output, Replica, Reply, Request, RequestError, RequestId, Response};
 pub use types::{Index, Member, Membership, Millis, NodeId, Term};

@@ -270,6 +270,7 @@ impl Raft {
     /// (leader stickiness, also after a restart), so no rival can be elected before it
     /// ends. Assumes clocks advance at the same rate (true in the simulator); `None` unless
     /// leader with its term's entry committed, not transferring, and CheckQuorum on.
+    /// The caller compares it with *its* notion of now: a paused node's own clock is stale.
     pub fn goose_lease_until(&self) -> Option<Millis> {
         let RoleState::Leader(leader) = &self.state else {
             return None;
@@ -280,7 +281,11 @@ impl Raft {
         {
             return None;
         }
-        let until = leader.rounds.confirmed_started_at? + self.config.election_timeout_min;
-        (self.now < until).then_some(until)
+        Some(leader.rounds.confirmed_started_at? + self.config.election_timeout_min)
+    }
+
+    /// Whether this node may show itself as the goose at time `now` (see `goose_lease_until`).
+    pub fn shows_goose_at(&self, now: Millis) -> bool {
+        self.goose_lease_until().is_some_and(|until| now < until)
     }
 }

@@ -94,11 +94,11 @@ impl Raft {
         let RoleState::Leader(leader) = &mut self.state else {
             return;
         };
-        if let Some((id, index)) = leader.departing {
-            if commit >= index {
-                leader.progress.remove(&id);
-                leader.departing = None;
-            }
+        if let Some((id, index)) = leader.departing
+            && commit >= index
+        {
+            leader.progress.remove(&id);
+            leader.departing = None;
         }
         let config_committed = self
             .log

@@ -55,7 +55,7 @@ impl Raft {
 
     /// Sends `to` an Append starting at `from` (clipped to the batch size), plus the
     /// current commit index and round.
-    fn send_append_from(&mut self, to: NodeId, from: Index) {
+    pub(super) fn send_append_from(&mut self, to: NodeId, from: Index) {
         let (commit, max) = (self.commit_index, self.config.max_entries_per_message);
         let RoleState::Leader(leader) = &mut self.state else {
             return;

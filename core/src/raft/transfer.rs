@@ -53,8 +53,12 @@ impl Raft {
         }
         self.emit(Event::TransferStarted { to });
         self.maybe_send_timeout_now(to);
-        if let RoleState::Leader(leader) = &mut self.state {
-            leader.entries_pending = true; // push the target's missing entries now
+        // Push the target's missing entries now rather than at the next heartbeat.
+        if let RoleState::Leader(leader) = &self.state
+            && let Some(progress) = leader.progress.get(&to)
+        {
+            let from = progress.match_index + 1;
+            self.send_append_from(to, from);
         }
         Ok(())
     }

@@ -1,0 +1,444 @@
+//! A Raft node plus its key-value store and the bookkeeping for client requests: what
+//! every driver (simulator, browser, native server) runs. Still sans-IO: requests come in
+//! with an id, responses come out of `ready()`.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, ConfigError};
+use crate::entry::{Command, Entry};
+use crate::events::Event;
+use crate::kv::{Applied, Kv};
+use crate::message::Message;
+use crate::raft::{
+    DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft, ReadOutcome,
+};
+use crate::types::{Index, Member, Membership, Millis, NodeId, Term};
+
+/// The driver's tag for a request; echoed in its response. Unique per replica.
+pub type RequestId = u64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub enum Request {
+    Put {
+        key: String,
+        value: String,
+    },
+    Delete {
+        key: String,
+    },
+    Cas {
+        key: String,
+        expected: Option<String>,
+        value: String,
+    },
+    /// Linearizable read (ReadIndex, then wait until applied).
+    Get {
+        key: String,
+    },
+    /// "Are you the goose?"
+    Goose,
+    AddMember(Member),
+    RemoveMember(NodeId),
+    Transfer {
+        to: NodeId,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub enum Reply {
+    Written,
+    Cas {
+        swapped: bool,
+    },
+    Value(Option<String>),
+    /// This node was the goose of `term` at a moment during the request.
+    Goose {
+        term: Term,
+    },
+    Duck {
+        reason: DuckReason,
+    },
+    MembershipChanged {
+        index: Index,
+        membership: Membership,
+    },
+    Transferred {
+        to: NodeId,
+        term: Term,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub enum RequestError {
+    /// Not the leader; nothing happened. `leader` is where to retry.
+    NotLeader { leader: Option<NodeId> },
+    /// Refused up front; nothing happened.
+    Refused(ProposeError),
+    /// A read could not confirm leadership; nothing happened.
+    Unconfirmed(DuckReason),
+    /// The entry was replaced by another leader's: it will never take effect.
+    Overwritten,
+    /// No outcome in time: the request may or may not take effect.
+    Timeout,
+}
+
+impl RequestError {
+    /// True when the request may still take effect (the caller cannot know).
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(self, RequestError::Timeout)
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::NotLeader { leader: Some(l) } => write!(f, "not the leader; try {l}"),
+            RequestError::NotLeader { leader: None } => {
+                write!(f, "not the leader; no leader known")
+            }
+            RequestError::Refused(e) => write!(f, "refused: {e}"),
+            RequestError::Unconfirmed(reason) => {
+                write!(f, "could not confirm leadership: {reason}")
+            }
+            RequestError::Overwritten => write!(f, "lost to a newer leader's entry; not applied"),
+            RequestError::Timeout => write!(f, "timed out; outcome unknown"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for RequestError {}
+
+impl From<ProposeError> for RequestError {
+    fn from(e: ProposeError) -> Self {
+        match e {
+            ProposeError::NotLeader { leader } => RequestError::NotLeader { leader },
+            other => RequestError::Refused(other),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Response {
+    pub id: RequestId,
+    pub result: Result<Reply, RequestError>,
+}
+
+/// What `Replica::ready` hands the driver. Order of duties: persist `hard_state` and
+/// `log_write`, then send `messages`, then deliver `responses`.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub hard_state: Option<HardState>,
+    pub log_write: Option<LogWrite>,
+    pub messages: Vec<Message>,
+    /// Entries applied to the key-value store by this call, in order.
+    pub applied: Vec<Entry>,
+    pub responses: Vec<Response>,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug)]
+struct PendingEntry {
+    id: RequestId,
+    term: Term,
+    deadline: Millis,
+}
+
+#[derive(Debug)]
+enum PendingQuery {
+    Goose,
+    Get { key: String, deadline: Millis },
+}
+
+#[derive(Debug)]
+struct PendingTransfer {
+    id: RequestId,
+    to: NodeId,
+    from_term: Term,
+    deadline: Millis,
+}
+
+pub struct Replica {
+    raft: Raft,
+    kv: Kv,
+    request_timeout: Millis,
+    /// Proposed entries by index, answered when that index applies.
+    entries: BTreeMap<Index, PendingEntry>,
+    /// Goose queries and reads waiting for leadership confirmation, by request id.
+    queries: BTreeMap<RequestId, PendingQuery>,
+    /// Confirmed reads waiting for the store to reach their index.
+    reads: Vec<(Index, RequestId, String, Millis)>,
+    transfer: Option<PendingTransfer>,
+    responses: Vec<Response>,
+}
+
+impl fmt::Debug for Replica {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replica")
+            .field("raft", &self.raft)
+            .field("applied", &self.kv.applied_index())
+            .finish()
+    }
+}
+
+impl Replica {
+    /// `request_timeout`: how long a request may wait before it is answered `Timeout`.
+    pub fn new(
+        config: Config,
+        persisted: Persisted,
+        now: Millis,
+        request_timeout: Millis,
+    ) -> Result<Self, ConfigError> {
+        Ok(Replica {
+            raft: Raft::new(config, persisted, now)?,
+            kv: Kv::default(),
+            request_timeout,
+            entries: BTreeMap::new(),
+            queries: BTreeMap::new(),
+            reads: Vec::new(),
+            transfer: None,
+            responses: Vec::new(),
+        })
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    pub fn tick(&mut self, now: Millis) {
+        self.raft.tick(now);
+        self.expire_requests();
+    }
+
+    pub fn step(&mut self, msg: Message) {
+        self.raft.step(msg);
+    }
+
+    pub fn next_deadline(&self) -> Millis {
+        let mut due = self.raft.next_deadline();
+        let entry_deadlines = self.entries.values().map(|p| p.deadline);
+        let read_deadlines = self.reads.iter().map(|r| r.3);
+        let query_deadlines = self.queries.values().filter_map(|q| match q {
+            PendingQuery::Get { deadline, .. } => Some(*deadline),
+            PendingQuery::Goose => None,
+        });
+        for d in entry_deadlines.chain(read_deadlines).chain(query_deadlines) {
+            due = due.min(d);
+        }
+        if let Some(t) = &self.transfer {
+            due = due.min(t.deadline);
+        }
+        due
+    }
+
+    /// Starts a client request; its response comes out of a later `ready()`.
+    pub fn request(&mut self, id: RequestId, request: Request) {
+        let deadline = self.raft.now() + self.request_timeout;
+        let term = self.raft.term();
+        let proposed = match request {
+            Request::Put { key, value } => self.raft.propose(Command::Put { key, value }),
+            Request::Delete { key } => self.raft.propose(Command::Delete { key }),
+            Request::Cas {
+                key,
+                expected,
+                value,
+            } => self.raft.propose(Command::Cas {
+                key,
+                expected,
+                value,
+            }),
+            Request::AddMember(member) => self
+                .raft
+                .propose_membership_change(MembershipChange::Add(member)),
+            Request::RemoveMember(node) => self
+                .raft
+                .propose_membership_change(MembershipChange::Remove(node)),
+            Request::Get { key } => {
+                self.queries.insert(id, PendingQuery::Get { key, deadline });
+                self.raft.confirm_leadership(id);
+                return;
+            }
+            Request::Goose => {
+                self.queries.insert(id, PendingQuery::Goose);
+                self.raft.confirm_leadership(id);
+                return;
+            }
+            Request::Transfer { to } => {
+                match self.raft.transfer_leadership(to) {
+                    Ok(()) if to == self.raft.id() => {
+                        self.respond(id, Ok(Reply::Transferred { to, term }))
+                    }
+                    Ok(()) => {
+                        if let Some(old) = self.transfer.replace(PendingTransfer {
+                            id,
+                            to,
+                            from_term: term,
+                            deadline,
+                        }) {
+                            self.respond(old.id, Err(RequestError::Timeout));
+                        }
+                    }
+                    Err(e) => self.respond(id, Err(e.into())),
+                }
+                return;
+            }
+        };
+        match proposed {
+            Ok(index) => {
+                self.entries
+                    .insert(index, PendingEntry { id, term, deadline });
+            }
+            Err(e) => self.respond(id, Err(e.into())),
+        }
+    }
+
+    /// Collects Raft's output, applies newly committed entries, and answers whatever
+    /// requests are now decided.
+    pub fn ready(&mut self) -> Output {
+        let ready = self.raft.ready();
+        for entry in &ready.committed {
+            let applied = self.kv.apply(entry);
+            self.answer_entry(entry, applied);
+        }
+        for outcome in ready.reads {
+            self.answer_query(outcome);
+        }
+        self.answer_reads_now_applied();
+        self.check_transfer();
+        Output {
+            hard_state: ready.hard_state,
+            log_write: ready.log_write,
+            messages: ready.messages,
+            applied: ready.committed,
+            responses: core::mem::take(&mut self.responses),
+            events: ready.events,
+        }
+    }
+
+    fn respond(&mut self, id: RequestId, result: Result<Reply, RequestError>) {
+        self.responses.push(Response { id, result });
+    }
+
+    fn answer_entry(&mut self, entry: &Entry, applied: Applied) {
+        let Some(pending) = self.entries.remove(&entry.index) else {
+            return;
+        };
+        if pending.term != entry.term {
+            // Our entry was replaced at this index by another leader's.
+            self.respond(pending.id, Err(RequestError::Overwritten));
+            return;
+        }
+        let reply = match (&entry.command, applied) {
+            (Command::Config(membership), _) => Reply::MembershipChanged {
+                index: entry.index,
+                membership: membership.clone(),
+            },
+            (_, Applied::Cas { swapped }) => Reply::Cas { swapped },
+            _ => Reply::Written,
+        };
+        self.respond(pending.id, Ok(reply));
+    }
+
+    fn answer_query(&mut self, outcome: ReadOutcome) {
+        let Some(query) = self.queries.remove(&outcome.ctx) else {
+            return;
+        };
+        let id = outcome.ctx;
+        match (query, outcome.result) {
+            (PendingQuery::Goose, Ok(confirmed)) => self.respond(
+                id,
+                Ok(Reply::Goose {
+                    term: confirmed.term,
+                }),
+            ),
+            (PendingQuery::Goose, Err(reason)) => self.respond(id, Ok(Reply::Duck { reason })),
+            (PendingQuery::Get { key, deadline }, Ok(confirmed)) => {
+                self.reads.push((confirmed.index, id, key, deadline));
+            }
+            (PendingQuery::Get { .. }, Err(DuckReason::NotLeader { leader })) => {
+                self.respond(id, Err(RequestError::NotLeader { leader }))
+            }
+            (PendingQuery::Get { .. }, Err(reason)) => {
+                self.respond(id, Err(RequestError::Unconfirmed(reason)))
+            }
+        }
+    }
+
+    fn answer_reads_now_applied(&mut self) {
+        let applied = self.kv.applied_index();
+        let mut i = 0;
+        while i < self.reads.len() {
+            if self.reads[i].0 <= applied {
+                let (_, id, key, _) = self.reads.swap_remove(i);
+                let value = self.kv.get(&key).cloned();
+                self.respond(id, Ok(Reply::Value(value)));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// A transfer succeeded once we follow the target in a newer term.
+    fn check_transfer(&mut self) {
+        let Some(t) = &self.transfer else {
+            return;
+        };
+        if self.raft.term() > t.from_term && self.raft.leader() == Some(t.to) {
+            let (id, to, term) = (t.id, t.to, self.raft.term());
+            self.transfer = None;
+            self.respond(id, Ok(Reply::Transferred { to, term }));
+        }
+    }
+
+    fn expire_requests(&mut self) {
+        let now = self.raft.now();
+        let expired_entries: Vec<Index> = self
+            .entries
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(&i, _)| i)
+            .collect();
+        for index in expired_entries {
+            if let Some(p) = self.entries.remove(&index) {
+                self.respond(p.id, Err(RequestError::Timeout));
+            }
+        }
+        let expired_queries: Vec<RequestId> = self
+            .queries
+            .iter()
+            .filter(|(_, q)| matches!(q, PendingQuery::Get { deadline, .. } if *deadline <= now))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired_queries {
+            self.queries.remove(&id);
+            self.respond(id, Err(RequestError::Unconfirmed(DuckReason::Unconfirmed)));
+        }
+        let mut i = 0;
+        while i < self.reads.len() {
+            if self.reads[i].3 <= now {
+                let (_, id, _, _) = self.reads.swap_remove(i);
+                self.respond(id, Err(RequestError::Unconfirmed(DuckReason::Unconfirmed)));
+            } else {
+                i += 1;
+            }
+        }
+        if self.transfer.as_ref().is_some_and(|t| t.deadline <= now) {
+            let t = self.transfer.take().expect("checked above");
+            self.respond(t.id, Err(RequestError::Timeout));
+        }
+    }
+}

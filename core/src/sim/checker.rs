@@ -1,0 +1,252 @@
+//! Invariants checked on every simulation step, from the outside: the checker sees only
+//! what nodes emit, store and answer, and what the network carried, never the core's
+//! private reasoning, so a bug in that reasoning cannot hide itself.
+//!
+//! - Election safety: at most one leader per term.
+//! - Log matching: an (index, term) pair determines the entry and its predecessor's term.
+//! - Leader completeness: a new leader's log holds every committed entry.
+//! - State machine safety: every node applies the same entry at each index.
+//! - Goose: at most one node answers goose per term; a goose answer is backed by
+//!   acknowledgements a quorum sent after the query was asked; it is never older than a
+//!   leader elected before the query; goose answers respect real-time order.
+//! - Shown goose (the lease): at most one node at any instant, never behind a newer leader.
+//!
+//! Times here are sequence numbers of simulation events, so "before" is exact.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+use core::hash::Hasher as _;
+
+use crate::entry::{Command, Entry};
+use crate::raft::Raft;
+use crate::types::{Index, Millis, NodeId, Term};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub detail: String,
+}
+
+/// A global, monotonically increasing position in the simulation.
+pub type Seq = u64;
+
+#[derive(Default)]
+pub struct Checker {
+    leaders: BTreeMap<Term, (NodeId, Seq)>,
+    entries: BTreeMap<(Index, Term), (Term, u64)>,
+    /// The committed log as applied anywhere: (term, command hash) per index.
+    committed: Vec<(Term, u64)>,
+    goose_by_term: BTreeMap<Term, NodeId>,
+    /// Highest term among goose answers already delivered.
+    max_goose_term_answered: Term,
+    /// Latest send position of an AppendReply from `peer` to `leader` in `term` that arrived.
+    acks: BTreeMap<(NodeId, Term, NodeId), Seq>,
+    violations: Vec<Violation>,
+}
+
+fn command_hash(command: &Command) -> u64 {
+    struct W<'a>(&'a mut fnv::FnvHasher);
+    impl core::fmt::Write for W<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut hasher = fnv::FnvHasher::default();
+    let _ = write!(W(&mut hasher), "{command:?}");
+    hasher.finish()
+}
+
+impl Checker {
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    pub fn committed_len(&self) -> Index {
+        self.committed.len() as Index
+    }
+
+    fn fail(&mut self, invariant: &'static str, detail: String) {
+        self.violations.push(Violation { invariant, detail });
+    }
+
+    /// `node` became leader of `term` with this log.
+    pub fn on_leader_elected(&mut self, node: &Raft, at: Seq) {
+        let (id, term) = (node.id(), node.term());
+        if let Some(&(other, _)) = self.leaders.get(&term) {
+            if other != id {
+                self.fail(
+                    "election safety",
+                    format!("{other} and {id} both leaders of term {term}"),
+                );
+            }
+            return;
+        }
+        self.leaders.insert(term, (id, at));
+        for (i, &(committed_term, hash)) in self.committed.iter().enumerate() {
+            let index = i as Index + 1;
+            let ours = node
+                .log()
+                .get(index)
+                .map(|e| (e.term, command_hash(&e.command)));
+            if ours != Some((committed_term, hash)) {
+                self.fail(
+                    "leader completeness",
+                    format!(
+                        "leader {id} of term {term} lacks committed entry {index}@{committed_term}"
+                    ),
+                );
+                return;
+            }
+        }
+    }
+
+    /// `node` wrote these entries to its log (after the write).
+    pub fn on_entries_written(&mut self, node: &Raft, entries: &[Entry]) {
+        for entry in entries {
+            let prev_term = node.log().term_at(entry.index - 1).unwrap_or(0);
+            let value = (prev_term, command_hash(&entry.command));
+            match self.entries.get(&(entry.index, entry.term)) {
+                None => {
+                    self.entries.insert((entry.index, entry.term), value);
+                }
+                Some(&seen) if seen == value => {}
+                Some(_) => self.fail(
+                    "log matching",
+                    format!(
+                        "node {} holds {}@{} differing from another log's entry at the same index and term",
+                        node.id(),
+                        entry.index,
+                        entry.term
+                    ),
+                ),
+            }
+        }
+    }
+
+    /// `node` applied these entries to its state machine, in order.
+    pub fn on_applied(&mut self, node: NodeId, entries: &[Entry]) {
+        for entry in entries {
+            let value = (entry.term, command_hash(&entry.command));
+            let position = (entry.index - 1) as usize;
+            match self.committed.get(position) {
+                Some(&seen) if seen == value => {}
+                Some(&(term, _)) => self.fail(
+                    "state machine safety",
+                    format!(
+                        "node {node} applied {}@{} where another node applied {}@{term}",
+                        entry.index, entry.term, entry.index
+                    ),
+                ),
+                None if position == self.committed.len() => self.committed.push(value),
+                None => self.fail(
+                    "state machine safety",
+                    format!(
+                        "node {node} applied {} before {}",
+                        entry.index,
+                        self.committed.len() + 1
+                    ),
+                ),
+            }
+        }
+    }
+
+    /// An AppendReply from `peer` to `leader` in `term`, sent at `sent`, arrived.
+    pub fn on_ack_delivered(&mut self, leader: NodeId, term: Term, peer: NodeId, sent: Seq) {
+        let latest = self.acks.entry((leader, term, peer)).or_insert(sent);
+        *latest = (*latest).max(sent);
+    }
+
+    /// The highest goose term answered so far: a query asked now must not be answered
+    /// goose with a lower term (real-time order of goose answers).
+    pub fn goose_floor(&self) -> Term {
+        self.max_goose_term_answered
+    }
+
+    /// `node` answered goose for `term` to a query asked at `asked` when the floor was
+    /// `floor`.
+    pub fn on_goose_answer(&mut self, node: &Raft, term: Term, asked: Seq, floor: Term) {
+        let id = node.id();
+        match self.goose_by_term.get(&term) {
+            Some(&other) if other != id => self.fail(
+                "one goose per term",
+                format!("{other} and {id} both answered goose in term {term}"),
+            ),
+            _ => {
+                self.goose_by_term.insert(term, id);
+            }
+        }
+        if term < floor {
+            self.fail(
+                "linearizable goose",
+                format!(
+                    "{id} answered goose for term {term} after a goose of term {floor} had answered"
+                ),
+            );
+        }
+        if let Some((&newer, &(leader, _))) = self
+            .leaders
+            .range(term + 1..)
+            .find(|(_, (_, at))| *at < asked)
+        {
+            self.fail(
+                "no stale goose",
+                format!("{id} answered goose for term {term}, but {leader} was elected in term {newer} before the question"),
+            );
+        }
+        let membership = node.membership();
+        let acked = membership
+            .ids()
+            .filter(|&p| {
+                p == id
+                    || self
+                        .acks
+                        .get(&(id, term, p))
+                        .is_some_and(|&sent| sent > asked)
+            })
+            .count();
+        if acked < membership.quorum() {
+            self.fail(
+                "goose needs a quorum",
+                format!(
+                    "{id} answered goose in term {term} with {acked} of {} members acknowledging after the question",
+                    membership.len()
+                ),
+            );
+        }
+        self.max_goose_term_answered = self.max_goose_term_answered.max(term);
+    }
+
+    /// Called after every step with every live node: at most one node shows itself as the
+    /// goose at `now` (the simulation's clock, not the nodes' own, which stop while paused),
+    /// and no node is leader of a newer term than the one that does.
+    pub fn on_step<'a>(&mut self, now: Millis, nodes: impl Iterator<Item = &'a Raft>) {
+        let mut shown: Option<(NodeId, Term)> = None;
+        let mut newest_leader: Option<(NodeId, Term)> = None;
+        for node in nodes {
+            if node.is_leader() && newest_leader.is_none_or(|(_, t)| node.term() > t) {
+                newest_leader = Some((node.id(), node.term()));
+            }
+            if node.shows_goose_at(now) {
+                if let Some((other, _)) = shown {
+                    self.fail(
+                        "one goose at a time",
+                        format!("{other} and {} both show as goose", node.id()),
+                    );
+                }
+                shown = Some((node.id(), node.term()));
+            }
+        }
+        if let (Some((goose, goose_term)), Some((leader, leader_term))) = (shown, newest_leader)
+            && leader_term > goose_term
+        {
+            self.fail(
+                "no minority goose",
+                format!("{goose} shows as goose of term {goose_term} while {leader} leads term {leader_term}"),
+            );
+        }
+    }
+}

@@ -1,0 +1,883 @@
+//! A whole cluster in one process, in virtual time: nodes with persisted and volatile
+//! state, a faulty network, client requests, and an invariant checker run after every
+//! step. Deterministic: the same seed and actions give the same trace, natively and in wasm.
+//!
+//! The cluster is event driven: it jumps to the next message delivery or node timer,
+//! so idle stretches cost nothing.
+
+pub mod checker;
+pub mod nemesis;
+pub mod network;
+pub mod trace;
+pub mod view;
+
+use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
+
+#[cfg(feature = "serde")]
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::events::{Event, Role};
+use crate::lincheck::{self, KvOp, KvOutput, Operation, Outcome};
+use crate::message::{Body, Message};
+use crate::raft::Persisted;
+use crate::replica::{Output, Replica, Reply, Request, RequestError, RequestId};
+use crate::rng::Rng;
+use crate::types::{Member, Membership, Millis, NodeId, Term};
+use checker::{Checker, Seq, Violation};
+use network::{Fate, LinkFaults, Network};
+use trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
+
+/// Everything that determines a run, together with the seed and the recorded actions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct SimConfig {
+    /// Initial cluster size; nodes get ids 1..=nodes.
+    pub nodes: u32,
+    pub seed: u64,
+    pub heartbeat_interval: Millis,
+    pub election_timeout_min: Millis,
+    pub election_timeout_max: Millis,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub network: LinkFaults,
+    /// How long a node lets a client request wait before answering `Timeout`.
+    pub request_timeout: Millis,
+}
+
+impl SimConfig {
+    /// The Raft paper's timings (§9.3) on a calm 10–15 ms network.
+    pub fn new(nodes: u32, seed: u64) -> Self {
+        SimConfig {
+            nodes,
+            seed,
+            heartbeat_interval: 50,
+            election_timeout_min: 150,
+            election_timeout_max: 300,
+            pre_vote: true,
+            check_quorum: true,
+            network: LinkFaults::CALM,
+            request_timeout: 1_000,
+        }
+    }
+
+    /// RaftScope's timings: heartbeat 50 ms, election timeout 100–200 ms, latency 10–15 ms.
+    pub fn raftscope(nodes: u32, seed: u64) -> Self {
+        SimConfig {
+            election_timeout_min: 100,
+            election_timeout_max: 200,
+            ..SimConfig::new(nodes, seed)
+        }
+    }
+
+    fn node_config(&self, id: NodeId, incarnation: u64) -> Config {
+        // Each node, and each restart of it, draws its own jitter from the cluster seed.
+        let seed =
+            Rng::new(self.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (incarnation << 48))
+                .next_u64();
+        Config {
+            heartbeat_interval: self.heartbeat_interval,
+            election_timeout_min: self.election_timeout_min,
+            election_timeout_max: self.election_timeout_max,
+            pre_vote: self.pre_vote,
+            check_quorum: self.check_quorum,
+            ..Config::new(id, seed)
+        }
+    }
+}
+
+/// Everything a person (or a nemesis) can do to a running cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(tag = "type", rename_all = "snake_case")
+)]
+pub enum Action {
+    /// Nodes in different groups cannot talk; nodes in no group form one more group.
+    Partition {
+        groups: Vec<Vec<NodeId>>,
+    },
+    /// Cut or restore the one-way link `from → to`.
+    Link {
+        from: NodeId,
+        to: NodeId,
+        connected: bool,
+    },
+    Heal,
+    Crash {
+        node: NodeId,
+    },
+    Restart {
+        node: NodeId,
+    },
+    Pause {
+        node: NodeId,
+    },
+    Resume {
+        node: NodeId,
+    },
+    /// Start a new empty node and ask the leader to add it.
+    AddNode {
+        node: NodeId,
+    },
+    /// Ask the leader to remove a node; once removed, it is shut down.
+    RemoveNode {
+        node: NodeId,
+    },
+    /// Ask the leader to hand leadership to `to`.
+    Transfer {
+        to: NodeId,
+    },
+    /// A client request sent to `node`.
+    Request {
+        node: NodeId,
+        request: Request,
+    },
+    Network {
+        faults: LinkFaults,
+    },
+    LinkFaults {
+        from: NodeId,
+        to: NodeId,
+        faults: Option<LinkFaults>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum NodeStatus {
+    Up,
+    Paused,
+    Down,
+}
+
+struct SimNode {
+    /// What survives a crash.
+    disk: Persisted,
+    /// `None` while crashed.
+    replica: Option<Replica>,
+    paused: bool,
+    /// Held while paused, delivered on resume.
+    inbox: Vec<Held>,
+    incarnation: u64,
+}
+
+enum Held {
+    Message(InFlight),
+    Request(RequestId, Request),
+}
+
+struct InFlight {
+    deliver_at: Millis,
+    order: u64,
+    sent: Seq,
+    sent_at: Millis,
+    summary: MessageSummary,
+    msg: Message,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deliver_at, self.order) == (other.deliver_at, other.order)
+    }
+}
+impl Eq for InFlight {}
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.deliver_at, self.order).cmp(&(other.deliver_at, other.order))
+    }
+}
+
+/// A client request the cluster is waiting on.
+struct Pending {
+    node: NodeId,
+    asked: Seq,
+    /// For goose queries: the goose-term floor when asked.
+    goose_floor: Term,
+    /// Position in the key-value history, for reads and writes.
+    history: Option<usize>,
+    /// For `RemoveNode`: shut this node down once the removal commits.
+    decommission: Option<NodeId>,
+}
+
+/// A finished client request, as the driver sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct Completed {
+    pub id: RequestId,
+    pub node: NodeId,
+    pub at: Millis,
+    /// `None` when the node crashed before answering.
+    pub result: Option<Result<Reply, RequestError>>,
+}
+
+pub struct Cluster {
+    config: SimConfig,
+    now: Millis,
+    seq: Seq,
+    rng: Rng,
+    nodes: BTreeMap<NodeId, SimNode>,
+    network: Network,
+    in_flight: BinaryHeap<Reverse<InFlight>>,
+    next_message_id: u64,
+    next_request_id: RequestId,
+    pending: BTreeMap<RequestId, Pending>,
+    completed: Vec<Completed>,
+    history: Vec<Operation>,
+    trace: Trace,
+    checker: Checker,
+    /// Node events processed (ticks, deliveries, requests): the simulator's unit of work.
+    node_events: u64,
+}
+
+impl Cluster {
+    pub fn new(config: SimConfig, trace: TraceMode) -> Cluster {
+        let membership = Membership::from_ids(1..=config.nodes as NodeId);
+        let mut cluster = Cluster {
+            rng: Rng::new(config.seed),
+            network: Network::new(config.network),
+            config,
+            now: 0,
+            seq: 0,
+            nodes: BTreeMap::new(),
+            in_flight: BinaryHeap::new(),
+            next_message_id: 1,
+            next_request_id: 1,
+            pending: BTreeMap::new(),
+            completed: Vec::new(),
+            history: Vec::new(),
+            trace: Trace::new(trace),
+            checker: Checker::default(),
+            node_events: 0,
+        };
+        for id in membership.ids() {
+            cluster.start_node(id, Persisted::bootstrap(membership.clone()));
+        }
+        cluster
+    }
+
+    // ---- Observation -------------------------------------------------------------------
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    pub fn violations(&self) -> &[Violation] {
+        self.checker.violations()
+    }
+
+    pub fn history(&self) -> &[Operation] {
+        &self.history
+    }
+
+    pub fn node_events(&self) -> u64 {
+        self.node_events
+    }
+
+    /// Requests finished since the last call.
+    pub fn take_completed(&mut self) -> Vec<Completed> {
+        core::mem::take(&mut self.completed)
+    }
+
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.nodes.keys().copied()
+    }
+
+    pub fn status(&self, id: NodeId) -> Option<NodeStatus> {
+        let node = self.nodes.get(&id)?;
+        Some(match (&node.replica, node.paused) {
+            (None, _) => NodeStatus::Down,
+            (Some(_), true) => NodeStatus::Paused,
+            (Some(_), false) => NodeStatus::Up,
+        })
+    }
+
+    /// A running node's replica (`None` if unknown or crashed).
+    pub fn replica(&self, id: NodeId) -> Option<&Replica> {
+        self.nodes.get(&id)?.replica.as_ref()
+    }
+
+    fn live_rafts(&self) -> impl Iterator<Item = &crate::raft::Raft> {
+        self.nodes
+            .values()
+            .filter_map(|n| n.replica.as_ref())
+            .map(|r| r.raft())
+    }
+
+    /// The running leader with the highest term, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.live_rafts()
+            .filter(|r| r.is_leader())
+            .max_by_key(|r| r.term())
+            .map(|r| r.id())
+    }
+
+    /// The node currently showing itself as the goose (see `Raft::goose_lease_until`).
+    pub fn goose(&self) -> Option<NodeId> {
+        self.live_rafts()
+            .find(|r| r.shows_goose_at(self.now))
+            .map(|r| r.id())
+    }
+
+    /// Checks the recorded key-value history for linearizability.
+    pub fn check_linearizability(&self) -> Result<lincheck::CheckStats, lincheck::Violation> {
+        lincheck::check(&self.history)
+    }
+
+    // ---- Time ------------------------------------------------------------------------
+
+    /// Processes every event up to and including `until`, then sets the clock to it.
+    pub fn run_until(&mut self, until: Millis) {
+        while self.step_until(until) {}
+        self.now = self.now.max(until);
+    }
+
+    pub fn run_for(&mut self, duration: Millis) {
+        self.run_until(self.now + duration);
+    }
+
+    /// Processes the single next event if it is due by `until`. Returns false if none is.
+    pub fn step_until(&mut self, until: Millis) -> bool {
+        let next_message = self.in_flight.peek().map(|Reverse(m)| m.deliver_at);
+        let next_timer = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| !n.paused)
+            .filter_map(|(&id, n)| n.replica.as_ref().map(|r| (r.next_deadline(), id)))
+            .min();
+        let timer_first = match (next_timer, next_message) {
+            (Some((t, _)), Some(m)) => t < m,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if timer_first {
+            let (at, id) = next_timer.expect("timer_first implies a timer");
+            if at > until {
+                return false;
+            }
+            self.now = self.now.max(at);
+            self.tick_node(id);
+        } else {
+            let Some(at) = next_message else {
+                return false;
+            };
+            if at > until {
+                return false;
+            }
+            self.now = self.now.max(at);
+            let Reverse(flight) = self.in_flight.pop().expect("peeked");
+            self.deliver(flight);
+        }
+        true
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event_at(&self) -> Option<Millis> {
+        let next_message = self.in_flight.peek().map(|Reverse(m)| m.deliver_at);
+        let next_timer = self
+            .nodes
+            .values()
+            .filter(|n| !n.paused)
+            .filter_map(|n| n.replica.as_ref().map(|r| r.next_deadline()))
+            .min();
+        match (next_message, next_timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn tick_node(&mut self, id: NodeId) {
+        let now = self.now;
+        if let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) {
+            replica.tick(now);
+            self.after_input(id);
+        }
+    }
+
+    fn deliver(&mut self, flight: InFlight) {
+        let to = flight.msg.to;
+        let Some(node) = self.nodes.get_mut(&to) else {
+            self.record_drop(&flight.summary, DropReason::NodeDown);
+            return;
+        };
+        if node.replica.is_none() {
+            self.record_drop(&flight.summary, DropReason::NodeDown);
+            return;
+        }
+        if !self.network.is_connected(flight.msg.from, to) {
+            self.record_drop(&flight.summary, DropReason::Partitioned);
+            return;
+        }
+        if node.paused {
+            node.inbox.push(Held::Message(flight));
+            return;
+        }
+        self.deliver_now(flight);
+    }
+
+    fn deliver_now(&mut self, flight: InFlight) {
+        let to = flight.msg.to;
+        let now = self.now;
+        if let Body::AppendReply { .. } = flight.msg.body {
+            self.checker
+                .on_ack_delivered(to, flight.msg.term, flight.msg.from, flight.sent);
+        }
+        let summary = flight.summary;
+        self.trace
+            .record(now, || TraceKind::Deliver { msg: summary });
+        let Some(replica) = self.nodes.get_mut(&to).and_then(|n| n.replica.as_mut()) else {
+            return;
+        };
+        replica.tick(now);
+        replica.step(flight.msg);
+        self.after_input(to);
+    }
+
+    fn record_drop(&mut self, summary: &MessageSummary, reason: DropReason) {
+        let now = self.now;
+        self.trace.record(now, || TraceKind::Drop {
+            msg: summary.clone(),
+            reason,
+        });
+    }
+
+    // ---- Handling a node's output ------------------------------------------------------
+
+    /// After any input to node `id`: persist, trace, send, answer, and check invariants.
+    fn after_input(&mut self, id: NodeId) {
+        self.seq += 1;
+        self.node_events += 1;
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some(replica) = node.replica.as_mut() else {
+            return;
+        };
+        let output = replica.ready();
+        let Output {
+            hard_state,
+            log_write,
+            messages,
+            applied,
+            responses,
+            events,
+        } = output;
+
+        // 1. Persist (the simulated disk never fails and writes are instantaneous).
+        if let Some(hs) = hard_state {
+            node.disk.term = hs.term;
+            node.disk.voted_for = hs.voted_for;
+        }
+        if let Some(write) = &log_write {
+            node.disk.log.truncate((write.truncate_from - 1) as usize);
+            node.disk.log.extend_from_slice(&write.entries);
+            let raft = node.replica.as_ref().expect("live").raft();
+            self.checker.on_entries_written(raft, &write.entries);
+        }
+
+        // 2. Trace and check what the node reported.
+        let now = self.now;
+        for event in events {
+            if let Event::RoleChanged {
+                role: Role::Leader, ..
+            } = event
+            {
+                let raft = self.nodes[&id].replica.as_ref().expect("live").raft();
+                self.checker.on_leader_elected(raft, self.seq);
+            }
+            self.trace
+                .record(now, || TraceKind::Node { node: id, event });
+        }
+        self.checker.on_applied(id, &applied);
+
+        // 3. Send.
+        for msg in messages {
+            self.send(msg);
+        }
+
+        // 4. Answer clients.
+        for response in responses {
+            self.complete(id, response.id, Some(response.result));
+        }
+
+        self.check_step();
+    }
+
+    fn check_step(&mut self) {
+        let before = self.checker.violations().len();
+        let rafts = self
+            .nodes
+            .values()
+            .filter_map(|n| n.replica.as_ref())
+            .map(|r| r.raft());
+        self.checker.on_step(self.now, rafts);
+        self.trace_new_violations(before);
+    }
+
+    fn trace_new_violations(&mut self, before: usize) {
+        let now = self.now;
+        let new: Vec<Violation> = self.checker.violations()[before..].to_vec();
+        for v in new {
+            self.trace.record(now, || TraceKind::Violation {
+                invariant: v.invariant,
+                detail: v.detail,
+            });
+        }
+    }
+
+    fn send(&mut self, msg: Message) {
+        let entries = match &msg.body {
+            Body::Append { entries, .. } => entries.len() as u32,
+            _ => 0,
+        };
+        let summary = MessageSummary {
+            id: self.next_message_id,
+            from: msg.from,
+            to: msg.to,
+            term: msg.term,
+            kind: msg.kind(),
+            entries,
+        };
+        self.next_message_id += 1;
+        let now = self.now;
+        match self.network.route(msg.from, msg.to, &mut self.rng) {
+            Fate::Cut => self.record_drop(&summary, DropReason::Partitioned),
+            Fate::Lost => self.record_drop(&summary, DropReason::Lost),
+            Fate::Deliver(delays) => {
+                for (copy, delay) in delays.into_iter().enumerate() {
+                    let deliver_at = now + delay;
+                    let s = summary.clone();
+                    self.trace.record(now, || {
+                        if copy == 0 {
+                            TraceKind::Send { msg: s, deliver_at }
+                        } else {
+                            TraceKind::Duplicate { msg: s, deliver_at }
+                        }
+                    });
+                    self.in_flight.push(Reverse(InFlight {
+                        deliver_at,
+                        order: self.next_message_id,
+                        sent: self.seq,
+                        sent_at: now,
+                        summary: summary.clone(),
+                        msg: msg.clone(),
+                    }));
+                    self.next_message_id += 1;
+                }
+            }
+        }
+    }
+
+    fn complete(
+        &mut self,
+        node: NodeId,
+        id: RequestId,
+        result: Option<Result<Reply, RequestError>>,
+    ) {
+        let Some(pending) = self.pending.remove(&id) else {
+            return;
+        };
+        let now = self.now;
+        let seq = self.seq;
+        if let Some(Ok(Reply::Goose { term })) = &result {
+            let before = self.checker.violations().len();
+            if let Some(raft) = self
+                .nodes
+                .get(&node)
+                .and_then(|n| n.replica.as_ref())
+                .map(|r| r.raft())
+            {
+                self.checker
+                    .on_goose_answer(raft, *term, pending.asked, pending.goose_floor);
+            }
+            self.trace_new_violations(before);
+        }
+        if let Some(position) = pending.history {
+            self.history[position].outcome = match &result {
+                Some(Ok(reply)) => match kv_output(reply) {
+                    Some(output) => Outcome::Ok {
+                        completed_at: seq,
+                        output,
+                    },
+                    None => Outcome::Indeterminate,
+                },
+                Some(Err(e)) if !e.is_indeterminate() => Outcome::Failed,
+                _ => Outcome::Indeterminate,
+            };
+        }
+        if let (Some(victim), Some(Ok(Reply::MembershipChanged { .. }))) =
+            (pending.decommission, &result)
+        {
+            self.decommission(victim);
+        }
+        if let Some(result) = &result {
+            let result = result.clone();
+            self.trace
+                .record(now, || TraceKind::Response { node, id, result });
+        }
+        self.completed.push(Completed {
+            id,
+            node: pending.node,
+            at: now,
+            result,
+        });
+    }
+
+    // ---- Actions -----------------------------------------------------------------------
+
+    /// Applies an action at the current time. Returns the request id for actions that
+    /// send a request. Actions naming unknown nodes do nothing (and say so in the trace).
+    pub fn apply(&mut self, action: Action) -> Option<RequestId> {
+        let now = self.now;
+        let recorded = action.clone();
+        self.trace
+            .record(now, || TraceKind::Action { action: recorded });
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        match action {
+            Action::Partition { groups } => self.network.partition(&groups, &ids),
+            Action::Link {
+                from,
+                to,
+                connected,
+            } => self.network.set_cut(from, to, !connected),
+            Action::Heal => self.network.heal(),
+            Action::Network { faults } => self.network.defaults = faults,
+            Action::LinkFaults { from, to, faults } => {
+                self.network.set_link_faults(from, to, faults)
+            }
+            Action::Crash { node } => self.crash(node),
+            Action::Restart { node } => self.restart(node),
+            Action::Pause { node } => {
+                if let Some(n) = self.nodes.get_mut(&node) {
+                    n.paused = n.replica.is_some();
+                }
+            }
+            Action::Resume { node } => self.resume(node),
+            Action::AddNode { node } => {
+                if node == 0 {
+                    return None;
+                }
+                if !self.nodes.contains_key(&node) {
+                    self.start_node(node, Persisted::empty());
+                }
+                let via = self.leader().unwrap_or(node);
+                return Some(self.submit(via, Request::AddMember(Member::new(node, "")), None));
+            }
+            Action::RemoveNode { node } => {
+                let via = self.leader().unwrap_or(node);
+                return Some(self.submit(via, Request::RemoveMember(node), Some(node)));
+            }
+            Action::Transfer { to } => {
+                let via = self.leader().unwrap_or(to);
+                return Some(self.submit(via, Request::Transfer { to }, None));
+            }
+            Action::Request { node, request } => return Some(self.submit(node, request, None)),
+        }
+        None
+    }
+
+    /// Sends a client request to `node`; the answer shows up in `take_completed`.
+    pub fn request(&mut self, node: NodeId, request: Request) -> RequestId {
+        self.apply(Action::Request { node, request })
+            .expect("requests get ids")
+    }
+
+    fn submit(
+        &mut self,
+        node: NodeId,
+        request: Request,
+        decommission: Option<NodeId>,
+    ) -> RequestId {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        self.seq += 1;
+        let history = kv_op(&request).map(|op| {
+            self.history.push(Operation {
+                client: id,
+                op,
+                invoked_at: self.seq,
+                outcome: Outcome::Indeterminate,
+            });
+            self.history.len() - 1
+        });
+        self.pending.insert(
+            id,
+            Pending {
+                node,
+                asked: self.seq,
+                goose_floor: self.checker.goose_floor(),
+                history,
+                decommission,
+            },
+        );
+        let now = self.now;
+        let traced = request.clone();
+        self.trace.record(now, || TraceKind::Request {
+            node,
+            id,
+            request: traced,
+        });
+        match self.nodes.get_mut(&node) {
+            Some(n) if n.replica.is_some() && n.paused => n.inbox.push(Held::Request(id, request)),
+            Some(n) if n.replica.is_some() => {
+                let replica = n.replica.as_mut().expect("checked");
+                replica.tick(now);
+                replica.request(id, request);
+                self.after_input(node);
+            }
+            // Connection refused: the request never reached a node.
+            _ => self.complete(
+                node,
+                id,
+                Some(Err(RequestError::NotLeader { leader: None })),
+            ),
+        }
+        id
+    }
+
+    fn start_node(&mut self, id: NodeId, disk: Persisted) {
+        let config = self.config.node_config(id, 0);
+        let replica = Replica::new(config, disk.clone(), self.now, self.config.request_timeout)
+            .expect("simulator configs are valid");
+        self.nodes.insert(
+            id,
+            SimNode {
+                disk,
+                replica: Some(replica),
+                paused: false,
+                inbox: Vec::new(),
+                incarnation: 0,
+            },
+        );
+        self.after_input(id);
+    }
+
+    fn crash(&mut self, id: NodeId) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        node.replica = None;
+        node.paused = false;
+        node.inbox.clear();
+        self.abandon_requests_at(id);
+    }
+
+    /// Requests waiting on a node that died: their outcome is unknown to the client.
+    fn abandon_requests_at(&mut self, id: NodeId) {
+        let orphaned: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.node == id)
+            .map(|(&r, _)| r)
+            .collect();
+        for request in orphaned {
+            self.complete(id, request, None);
+        }
+    }
+
+    fn restart(&mut self, id: NodeId) {
+        let (config, timeout, now) = match self.nodes.get(&id) {
+            Some(node) if node.replica.is_none() => (
+                self.config.node_config(id, node.incarnation + 1),
+                self.config.request_timeout,
+                self.now,
+            ),
+            _ => return,
+        };
+        let node = self.nodes.get_mut(&id).expect("checked");
+        node.incarnation += 1;
+        let replica = Replica::new(config, node.disk.clone(), now, timeout)
+            .expect("simulator configs are valid");
+        node.replica = Some(replica);
+        self.after_input(id);
+    }
+
+    fn resume(&mut self, id: NodeId) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if !node.paused {
+            return;
+        }
+        node.paused = false;
+        let held = core::mem::take(&mut node.inbox);
+        self.tick_node(id);
+        for item in held {
+            match item {
+                Held::Message(flight) => self.deliver(flight),
+                Held::Request(request_id, request) => {
+                    let now = self.now;
+                    if let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut())
+                    {
+                        replica.tick(now);
+                        replica.request(request_id, request);
+                        self.after_input(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn decommission(&mut self, id: NodeId) {
+        if self.nodes.remove(&id).is_some() {
+            self.abandon_requests_at(id);
+            self.network.heal_node(id);
+        }
+    }
+}
+
+/// The history form of a key-value request (goose queries and admin requests are not
+/// part of the key-value history).
+fn kv_op(request: &Request) -> Option<KvOp> {
+    Some(match request {
+        Request::Put { key, value } => KvOp::Put {
+            key: key.clone(),
+            value: value.clone(),
+        },
+        Request::Delete { key } => KvOp::Delete { key: key.clone() },
+        Request::Get { key } => KvOp::Get { key: key.clone() },
+        Request::Cas {
+            key,
+            expected,
+            value,
+        } => KvOp::Cas {
+            key: key.clone(),
+            expected: expected.clone(),
+            new: value.clone(),
+        },
+        _ => return None,
+    })
+}
+
+fn kv_output(reply: &Reply) -> Option<KvOutput> {
+    Some(match reply {
+        Reply::Written => KvOutput::Written,
+        Reply::Value(v) => KvOutput::Value(v.clone()),
+        Reply::Cas { swapped } => KvOutput::Cas { swapped: *swapped },
+        _ => return None,
+    })
+}

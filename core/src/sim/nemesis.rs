@@ -1,0 +1,389 @@
+//! Randomized runs: a seeded nemesis (partitions, one-way cuts, crashes and restarts,
+//! pauses, loss, duplication, latency swings, membership changes, transfers) against a
+//! cluster under client load, then a heal and a check that the cluster recovers.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::network::LinkFaults;
+use super::trace::TraceMode;
+use super::{Action, Cluster, NodeStatus, SimConfig};
+use crate::lincheck;
+use crate::replica::{Reply, Request, RequestError, RequestId};
+use crate::rng::Rng;
+use crate::types::{Millis, NodeId};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct NemesisConfig {
+    /// Virtual time under faults and load.
+    pub duration: Millis,
+    /// Concurrent clients, each with one request outstanding at a time.
+    pub clients: u32,
+    /// Keys the clients share (few keys, many conflicts).
+    pub keys: u32,
+    /// Mean pause between a client's requests.
+    pub think_time: Millis,
+    /// Mean time between faults.
+    pub fault_interval: Millis,
+    pub membership_changes: bool,
+    pub transfers: bool,
+    /// After the final heal, how long the cluster has to show exactly one goose again.
+    pub recovery_bound: Millis,
+}
+
+impl Default for NemesisConfig {
+    fn default() -> Self {
+        NemesisConfig {
+            duration: 180_000,
+            clients: 3,
+            keys: 3,
+            think_time: 100,
+            fault_interval: 2_000,
+            membership_changes: true,
+            transfers: true,
+            recovery_bound: 5_000,
+        }
+    }
+}
+
+/// What a run found.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub seed: u64,
+    pub virtual_ms: Millis,
+    pub node_events: u64,
+    pub operations: usize,
+    pub faults: u32,
+    pub trace_hash: u64,
+    /// Every problem found: invariant violations, a non-linearizable history, no recovery.
+    pub failures: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+struct Client {
+    id: u32,
+    target: NodeId,
+    busy: Option<RequestId>,
+    next_at: Millis,
+    issued: u64,
+}
+
+/// Runs one seed: faults and load for `nemesis.duration`, then heal and check recovery.
+pub fn run(sim: SimConfig, nemesis: &NemesisConfig, trace: TraceMode) -> (Cluster, Report) {
+    let seed = sim.seed;
+    let mut cluster = Cluster::new(sim, trace);
+    // The nemesis draws from its own stream so that its choices do not shift when the
+    // protocol's use of the network stream changes.
+    let mut rng = Rng::new(seed ^ 0x6E65_6D65_7369_7321);
+    let mut clients: Vec<Client> = (0..nemesis.clients)
+        .map(|id| Client {
+            id,
+            target: 1,
+            busy: None,
+            next_at: rng.between(0, nemesis.think_time * 2 + 1),
+            issued: 0,
+        })
+        .collect();
+    let mut faults = 0;
+    let mut next_fault = rng.between(nemesis.fault_interval / 2, nemesis.fault_interval * 3 / 2);
+    let mut next_node_id = cluster.config().nodes as NodeId + 1;
+
+    while cluster.now() < nemesis.duration && cluster.violations().is_empty() {
+        let next_client = clients
+            .iter()
+            .filter(|c| c.busy.is_none())
+            .map(|c| c.next_at)
+            .min();
+        // Busy clients wait for answers, which may come at any moment: poll every 5 ms.
+        let until = next_client
+            .unwrap_or(Millis::MAX)
+            .min(cluster.now() + 5)
+            .min(next_fault)
+            .min(nemesis.duration);
+        cluster.run_until(until);
+        let now = cluster.now();
+        collect_answers(&mut cluster, &mut clients, &mut rng, nemesis);
+        if now >= next_fault {
+            inject_fault(&mut cluster, &mut rng, nemesis, &mut next_node_id);
+            faults += 1;
+            next_fault =
+                now + rng.between(nemesis.fault_interval / 2, nemesis.fault_interval * 3 / 2);
+        }
+        for client in clients.iter_mut() {
+            if client.busy.is_none() && client.next_at <= now {
+                issue(&mut cluster, client, &mut rng, nemesis);
+            }
+        }
+    }
+
+    let mut failures: Vec<String> = cluster
+        .violations()
+        .iter()
+        .map(|v| format!("invariant '{}' violated: {}", v.invariant, v.detail))
+        .collect();
+    if failures.is_empty() {
+        if let Err(reason) = heal_and_check_recovery(&mut cluster, nemesis.recovery_bound) {
+            failures.push(reason);
+        }
+        failures.extend(
+            cluster
+                .violations()
+                .iter()
+                .map(|v| format!("invariant '{}' violated: {}", v.invariant, v.detail)),
+        );
+    }
+    if let Err(v) = lincheck::check(cluster.history()) {
+        failures.push(format!(
+            "key-value history not linearizable on key '{}': {}",
+            v.key, v.explanation
+        ));
+    }
+    let report = Report {
+        seed,
+        virtual_ms: cluster.now(),
+        node_events: cluster.node_events(),
+        operations: cluster.history().len(),
+        faults,
+        trace_hash: cluster.trace().hash(),
+        failures,
+    };
+    (cluster, report)
+}
+
+fn collect_answers(
+    cluster: &mut Cluster,
+    clients: &mut [Client],
+    rng: &mut Rng,
+    nemesis: &NemesisConfig,
+) {
+    let members: Vec<NodeId> = cluster.node_ids().collect();
+    for done in cluster.take_completed() {
+        let Some(client) = clients.iter_mut().find(|c| c.busy == Some(done.id)) else {
+            continue;
+        };
+        client.busy = None;
+        client.next_at = done.at + rng.between(nemesis.think_time / 2, nemesis.think_time * 3 / 2);
+        // Follow the redirect hint; otherwise try someone else.
+        client.target = match done.result {
+            Some(Err(RequestError::NotLeader { leader: Some(l) })) => l,
+            Some(Ok(_)) => client.target,
+            _ => members[rng.below(members.len() as u64) as usize],
+        };
+    }
+}
+
+fn issue(cluster: &mut Cluster, client: &mut Client, rng: &mut Rng, nemesis: &NemesisConfig) {
+    let key = format!("k{}", rng.below(nemesis.keys as u64));
+    client.issued += 1;
+    let value = format!("{}.{}", client.id, client.issued);
+    let request = match rng.below(100) {
+        0..=34 => Request::Put { key, value },
+        35..=64 => Request::Get { key },
+        65..=74 => Request::Delete { key },
+        75..=89 => {
+            // Expect one of the values this client might have written, or absence.
+            let expected = match rng.below(3) {
+                0 => None,
+                _ => Some(format!(
+                    "{}.{}",
+                    client.id,
+                    rng.between(1, client.issued.max(2))
+                )),
+            };
+            Request::Cas {
+                key,
+                expected,
+                value,
+            }
+        }
+        _ => Request::Goose,
+    };
+    // Goose questions go to anyone; the rest to the node the client thinks leads.
+    let target = if request == Request::Goose {
+        let ids: Vec<NodeId> = cluster.node_ids().collect();
+        ids[rng.below(ids.len() as u64) as usize]
+    } else {
+        client.target
+    };
+    client.busy = Some(cluster.request(target, request));
+}
+
+fn pick(rng: &mut Rng, from: &[NodeId]) -> Option<NodeId> {
+    (!from.is_empty()).then(|| from[rng.below(from.len() as u64) as usize])
+}
+
+fn inject_fault(
+    cluster: &mut Cluster,
+    rng: &mut Rng,
+    nemesis: &NemesisConfig,
+    next_node_id: &mut NodeId,
+) {
+    let all: Vec<NodeId> = cluster.node_ids().collect();
+    let by_status = |s: NodeStatus| -> Vec<NodeId> {
+        all.iter()
+            .copied()
+            .filter(|&id| cluster.status(id) == Some(s))
+            .collect()
+    };
+    let up = by_status(NodeStatus::Up);
+    let paused = by_status(NodeStatus::Paused);
+    let down = by_status(NodeStatus::Down);
+    let action = match rng.below(100) {
+        0..=14 => {
+            // Random split into two or three groups.
+            let groups = 2 + rng.below(2) as usize;
+            let mut split: Vec<Vec<NodeId>> = (0..groups).map(|_| Vec::new()).collect();
+            for &id in &all {
+                split[rng.below(groups as u64) as usize].push(id);
+            }
+            Action::Partition { groups: split }
+        }
+        15..=24 => {
+            // Isolate the leader, maybe with one follower.
+            let Some(leader) = cluster.leader() else {
+                return;
+            };
+            let mut minority = alloc::vec![leader];
+            if rng.below(2) == 0
+                && let Some(other) = pick(rng, &all).filter(|&o| o != leader)
+            {
+                minority.push(other);
+            }
+            Action::Partition {
+                groups: alloc::vec![minority],
+            }
+        }
+        25..=31 => {
+            let (Some(from), Some(to)) = (pick(rng, &all), pick(rng, &all)) else {
+                return;
+            };
+            if from == to {
+                return;
+            }
+            Action::Link {
+                from,
+                to,
+                connected: false,
+            }
+        }
+        32..=44 => Action::Heal,
+        45..=54 => match pick(rng, &up) {
+            Some(node) => Action::Crash { node },
+            None => return,
+        },
+        55..=64 => match pick(rng, &down) {
+            Some(node) => Action::Restart { node },
+            None => return,
+        },
+        65..=69 => match pick(rng, &up) {
+            Some(node) => Action::Pause { node },
+            None => return,
+        },
+        70..=74 => match pick(rng, &paused) {
+            Some(node) => Action::Resume { node },
+            None => return,
+        },
+        75..=82 => Action::Network {
+            faults: match rng.below(4) {
+                0 => LinkFaults::CALM,
+                1 => LinkFaults {
+                    loss_ppm: rng.between(10_000, 200_000) as u32,
+                    ..LinkFaults::CALM
+                },
+                2 => LinkFaults {
+                    duplicate_ppm: rng.between(10_000, 100_000) as u32,
+                    ..LinkFaults::CALM
+                },
+                _ => LinkFaults {
+                    latency_min: 1,
+                    latency_max: rng.between(20, 120),
+                    loss_ppm: rng.below(50_000) as u32,
+                    duplicate_ppm: rng.below(50_000) as u32,
+                },
+            },
+        },
+        83..=88 if nemesis.membership_changes && all.len() < 7 => {
+            let node = *next_node_id;
+            *next_node_id += 1;
+            Action::AddNode { node }
+        }
+        89..=93 if nemesis.membership_changes && all.len() > 2 => match pick(rng, &all) {
+            Some(node) => Action::RemoveNode { node },
+            None => return,
+        },
+        94..=99 if nemesis.transfers => match pick(rng, &all) {
+            Some(to) => Action::Transfer { to },
+            None => return,
+        },
+        _ => Action::Heal,
+    };
+    cluster.apply(action);
+}
+
+/// Heals everything, then requires a goose within `bound`; a second later (membership
+/// changes issued just before the heal have settled by then) the goose must answer a real
+/// goose query, and every member of its membership must have applied through its commit.
+pub fn heal_and_check_recovery(cluster: &mut Cluster, bound: Millis) -> Result<(), String> {
+    cluster.apply(Action::Heal);
+    cluster.apply(Action::Network {
+        faults: cluster.config().network,
+    });
+    let ids: Vec<NodeId> = cluster.node_ids().collect();
+    for &node in &ids {
+        match cluster.status(node) {
+            Some(NodeStatus::Down) => {
+                cluster.apply(Action::Restart { node });
+            }
+            Some(NodeStatus::Paused) => {
+                cluster.apply(Action::Resume { node });
+            }
+            _ => {}
+        }
+    }
+    let healed_at = cluster.now();
+    while cluster.goose().is_none() {
+        if cluster.now() >= healed_at + bound {
+            return Err(format!(
+                "no goose within {bound} ms of healing at {healed_at} ms"
+            ));
+        }
+        cluster.run_for(10);
+    }
+    cluster.run_for(1_000);
+    let Some(goose) = cluster.goose() else {
+        return Err(format!(
+            "the goose vanished again after healing at {healed_at} ms"
+        ));
+    };
+    let asked = cluster.request(goose, Request::Goose);
+    cluster.run_for(1_000);
+    let answer = cluster.take_completed().into_iter().find(|c| c.id == asked);
+    match answer.and_then(|c| c.result) {
+        Some(Ok(Reply::Goose { .. })) => {}
+        other => {
+            return Err(format!(
+                "goose {goose} answered {other:?} to a goose query after healing"
+            ));
+        }
+    }
+    let Some(leader) = cluster.replica(goose).map(|r| r.raft()) else {
+        return Err(format!("goose {goose} is gone"));
+    };
+    let commit = leader.commit_index();
+    for id in leader.membership().ids() {
+        let applied = cluster.replica(id).map_or(0, |r| r.kv().applied_index());
+        if applied < commit {
+            return Err(format!(
+                "member {id} applied only {applied} of {commit} entries two seconds after recovery"
+            ));
+        }
+    }
+    Ok(())
+}

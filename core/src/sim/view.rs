@@ -1,0 +1,197 @@
+//! A picture of the cluster at one instant, shaped for drawing (the browser playground
+//! takes one per frame across the wasm boundary).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+#[cfg(feature = "serde")]
+use serde::Serialize;
+
+use super::{Cluster, NodeStatus};
+use crate::entry::{Command, Entry};
+use crate::events::Role;
+use crate::types::{Index, Millis, NodeId, Term};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct EntryView {
+    pub index: Index,
+    pub term: Term,
+    /// Short label: `noop`, `x=1`, `del x`, `cas x`, `{1,2,3}`.
+    pub label: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct NodeView {
+    pub id: NodeId,
+    pub status: NodeStatus,
+    /// In its own latest membership (false for a joining or removed node).
+    pub member: bool,
+    /// `None` while down.
+    pub role: Option<Role>,
+    /// Shows itself as the goose (holds a quorum-confirmed lease).
+    pub goose: bool,
+    pub term: Term,
+    pub voted_for: Option<NodeId>,
+    pub leader: Option<NodeId>,
+    pub commit_index: Index,
+    pub applied_index: Index,
+    pub last_index: Index,
+    /// (armed at, fires at) for followers and candidates.
+    pub election_timer: Option<(Millis, Millis)>,
+    /// (voter, granted) for (pre-)candidates.
+    pub votes: Vec<(NodeId, bool)>,
+    /// (follower, match index) for leaders.
+    pub matched: Vec<(NodeId, Index)>,
+    /// The last entries of the log, oldest first.
+    pub log: Vec<EntryView>,
+    pub kv_len: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct MessageView {
+    pub id: u64,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub kind: &'static str,
+    pub term: Term,
+    pub entries: u32,
+    pub sent_at: Millis,
+    pub deliver_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct ClusterView {
+    pub now: Millis,
+    pub nodes: Vec<NodeView>,
+    pub messages: Vec<MessageView>,
+    /// Cut directed links (from, to).
+    pub cut: Vec<(NodeId, NodeId)>,
+    pub goose: Option<NodeId>,
+    pub violations: Vec<String>,
+}
+
+fn label(entry: &Entry) -> String {
+    match &entry.command {
+        Command::Noop => String::from("noop"),
+        Command::Config(m) => {
+            let ids: Vec<String> = m.ids().map(|id| format!("{id}")).collect();
+            format!("{{{}}}", ids.join(","))
+        }
+        Command::Put { key, value } => format!("{key}={value}"),
+        Command::Delete { key } => format!("del {key}"),
+        Command::Cas { key, value, .. } => format!("cas {key}={value}"),
+    }
+}
+
+fn entry_views(entries: &[Entry], tail: usize) -> Vec<EntryView> {
+    let start = entries.len().saturating_sub(tail);
+    entries[start..]
+        .iter()
+        .map(|e| EntryView {
+            index: e.index,
+            term: e.term,
+            label: label(e),
+        })
+        .collect()
+}
+
+impl Cluster {
+    /// The cluster now, with the last `log_tail` entries of each log.
+    pub fn view(&self, log_tail: usize) -> ClusterView {
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(&id, node)| {
+                let status = self.status(id).expect("listed node");
+                match &node.replica {
+                    Some(replica) => {
+                        let raft = replica.raft();
+                        NodeView {
+                            id,
+                            status,
+                            member: raft.membership().contains(id),
+                            role: Some(raft.role()),
+                            goose: raft.shows_goose_at(self.now),
+                            term: raft.term(),
+                            voted_for: raft.voted_for(),
+                            leader: raft.leader(),
+                            commit_index: raft.commit_index(),
+                            applied_index: replica.kv().applied_index(),
+                            last_index: raft.log().last_index(),
+                            election_timer: raft.election_timer(),
+                            votes: raft
+                                .votes()
+                                .map(|v| v.iter().map(|(&k, &g)| (k, g)).collect())
+                                .unwrap_or_default(),
+                            matched: raft
+                                .membership()
+                                .ids()
+                                .filter_map(|p| raft.follower_progress(p).map(|(m, _)| (p, m)))
+                                .collect(),
+                            log: entry_views(raft.log().entries(), log_tail),
+                            kv_len: replica.kv().len() as u32,
+                        }
+                    }
+                    None => NodeView {
+                        id,
+                        status,
+                        member: node
+                            .disk
+                            .log
+                            .iter()
+                            .rev()
+                            .find_map(|e| match &e.command {
+                                Command::Config(m) => Some(m.contains(id)),
+                                _ => None,
+                            })
+                            .unwrap_or(false),
+                        role: None,
+                        goose: false,
+                        term: node.disk.term,
+                        voted_for: node.disk.voted_for,
+                        leader: None,
+                        commit_index: 0,
+                        applied_index: 0,
+                        last_index: node.disk.log.len() as Index,
+                        election_timer: None,
+                        votes: Vec::new(),
+                        matched: Vec::new(),
+                        log: entry_views(&node.disk.log, log_tail),
+                        kv_len: 0,
+                    },
+                }
+            })
+            .collect();
+        let messages = self
+            .in_flight
+            .iter()
+            .map(|core::cmp::Reverse(f)| MessageView {
+                id: f.summary.id,
+                from: f.summary.from,
+                to: f.summary.to,
+                kind: f.summary.kind,
+                term: f.summary.term,
+                entries: f.summary.entries,
+                sent_at: f.sent_at,
+                deliver_at: f.deliver_at,
+            })
+            .collect();
+        ClusterView {
+            now: self.now,
+            nodes,
+            messages,
+            cut: self.network.cut_links().collect(),
+            goose: self.goose(),
+            violations: self
+                .violations()
+                .iter()
+                .map(|v| format!("{}: {}", v.invariant, v.detail))
+                .collect(),
+        }
+    }
+}

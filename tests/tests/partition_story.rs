@@ -1,0 +1,118 @@
+//! The story the product exists for: five nodes, the goose cut off with one follower.
+//! The old goose stops answering goose, never answers goose once the majority has a new
+//! leader, the majority elects within a bound, and after healing there is exactly one goose.
+
+use duckgoose_core::sim::{Action, Cluster, SimConfig, trace::TraceMode};
+use duckgoose_core::{Reply, Request};
+
+/// Asks `node` "goose?" and runs until it answers (answers always come within an
+/// election timeout).
+fn ask(cluster: &mut Cluster, node: u64) -> Option<Reply> {
+    let id = cluster.request(node, Request::Goose);
+    for _ in 0..100 {
+        if let Some(done) = cluster.take_completed().into_iter().find(|c| c.id == id) {
+            return done.result.and_then(|r| r.ok());
+        }
+        cluster.run_for(5);
+    }
+    panic!("node {node} did not answer within 500 ms");
+}
+
+#[test]
+fn minority_goose_goes_quiet_and_majority_takes_over() {
+    let mut cluster = Cluster::new(SimConfig::new(5, 7), TraceMode::Record);
+    cluster.run_until(2_000);
+    let old = cluster.goose().expect("a goose after two seconds");
+    let old_term = cluster.replica(old).unwrap().raft().term();
+    assert!(matches!(ask(&mut cluster, old), Some(Reply::Goose { term }) if term == old_term));
+
+    let buddy = cluster.node_ids().find(|&id| id != old).unwrap();
+    let majority: Vec<u64> = cluster
+        .node_ids()
+        .filter(|&id| id != old && id != buddy)
+        .collect();
+    cluster.apply(Action::Partition {
+        groups: vec![vec![old, buddy], majority.clone()],
+    });
+    let cut_at = cluster.now();
+
+    // Poll every node every 20 ms for three seconds.
+    let mut new_leader_seen_at = None;
+    while cluster.now() < cut_at + 3_000 {
+        for node in [old, buddy] {
+            if let Some(Reply::Goose { term }) = ask(&mut cluster, node) {
+                assert!(
+                    new_leader_seen_at.is_none(),
+                    "{node} answered goose after the majority moved on"
+                );
+                assert_eq!(term, old_term);
+            }
+        }
+        if new_leader_seen_at.is_none()
+            && let Some(leader) = cluster.leader().filter(|l| majority.contains(l))
+        {
+            new_leader_seen_at = Some(cluster.now());
+            assert!(cluster.replica(leader).unwrap().raft().term() > old_term);
+        }
+        assert!(
+            cluster
+                .goose()
+                .is_none_or(|g| g == old || majority.contains(&g))
+        );
+        cluster.run_for(20);
+    }
+    let elected = new_leader_seen_at.expect("the majority elected a leader");
+    assert!(
+        elected - cut_at <= 1_000,
+        "elected {} ms after the cut",
+        elected - cut_at
+    );
+    let goose = cluster.goose().expect("the majority shows a goose");
+    assert!(majority.contains(&goose));
+    for node in [old, buddy] {
+        assert!(
+            matches!(ask(&mut cluster, node), Some(Reply::Duck { .. })),
+            "{node} is a duck"
+        );
+    }
+
+    cluster.apply(Action::Heal);
+    cluster.run_for(2_000);
+    let ids: Vec<u64> = cluster.node_ids().collect();
+    let geese: Vec<u64> = ids
+        .into_iter()
+        .filter(|&id| matches!(ask(&mut cluster, id), Some(Reply::Goose { .. })))
+        .collect();
+    assert_eq!(geese.len(), 1, "exactly one goose after healing: {geese:?}");
+    assert!(
+        cluster.violations().is_empty(),
+        "{:?}",
+        cluster.violations()
+    );
+    cluster.check_linearizability().expect("linearizable");
+}
+
+#[test]
+fn a_crashed_goose_is_replaced_and_rejoins_as_a_duck() {
+    let mut cluster = Cluster::new(SimConfig::new(5, 11), TraceMode::Record);
+    cluster.run_until(2_000);
+    let old = cluster.goose().expect("a goose");
+    cluster.apply(Action::Crash { node: old });
+    let crashed_at = cluster.now();
+    while cluster.goose().is_none_or(|g| g == old) {
+        assert!(
+            cluster.now() < crashed_at + 1_500,
+            "no new goose within 1.5 s"
+        );
+        cluster.run_for(5);
+    }
+    cluster.apply(Action::Restart { node: old });
+    cluster.run_for(2_000);
+    assert_ne!(cluster.goose(), Some(old));
+    assert!(matches!(ask(&mut cluster, old), Some(Reply::Duck { .. })));
+    assert!(
+        cluster.violations().is_empty(),
+        "{:?}",
+        cluster.violations()
+    );
+}
