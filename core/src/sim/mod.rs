@@ -7,6 +7,7 @@
 
 pub mod checker;
 pub mod nemesis;
+pub mod scenario;
 pub mod network;
 pub mod trace;
 pub mod view;

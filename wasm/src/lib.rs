@@ -1,0 +1,1 @@
+//! Placeholder: the browser bindings land with the playground issue.
