@@ -1,0 +1,319 @@
+//! The command line: `duckgoose node|cluster|find-goose|status|partition|heal|add|remove|
+//! transfer|inspect`. Every flag can also be set with a `DUCKGOOSE_*` environment variable.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use duckgoose_core::NodeId;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "duckgoose",
+    version,
+    about = "Duck Duck Goose: a Raft cluster where exactly one node is the goose",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one node.
+    Node(NodeArgs),
+    /// Start a local cluster of nodes as child processes; Ctrl-C stops them all.
+    Cluster(ClusterArgs),
+    /// Ask each node "duck or goose?" and print one line per node.
+    FindGoose(FindGooseArgs),
+    /// Print a node's /status JSON.
+    Status(TargetArgs),
+    /// Make nodes drop all Raft traffic to and from some ids.
+    Partition(PartitionArgs),
+    /// Undo `partition` on nodes.
+    Heal(HealArgs),
+    /// Add a voter (sent to the goose; answers once the change commits).
+    Add(AddArgs),
+    /// Remove a voter (sent to the goose; answers once the change commits).
+    Remove(RemoveArgs),
+    /// Hand the goose role to another node.
+    Transfer(TransferArgs),
+    /// Print what a stopped node's data directory holds (term, vote, log) as JSON.
+    Inspect(InspectArgs),
+}
+
+/// `2=127.0.0.1:9902`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub id: NodeId,
+    pub addr: String,
+}
+
+fn parse_peer(s: &str) -> Result<Peer, String> {
+    let (id, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ID=HOST:PORT, got {s:?}"))?;
+    let id: NodeId = id
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&id| id > 0)
+        .ok_or_else(|| format!("peer id must be a positive integer, got {id:?}"))?;
+    let addr = addr.trim().to_string();
+    if !crate::http::valid_addr(&addr) {
+        return Err(format!("peer address must be HOST:PORT, got {addr:?}"));
+    }
+    Ok(Peer { id, addr })
+}
+
+fn parse_id(s: &str) -> Result<NodeId, String> {
+    s.trim()
+        .parse::<NodeId>()
+        .ok()
+        .filter(|&id| id > 0)
+        .ok_or_else(|| format!("node ids are positive integers, got {s:?}"))
+}
+
+/// `150-300`
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (lo, hi) = s
+        .split_once('-')
+        .ok_or_else(|| format!("expected MIN-MAX in ms, got {s:?}"))?;
+    let lo: u64 = lo.trim().parse().map_err(|e| format!("{lo:?}: {e}"))?;
+    let hi: u64 = hi.trim().parse().map_err(|e| format!("{hi:?}: {e}"))?;
+    if lo == 0 || hi <= lo {
+        return Err(format!("need 0 < MIN < MAX, got {lo}-{hi}"));
+    }
+    Ok((lo, hi))
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// This node's id (a positive integer, unique in the cluster).
+    #[arg(long, env = "DUCKGOOSE_ID", value_parser = parse_id)]
+    pub id: NodeId,
+    /// Address to serve HTTP on (clients, admin and peers).
+    #[arg(long, env = "DUCKGOOSE_LISTEN")]
+    pub listen: String,
+    /// Address other nodes use to reach this one (default: --listen).
+    #[arg(long, env = "DUCKGOOSE_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// A founding peer, ID=HOST:PORT; repeat for each. Only read on first start: after
+    /// that the membership on disk wins.
+    #[arg(long = "peer", env = "DUCKGOOSE_PEER", value_delimiter = ',', value_parser = parse_peer)]
+    pub peers: Vec<Peer>,
+    /// Join a running cluster through any member's URL instead of founding one.
+    #[arg(long, env = "DUCKGOOSE_JOIN", conflicts_with = "peers")]
+    pub join: Option<String>,
+    /// Directory for the log, term and vote (created if missing; locked while running).
+    #[arg(long, env = "DUCKGOOSE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Shared secret: peer, admin and key-value requests must carry
+    /// `Authorization: Bearer <token>`. Required to listen on a non-loopback address.
+    #[arg(long, env = "DUCKGOOSE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Leader heartbeat interval in ms.
+    #[arg(long, env = "DUCKGOOSE_HEARTBEAT_MS", default_value_t = 50)]
+    pub heartbeat_ms: u64,
+    /// Election timeout range in ms (also the CheckQuorum window and leader lease).
+    #[arg(long, env = "DUCKGOOSE_ELECTION_MS", default_value = "150-300", value_parser = parse_range)]
+    pub election_ms: (u64, u64),
+    /// How long a client request may wait for its outcome, in ms.
+    #[arg(long, env = "DUCKGOOSE_REQUEST_TIMEOUT_MS", default_value_t = 5000)]
+    pub request_timeout_ms: u64,
+    /// Largest client/admin request body in bytes (413 above).
+    #[arg(long, env = "DUCKGOOSE_MAX_BODY", default_value_t = 64 * 1024)]
+    pub max_body: usize,
+    /// Largest peer request body in bytes (413 above).
+    #[arg(long, env = "DUCKGOOSE_MAX_PEER_BODY", default_value_t = 32 << 20)]
+    pub max_peer_body: usize,
+    /// Client requests waiting at once before new ones get 503.
+    #[arg(long, env = "DUCKGOOSE_MAX_INFLIGHT", default_value_t = 10_000)]
+    pub max_inflight: usize,
+    /// Seed for the election-timeout jitter (default: random).
+    #[arg(long, env = "DUCKGOOSE_SEED")]
+    pub seed: Option<u64>,
+    /// Log filter (tracing syntax, e.g. `info` or `duckgoose=debug`).
+    #[arg(long, env = "DUCKGOOSE_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// How many nodes (ids 1..=N).
+    #[arg(long, env = "DUCKGOOSE_NODES", default_value_t = 5)]
+    pub nodes: u64,
+    /// Node i listens on 127.0.0.1:(base-port + i - 1).
+    #[arg(long, env = "DUCKGOOSE_BASE_PORT", default_value_t = 9900)]
+    pub base_port: u16,
+    /// Each node keeps its data in DIR/node-ID and logs to DIR/node-ID.log.
+    #[arg(long, env = "DUCKGOOSE_DATA_DIR", default_value = "duckgoose-data")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "DUCKGOOSE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[arg(long, env = "DUCKGOOSE_HEARTBEAT_MS", default_value_t = 50)]
+    pub heartbeat_ms: u64,
+    #[arg(long, env = "DUCKGOOSE_ELECTION_MS", default_value = "150-300")]
+    pub election_ms: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Client {
+    /// Bearer token for admin routes.
+    #[arg(long, env = "DUCKGOOSE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Per-request timeout in ms.
+    #[arg(long, env = "DUCKGOOSE_CLIENT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub timeout_ms: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FindGooseArgs {
+    /// Node URLs (http://host:port or host:port). Default: 127.0.0.1:9900..9904.
+    #[arg(env = "DUCKGOOSE_NODES_URLS", value_delimiter = ',')]
+    pub urls: Vec<String>,
+    /// How long to wait for each node, in ms.
+    #[arg(long, env = "DUCKGOOSE_CLIENT_TIMEOUT_MS", default_value_t = 1000)]
+    pub timeout_ms: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// Node URL.
+    pub url: String,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PartitionArgs {
+    /// Node URLs to partition.
+    #[arg(required = true)]
+    pub urls: Vec<String>,
+    /// Ids each of these nodes should stop talking to.
+    #[arg(long, value_delimiter = ',', value_parser = parse_id, required_unless_present = "split", conflicts_with = "split")]
+    pub block: Vec<NodeId>,
+    /// Cut the listed ids off from every other member: each node given blocks the
+    /// other side (ask every member, so the cut is symmetric).
+    #[arg(long, value_delimiter = ',', value_parser = parse_id)]
+    pub split: Vec<NodeId>,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct HealArgs {
+    #[arg(required = true)]
+    pub urls: Vec<String>,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AddArgs {
+    /// Any member's URL.
+    pub url: String,
+    #[arg(long, value_parser = parse_id)]
+    pub id: NodeId,
+    /// The new node's HOST:PORT.
+    #[arg(long)]
+    pub addr: String,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RemoveArgs {
+    /// Any member's URL.
+    pub url: String,
+    #[arg(long, value_parser = parse_id)]
+    pub id: NodeId,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TransferArgs {
+    /// Any member's URL.
+    pub url: String,
+    #[arg(long, value_parser = parse_id)]
+    pub to: NodeId,
+    #[command(flatten)]
+    pub client: Client,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InspectArgs {
+    /// A node's data directory.
+    #[arg(env = "DUCKGOOSE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Print every log entry, not only the summary.
+    #[arg(long)]
+    pub entries: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("duckgoose: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Node(args) => runtime.block_on(crate::node::run(args)),
+        Command::Cluster(args) => runtime.block_on(crate::cluster::run(args)),
+        Command::FindGoose(args) => runtime.block_on(crate::client::find_goose(args)),
+        Command::Status(args) => runtime.block_on(crate::client::status(args)),
+        Command::Partition(args) => runtime.block_on(crate::client::partition(args)),
+        Command::Heal(args) => runtime.block_on(crate::client::heal(args)),
+        Command::Add(args) => runtime.block_on(crate::client::add(args)),
+        Command::Remove(args) => runtime.block_on(crate::client::remove(args)),
+        Command::Transfer(args) => runtime.block_on(crate::client::transfer(args)),
+        Command::Inspect(args) => crate::client::inspect(args),
+    };
+    // Peer senders may be waiting on connections: do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("duckgoose: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_peers_ranges_and_ids() {
+        assert_eq!(
+            parse_peer("2=127.0.0.1:9902"),
+            Ok(Peer {
+                id: 2,
+                addr: "127.0.0.1:9902".into()
+            })
+        );
+        assert!(parse_peer("0=127.0.0.1:1").is_err());
+        assert!(parse_peer("2=nope").is_err());
+        assert!(parse_peer("127.0.0.1:1").is_err());
+        assert_eq!(parse_range("150-300"), Ok((150, 300)));
+        assert!(parse_range("300-150").is_err());
+        assert!(parse_range("0-10").is_err());
+        assert!(parse_id("0").is_err());
+        assert_eq!(parse_id("7"), Ok(7));
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

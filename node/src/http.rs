@@ -1,0 +1,501 @@
+//! The HTTP API: public read-only routes, the key-value store, admin routes and the peer
+//! route. Every handler turns bad input into a 4xx with a reason; nothing here panics.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request as HttpRequest, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use duckgoose_core::{DuckReason, Member, NodeId, ProposeError, Reply, Request, RequestError};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::runtime::{self, CallError, Input, PeerBatch, Shared};
+
+pub const MAX_KEY_BYTES: usize = 1024;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest body on client and admin routes (413 above it).
+    pub client_body: usize,
+    /// Largest body on the peer route.
+    pub peer_body: usize,
+}
+
+type App = Arc<Shared>;
+
+pub fn router(shared: App, limits: Limits) -> Router {
+    let auth = middleware::from_fn_with_state(shared.clone(), require_token);
+    let public = Router::new()
+        .route("/role", get(role))
+        .route("/goose", get(goose))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics));
+    let protected = Router::new()
+        .route("/kv/{key}", get(kv_get).put(kv_put).delete(kv_delete))
+        .route("/admin/partition", post(partition).delete(heal))
+        .route("/admin/members", post(add_member))
+        .route("/admin/members/{id}", delete(remove_member))
+        .route("/admin/transfer", post(transfer))
+        .layer(DefaultBodyLimit::max(limits.client_body))
+        .route_layer(auth.clone());
+    let peer = Router::new()
+        .route("/raft/messages", post(peer_messages))
+        .layer(DefaultBodyLimit::max(limits.peer_body))
+        .route_layer(auth);
+    public
+        .merge(protected)
+        .merge(peer)
+        .fallback(|| async { (StatusCode::NOT_FOUND, "no such route\n") })
+        .with_state(shared)
+}
+
+// ---- Security ----------------------------------------------------------------------
+
+/// With a token set, the request must carry `Authorization: Bearer <token>`.
+async fn require_token(State(shared): State<App>, req: HttpRequest, next: Next) -> Response {
+    let Some(token) = &shared.token else {
+        return next.run(req).await;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => next.run(req).await,
+        _ => {
+            let mut resp = (
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token\n",
+            )
+                .into_response();
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+// ---- Errors --------------------------------------------------------------------------
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    let mut body = body.into();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    (status, body).into_response()
+}
+
+fn call_error(e: CallError) -> Response {
+    match e {
+        CallError::Overloaded => text(StatusCode::SERVICE_UNAVAILABLE, "overloaded; retry"),
+        CallError::ShuttingDown => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    }
+}
+
+fn redirect(shared: &Shared, leader: NodeId, uri: &Uri) -> Option<Response> {
+    let addr = shared.address_of(leader)?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let location = format!("http://{addr}{path}");
+    let value = HeaderValue::from_str(&location).ok()?;
+    let mut resp = text(
+        StatusCode::TEMPORARY_REDIRECT,
+        format!("duck; the goose is node {leader} at {location}"),
+    );
+    resp.headers_mut().insert(header::LOCATION, value);
+    Some(resp)
+}
+
+/// Maps a request the replica refused. `admin` picks 421 over 503 for a duck that knows
+/// no goose.
+fn request_error(shared: &Shared, err: RequestError, uri: &Uri, admin: bool) -> Response {
+    match err {
+        RequestError::NotLeader { leader: Some(l) } => redirect(shared, l, uri)
+            .unwrap_or_else(|| no_goose(admin, &format!("duck; goose {l} has no known address"))),
+        RequestError::NotLeader { leader: None }
+        | RequestError::Unconfirmed(DuckReason::NotLeader { leader: None }) => {
+            no_goose(admin, "duck; no goose known")
+        }
+        RequestError::Unconfirmed(DuckReason::NotLeader { leader: Some(l) }) => {
+            redirect(shared, l, uri).unwrap_or_else(|| no_goose(admin, "duck"))
+        }
+        RequestError::Refused(ProposeError::ChangeInProgress) => text(
+            StatusCode::CONFLICT,
+            "another membership change is in flight; retry after it commits",
+        ),
+        RequestError::Refused(ProposeError::AlreadyMember { id }) => {
+            text(StatusCode::CONFLICT, format!("{id} is already a member"))
+        }
+        RequestError::Refused(ProposeError::NotMember { id }) => {
+            text(StatusCode::NOT_FOUND, format!("{id} is not a member"))
+        }
+        RequestError::Refused(e @ ProposeError::WouldEmptyCluster) => {
+            text(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        RequestError::Refused(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; retry")),
+        RequestError::Unconfirmed(reason) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("could not confirm leadership: {reason}; retry"),
+        ),
+        RequestError::Overwritten => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "lost to a newer goose's entry; not applied; retry",
+        ),
+        RequestError::Timeout => text(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timed out; the request may or may not take effect",
+        ),
+    }
+}
+
+fn no_goose(admin: bool, why: &str) -> Response {
+    if admin {
+        text(StatusCode::MISDIRECTED_REQUEST, why)
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, why)
+    }
+}
+
+fn unexpected(reply: Reply) -> Response {
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("unexpected reply {reply:?}"),
+    )
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| text(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
+}
+
+// ---- Goose ---------------------------------------------------------------------------
+
+/// Asks the core's goose query. `Ok(term)` for goose, `Err(reason)` for duck.
+async fn ask_goose(shared: &Shared) -> Result<Result<u64, String>, Response> {
+    match runtime::call(shared, Request::Goose).await {
+        Ok(Ok(Reply::Goose { term })) => Ok(Ok(term)),
+        Ok(Ok(Reply::Duck { reason })) => Ok(Err(reason.to_string())),
+        Ok(Ok(other)) => Err(unexpected(other)),
+        Ok(Err(e)) => Ok(Err(e.to_string())),
+        Err(e) => Err(call_error(e)),
+    }
+}
+
+fn goose_response(ok_status: StatusCode, duck_status: StatusCode, answer: Result<u64, String>) -> Response {
+    match answer {
+        Ok(term) => {
+            let mut resp = (ok_status, "goose").into_response();
+            resp.headers_mut()
+                .insert("x-duckgoose-term", HeaderValue::from(term));
+            resp
+        }
+        Err(reason) => {
+            let mut resp = (duck_status, "duck").into_response();
+            if let Ok(v) = HeaderValue::from_str(&reason) {
+                resp.headers_mut().insert("x-duckgoose-reason", v);
+            }
+            resp
+        }
+    }
+}
+
+async fn role(State(shared): State<App>) -> Response {
+    match ask_goose(&shared).await {
+        Ok(answer) => goose_response(StatusCode::OK, StatusCode::OK, answer),
+        Err(resp) => resp,
+    }
+}
+
+async fn goose(State(shared): State<App>) -> Response {
+    match ask_goose(&shared).await {
+        Ok(answer) => goose_response(StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE, answer),
+        Err(resp) => resp,
+    }
+}
+
+async fn status(State(shared): State<App>) -> Response {
+    let answer = match ask_goose(&shared).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let status = match runtime::status_of(&shared).await {
+        Ok(s) => s,
+        Err(e) => return call_error(e),
+    };
+    let mut value = match serde_json::to_value(&status) {
+        Ok(v) => v,
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    value["role"] = json!(if answer.is_ok() { "goose" } else { "duck" });
+    if let Ok(term) = answer {
+        value["goose_term"] = json!(term);
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{value}\n"),
+    )
+        .into_response()
+}
+
+async fn metrics(State(shared): State<App>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}
+
+// ---- Key-value store -------------------------------------------------------------------
+
+fn check_key(key: &str) -> Result<(), Response> {
+    if key.is_empty() {
+        return Err(text(StatusCode::BAD_REQUEST, "empty key"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(text(
+            StatusCode::BAD_REQUEST,
+            format!("key longer than {MAX_KEY_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+async fn kv_get(State(shared): State<App>, Path(key): Path<String>, uri: Uri) -> Response {
+    if let Err(r) = check_key(&key) {
+        return r;
+    }
+    match runtime::call(&shared, Request::Get { key }).await {
+        Ok(Ok(Reply::Value(Some(v)))) => (StatusCode::OK, v).into_response(),
+        Ok(Ok(Reply::Value(None))) => text(StatusCode::NOT_FOUND, "no such key"),
+        Ok(Ok(other)) => unexpected(other),
+        Ok(Err(e)) => request_error(&shared, e, &uri, false),
+        Err(e) => call_error(e),
+    }
+}
+
+async fn kv_put(
+    State(shared): State<App>,
+    Path(key): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_key(&key) {
+        return r;
+    }
+    let Ok(value) = String::from_utf8(body.to_vec()) else {
+        return text(StatusCode::BAD_REQUEST, "value must be UTF-8 text");
+    };
+    match runtime::call(&shared, Request::Put { key, value }).await {
+        Ok(Ok(Reply::Written)) => text(StatusCode::OK, "ok"),
+        Ok(Ok(other)) => unexpected(other),
+        Ok(Err(e)) => request_error(&shared, e, &uri, false),
+        Err(e) => call_error(e),
+    }
+}
+
+async fn kv_delete(State(shared): State<App>, Path(key): Path<String>, uri: Uri) -> Response {
+    if let Err(r) = check_key(&key) {
+        return r;
+    }
+    match runtime::call(&shared, Request::Delete { key }).await {
+        Ok(Ok(Reply::Written)) => text(StatusCode::OK, "ok"),
+        Ok(Ok(other)) => unexpected(other),
+        Ok(Err(e)) => request_error(&shared, e, &uri, false),
+        Err(e) => call_error(e),
+    }
+}
+
+// ---- Admin ---------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Block {
+    block: Vec<NodeId>,
+}
+
+async fn partition(State(shared): State<App>, body: Bytes) -> Response {
+    let Block { block } = match parse_json(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if block.contains(&0) {
+        return text(StatusCode::BAD_REQUEST, "node ids are positive");
+    }
+    if block.contains(&shared.id) {
+        return text(StatusCode::BAD_REQUEST, "a node cannot block itself");
+    }
+    let blocked: Vec<NodeId> = {
+        let mut set = shared.blocked.write().unwrap_or_else(|e| e.into_inner());
+        *set = block.into_iter().collect();
+        set.iter().copied().collect()
+    };
+    tracing::info!(node = shared.id, ?blocked, "partition: dropping Raft traffic");
+    json_ok(json!({ "blocked": blocked }))
+}
+
+async fn heal(State(shared): State<App>) -> Response {
+    shared
+        .blocked
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+    tracing::info!(node = shared.id, "partition healed");
+    json_ok(json!({ "blocked": [] }))
+}
+
+fn json_ok(value: serde_json::Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{value}\n"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddMember {
+    id: NodeId,
+    addr: String,
+}
+
+pub fn valid_addr(addr: &str) -> bool {
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return false;
+    };
+    !host.is_empty()
+        && host.len() <= 253
+        && port.parse::<u16>().is_ok_and(|p| p != 0)
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+}
+
+fn membership_json(reply: Reply) -> Response {
+    match reply {
+        Reply::MembershipChanged { index, membership } => {
+            let members: Vec<_> = membership
+                .members()
+                .iter()
+                .map(|m| json!({"id": m.id, "addr": m.addr}))
+                .collect();
+            json_ok(json!({ "index": index, "members": members }))
+        }
+        other => unexpected(other),
+    }
+}
+
+async fn add_member(State(shared): State<App>, uri: Uri, body: Bytes) -> Response {
+    let AddMember { id, addr } = match parse_json(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if id == 0 {
+        return text(StatusCode::BAD_REQUEST, "node ids are positive");
+    }
+    if !valid_addr(&addr) {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("addr must be host:port, got {addr:?}"),
+        );
+    }
+    match runtime::call(&shared, Request::AddMember(Member::new(id, addr))).await {
+        Ok(Ok(reply)) => membership_json(reply),
+        Ok(Err(e)) => request_error(&shared, e, &uri, true),
+        Err(e) => call_error(e),
+    }
+}
+
+async fn remove_member(State(shared): State<App>, uri: Uri, Path(id): Path<String>) -> Response {
+    let id = match id.parse::<NodeId>() {
+        Ok(id) if id > 0 => id,
+        _ => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("node id must be a positive integer, got {id:?}"),
+            );
+        }
+    };
+    match runtime::call(&shared, Request::RemoveMember(id)).await {
+        Ok(Ok(reply)) => membership_json(reply),
+        Ok(Err(e)) => request_error(&shared, e, &uri, true),
+        Err(e) => call_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Transfer {
+    to: NodeId,
+}
+
+async fn transfer(State(shared): State<App>, uri: Uri, body: Bytes) -> Response {
+    let Transfer { to } = match parse_json(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if to == 0 {
+        return text(StatusCode::BAD_REQUEST, "node ids are positive");
+    }
+    match runtime::call(&shared, Request::Transfer { to }).await {
+        Ok(Ok(Reply::Transferred { to, term })) => json_ok(json!({ "to": to, "term": term })),
+        Ok(Ok(other)) => unexpected(other),
+        Ok(Err(e)) => request_error(&shared, e, &uri, true),
+        Err(e) => call_error(e),
+    }
+}
+
+// ---- Peers ---------------------------------------------------------------------------
+
+async fn peer_messages(State(shared): State<App>, body: Bytes) -> Response {
+    let batch: PeerBatch = match postcard::from_bytes(&body) {
+        Ok(b) => b,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("malformed peer batch: {e}")),
+    };
+    if batch.from == 0 || batch.from == shared.id {
+        return text(StatusCode::BAD_REQUEST, "bad sender id");
+    }
+    if shared.is_blocked(batch.from) {
+        // Partitioned: the traffic is lost, as on a cut link.
+        shared
+            .metrics
+            .peer_messages_dropped
+            .inc_by(batch.messages.len() as u64);
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    // A peer speaks only for itself.
+    let from = batch.from;
+    let messages: Vec<_> = batch
+        .messages
+        .into_iter()
+        .filter(|m| m.from == from)
+        .collect();
+    let addr = if valid_addr(&batch.addr) {
+        batch.addr
+    } else {
+        String::new()
+    };
+    match shared.inputs.try_send(Input::Peer {
+        from,
+        addr,
+        messages,
+    }) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+    }
+}

@@ -1,0 +1,13 @@
+//! The Duck Duck Goose node: the sans-IO Raft core from `duckgoose-core` behind an HTTP
+//! server, with durable storage and operator commands. See `docs/node.md`.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod client;
+pub mod cluster;
+pub mod http;
+pub mod metrics;
+pub mod node;
+pub mod runtime;
+pub mod storage;

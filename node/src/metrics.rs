@@ -1,0 +1,156 @@
+//! Prometheus metrics. Every metric is an atomic, updated by the thread that owns the
+//! replica and read by `GET /metrics`.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AnswerLabel {
+    pub answer: &'static str,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub term: Gauge,
+    pub state: Family<StateLabel, Gauge>,
+    pub is_goose: Gauge,
+    pub elections_started: Counter,
+    pub leader_changes: Counter,
+    pub goose_queries: Family<AnswerLabel, Counter>,
+    pub commit_index: Gauge,
+    pub last_log_index: Gauge,
+    pub applied_index: Gauge,
+    pub members: Gauge,
+    pub fsync_seconds: Histogram,
+    pub peer_messages_sent: Counter,
+    pub peer_messages_dropped: Counter,
+    pub peer_messages_received: Counter,
+    pub client_requests: Counter,
+}
+
+pub const STATES: [&str; 4] = ["follower", "pre_candidate", "candidate", "leader"];
+
+impl Metrics {
+    pub fn new(id: u64) -> Metrics {
+        let mut registry = Registry::with_prefix_and_labels(
+            "duckgoose",
+            [("node".into(), id.to_string().into())].into_iter(),
+        );
+        let m = Metrics {
+            registry: Mutex::new(Registry::default()),
+            term: Gauge::default(),
+            state: Family::default(),
+            is_goose: Gauge::default(),
+            elections_started: Counter::default(),
+            leader_changes: Counter::default(),
+            goose_queries: Family::default(),
+            commit_index: Gauge::default(),
+            last_log_index: Gauge::default(),
+            applied_index: Gauge::default(),
+            members: Gauge::default(),
+            fsync_seconds: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
+            peer_messages_sent: Counter::default(),
+            peer_messages_dropped: Counter::default(),
+            peer_messages_received: Counter::default(),
+            client_requests: Counter::default(),
+        };
+        registry.register("term", "Current Raft term", m.term.clone());
+        registry.register(
+            "state",
+            "1 for the node's current Raft state, 0 for the others",
+            m.state.clone(),
+        );
+        registry.register(
+            "is_goose",
+            "1 if the latest goose query on this node answered goose",
+            m.is_goose.clone(),
+        );
+        registry.register(
+            "elections_started",
+            "Elections this node started as a candidate (pre-votes not counted)",
+            m.elections_started.clone(),
+        );
+        registry.register(
+            "leader_changes",
+            "Times the leader this node knows of changed to another node",
+            m.leader_changes.clone(),
+        );
+        registry.register(
+            "goose_queries_answered",
+            "Goose queries answered, by answer",
+            m.goose_queries.clone(),
+        );
+        registry.register("commit_index", "Raft commit index", m.commit_index.clone());
+        registry.register(
+            "last_log_index",
+            "Index of the last log entry",
+            m.last_log_index.clone(),
+        );
+        registry.register(
+            "applied_index",
+            "Index of the last entry applied to the key-value store",
+            m.applied_index.clone(),
+        );
+        registry.register("members", "Voters in the membership", m.members.clone());
+        registry.register(
+            "fsync_seconds",
+            "Latency of fsync on the log",
+            m.fsync_seconds.clone(),
+        );
+        registry.register(
+            "peer_messages_sent",
+            "Raft messages handed to peers",
+            m.peer_messages_sent.clone(),
+        );
+        registry.register(
+            "peer_messages_dropped",
+            "Raft messages dropped (queue full, peer unreachable, partitioned or unknown address)",
+            m.peer_messages_dropped.clone(),
+        );
+        registry.register(
+            "peer_messages_received",
+            "Raft messages received from peers",
+            m.peer_messages_received.clone(),
+        );
+        registry.register(
+            "client_requests",
+            "Client and admin requests handed to the replica",
+            m.client_requests.clone(),
+        );
+        for s in STATES {
+            m.state.get_or_create(&StateLabel { state: s }).set(0);
+        }
+        for a in ["goose", "duck"] {
+            let _ = m.goose_queries.get_or_create(&AnswerLabel { answer: a });
+        }
+        *m.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
+        m
+    }
+
+    pub fn set_state(&self, state: &str) {
+        for s in STATES {
+            self.state
+                .get_or_create(&StateLabel { state: s })
+                .set(i64::from(s == state));
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}

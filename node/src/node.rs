@@ -1,0 +1,270 @@
+//! `duckgoose node`: open storage, start the replica thread, serve HTTP, join if asked.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use duckgoose_core::{Config, Member, Membership, Persisted, Replica};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::NodeArgs;
+use crate::http::{self, Limits};
+use crate::metrics::Metrics;
+use crate::runtime::{self, Input, Shared};
+use crate::storage::Storage;
+
+/// Inputs queued for the replica before new ones are refused with 503.
+const INPUT_QUEUE: usize = 16 * 1024;
+
+pub fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn resolve(listen: &str) -> Result<SocketAddr, String> {
+    listen
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve --listen {listen:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--listen {listen:?} resolves to no address"))
+}
+
+fn random_seed() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+pub async fn run(args: NodeArgs) -> Result<(), String> {
+    init_logging(&args.log);
+    let start = Instant::now();
+    let id = args.id;
+
+    // Security first: never serve an open node beyond this machine.
+    let listen = resolve(&args.listen)?;
+    if !listen.ip().is_loopback() && args.token.is_none() {
+        return Err(format!(
+            "refusing to listen on {listen} without a token: anyone who can reach it could \
+             rewrite the cluster. Set --token (or DUCKGOOSE_TOKEN) on every node, or listen \
+             on a loopback address such as 127.0.0.1"
+        ));
+    }
+    if args.token.as_deref() == Some("") {
+        return Err("--token must not be empty".into());
+    }
+    let advertise = match &args.advertise {
+        Some(a) => a.clone(),
+        None if listen.ip().is_unspecified() => {
+            return Err(format!(
+                "--listen {listen} is a wildcard address: set --advertise to the HOST:PORT \
+                 peers should use"
+            ));
+        }
+        None => args.listen.clone(),
+    };
+    if !http::valid_addr(&advertise) {
+        return Err(format!("--advertise must be HOST:PORT, got {advertise:?}"));
+    }
+    if args.peers.iter().any(|p| p.id == id) {
+        return Err(format!("--peer lists this node's own id {id}"));
+    }
+
+    let mut members = vec![Member::new(id, advertise.clone())];
+    members.extend(args.peers.iter().map(|p| Member::new(p.id, p.addr.clone())));
+    let flag_membership = Membership::new(members);
+    let initial = if args.join.is_some() {
+        Persisted::empty()
+    } else {
+        Persisted::bootstrap(flag_membership.clone())
+    };
+
+    let (storage, recovered) =
+        Storage::open(&args.data_dir, id, initial).map_err(|e| e.to_string())?;
+    let persisted = recovered.persisted;
+    let disk_membership = persisted
+        .log
+        .iter()
+        .rev()
+        .find_map(|e| match &e.command {
+            duckgoose_core::Command::Config(m) => Some(m.clone()),
+            _ => None,
+        });
+    if recovered.fresh {
+        tracing::info!(node = id, dir = %args.data_dir.display(), "new data directory");
+    } else {
+        tracing::info!(
+            node = id,
+            dir = %args.data_dir.display(),
+            term = persisted.term,
+            voted_for = ?persisted.voted_for,
+            entries = persisted.log.len(),
+            "resuming from disk"
+        );
+        if args.join.is_none()
+            && disk_membership.as_ref().is_some_and(|m| *m != flag_membership)
+        {
+            tracing::warn!(
+                node = id,
+                "--peer flags differ from the membership on disk; the membership on disk wins"
+            );
+        }
+    }
+    let needs_join = args.join.is_some() && persisted.log.is_empty();
+
+    let mut config = Config::new(id, args.seed.unwrap_or_else(random_seed));
+    config.heartbeat_interval = args.heartbeat_ms;
+    config.election_timeout_min = args.election_ms.0;
+    config.election_timeout_max = args.election_ms.1;
+    let replica = Replica::new(config, persisted, 0, args.request_timeout_ms)
+        .map_err(|e| format!("bad timing flags: {e}"))?;
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+
+    let (tx, rx) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
+    let shared = Arc::new(Shared {
+        id,
+        advertise: advertise.clone(),
+        token: args.token.clone(),
+        blocked: RwLock::new(BTreeSet::new()),
+        addresses: RwLock::new(HashMap::new()),
+        metrics: Metrics::new(id),
+        inputs: tx.clone(),
+        inflight: AtomicUsize::new(0),
+        max_inflight: args.max_inflight,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+    });
+
+    let handle = tokio::runtime::Handle::current();
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
+    let thread_shared = shared.clone();
+    let replica_thread = std::thread::Builder::new()
+        .name(format!("replica-{id}"))
+        .spawn(move || {
+            let result = runtime::run(replica, storage, rx, thread_shared, handle, start);
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| format!("cannot start the replica thread: {e}"))?;
+
+    tracing::info!(
+        node = id,
+        %listen,
+        %advertise,
+        auth = shared.token.is_some(),
+        "serving http://{advertise}"
+    );
+
+    if needs_join && let Some(join) = args.join.clone() {
+        tokio::spawn(join_cluster(join, id, advertise, args.token.clone()));
+    }
+
+    let app = http::router(
+        shared.clone(),
+        Limits {
+            client_body: args.max_body,
+            peer_body: args.max_peer_body,
+        },
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+
+    let outcome = tokio::select! {
+        _ = shutdown_signal() => {
+            tracing::info!(node = id, "shutting down");
+            Ok(())
+        }
+        result = &mut done_rx => match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("replica thread died".to_string()),
+        },
+    };
+    let _ = stop_tx.send(());
+    let _ = tx.send(Input::Shutdown);
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    let _ = tokio::task::spawn_blocking(move || replica_thread.join()).await;
+    outcome
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Asks the cluster to add this node, retrying until a member says it is done. The
+/// request goes to any member; ducks redirect it to the goose.
+async fn join_cluster(url: String, id: u64, advertise: String, token: Option<String>) {
+    let client = crate::client::http_client(Duration::from_secs(10));
+    let url = crate::client::normalize(&url);
+    let body = serde_json::json!({ "id": id, "addr": advertise }).to_string();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let mut req = client
+            .post(format!("{url}/admin/members"))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(t) = &token {
+            req = req.bearer_auth(t);
+        }
+        match req.send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                let text = resp.text().await.unwrap_or_default();
+                if status.is_success() {
+                    tracing::info!(node = id, "joined the cluster: {}", text.trim());
+                    return;
+                }
+                if status == reqwest::StatusCode::CONFLICT && text.contains("already a member") {
+                    tracing::info!(node = id, "already a member");
+                    return;
+                }
+                if status == reqwest::StatusCode::UNAUTHORIZED {
+                    tracing::error!(node = id, "join refused: wrong or missing --token");
+                } else {
+                    tracing::warn!(node = id, %status, "join not done yet: {}", text.trim());
+                }
+            }
+            Err(e) => tracing::warn!(node = id, "cannot reach {url} to join: {e}"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}

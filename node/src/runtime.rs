@@ -1,0 +1,516 @@
+//! The thread that owns the replica, and the peer senders it feeds.
+//!
+//! Every input (a batch of peer messages, a client request with a channel for its reply,
+//! a status question) arrives on one bounded channel. The thread waits for an input or
+//! the replica's next deadline (at most [`TICK`]), ticks the replica with the monotonic
+//! milliseconds since the process started, drains whatever else is queued, and then
+//! handles `ready()` in the order the core demands: fsync term, vote and log, then hand
+//! messages to the peer senders, then answer clients.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use duckgoose_core::{
+    Event, Membership, Message, NodeId, Replica, Reply, Request, RequestError, RequestId, Role,
+};
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+
+/// Longest the replica thread sleeps between ticks.
+pub const TICK: Duration = Duration::from_millis(5);
+/// Inputs handled per `ready()` at most, so responses never wait behind a flood.
+const MAX_BATCH: usize = 4096;
+/// Messages queued per peer before new ones are dropped (Raft tolerates loss).
+const PEER_QUEUE: usize = 1024;
+/// Messages per POST to a peer at most.
+const PEER_BATCH: usize = 256;
+
+pub type ReplyTx = oneshot::Sender<Result<Reply, RequestError>>;
+
+pub enum Input {
+    Peer {
+        from: NodeId,
+        addr: String,
+        messages: Vec<Message>,
+    },
+    Request {
+        request: Request,
+        reply: ReplyTx,
+    },
+    Status(oneshot::Sender<Status>),
+    Shutdown,
+}
+
+/// One POST body on the peer route: who sends, where to answer, and the messages.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PeerBatch {
+    pub from: NodeId,
+    pub addr: String,
+    pub messages: Vec<Message>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberInfo {
+    pub id: NodeId,
+    pub addr: String,
+}
+
+/// A snapshot of the replica for `GET /status` (the handler adds the goose answer).
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub id: NodeId,
+    pub state: &'static str,
+    pub term: u64,
+    pub voted_for: Option<NodeId>,
+    pub leader: Option<NodeId>,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub last_log_index: u64,
+    pub members: Vec<MemberInfo>,
+    pub blocked: Vec<NodeId>,
+}
+
+/// What the HTTP handlers and the replica thread share.
+pub struct Shared {
+    pub id: NodeId,
+    /// Where peers reach this node (`host:port`).
+    pub advertise: String,
+    pub token: Option<String>,
+    pub blocked: RwLock<BTreeSet<NodeId>>,
+    /// Every known node's address: membership first, then addresses peers told us.
+    pub addresses: RwLock<HashMap<NodeId, String>>,
+    pub metrics: Metrics,
+    pub inputs: SyncSender<Input>,
+    pub inflight: AtomicUsize,
+    pub max_inflight: usize,
+    pub request_timeout: Duration,
+}
+
+impl Shared {
+    pub fn is_blocked(&self, id: NodeId) -> bool {
+        self.blocked
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+    }
+
+    pub fn address_of(&self, id: NodeId) -> Option<String> {
+        self.addresses
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+}
+
+/// Runs the replica until a `Shutdown` input or the channel closes. Returns an error
+/// only when storage fails: the node must then stop, since it can no longer keep its
+/// promises.
+pub fn run(
+    mut replica: Replica,
+    mut storage: Storage,
+    inputs: Receiver<Input>,
+    shared: Arc<Shared>,
+    runtime: Handle,
+    start: Instant,
+) -> Result<(), String> {
+    let now = || start.elapsed().as_millis() as u64;
+    let mut peers = Peers::new(shared.clone(), runtime);
+    let mut pending: HashMap<RequestId, ReplyTx> = HashMap::new();
+    let mut next_id: RequestId = 1;
+    let mut known_leader = None;
+    refresh_addresses(&shared, &replica, &peers);
+
+    let mut running = true;
+    while running {
+        let wait = replica
+            .next_deadline()
+            .saturating_sub(now())
+            .clamp(1, TICK.as_millis() as u64);
+        let first = match inputs.recv_timeout(Duration::from_millis(wait)) {
+            Ok(input) => Some(input),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        replica.tick(now());
+        let mut handle = |input: Input, replica: &mut Replica| match input {
+            Input::Peer {
+                from,
+                addr,
+                messages,
+            } => {
+                peers.learn(from, addr);
+                shared
+                    .metrics
+                    .peer_messages_received
+                    .inc_by(messages.len() as u64);
+                for msg in messages {
+                    replica.step(msg);
+                }
+                true
+            }
+            Input::Request { request, reply } => {
+                let id = next_id;
+                next_id += 1;
+                pending.insert(id, reply);
+                shared.metrics.client_requests.inc();
+                replica.request(id, request);
+                true
+            }
+            Input::Status(tx) => {
+                let _ = tx.send(status(&shared, replica));
+                true
+            }
+            Input::Shutdown => false,
+        };
+        if let Some(input) = first {
+            running &= handle(input, &mut replica);
+        }
+        for _ in 0..MAX_BATCH {
+            match inputs.try_recv() {
+                Ok(input) => running &= handle(input, &mut replica),
+                Err(_) => break,
+            }
+        }
+
+        let out = replica.ready();
+        // 1. Durable before anything that depends on it leaves the process.
+        match storage.persist(out.hard_state.as_ref(), out.log_write.as_ref()) {
+            Ok(Some(took)) => shared.metrics.fsync_seconds.observe(took.as_secs_f64()),
+            Ok(None) => {}
+            Err(e) => return Err(format!("storage failed, stopping: {e}")),
+        }
+        // 2. Messages.
+        for msg in out.messages {
+            peers.send(msg, replica.raft().membership());
+        }
+        // 3. Answers.
+        for response in out.responses {
+            match &response.result {
+                Ok(Reply::Goose { .. }) => {
+                    shared.metrics.is_goose.set(1);
+                    goose_answer(&shared, "goose");
+                }
+                Ok(Reply::Duck { .. }) => {
+                    shared.metrics.is_goose.set(0);
+                    goose_answer(&shared, "duck");
+                }
+                _ => {}
+            }
+            if let Some(tx) = pending.remove(&response.id) {
+                let _ = tx.send(response.result);
+            }
+        }
+        let mut membership_changed = false;
+        for event in &out.events {
+            log_event(shared.id, event);
+            match event {
+                Event::RoleChanged {
+                    role: Role::Candidate,
+                    ..
+                } => {
+                    shared.metrics.elections_started.inc();
+                }
+                Event::MembershipChanged { .. } => membership_changed = true,
+                _ => {}
+            }
+        }
+        if membership_changed || peers.book_changed {
+            peers.book_changed = false;
+            refresh_addresses(&shared, &replica, &peers);
+        }
+        let raft = replica.raft();
+        if raft.leader().is_some() && raft.leader() != known_leader {
+            known_leader = raft.leader();
+            shared.metrics.leader_changes.inc();
+        }
+        update_gauges(&shared.metrics, &replica);
+    }
+    tracing::info!(node = shared.id, "replica stopped");
+    Ok(())
+}
+
+fn goose_answer(shared: &Shared, answer: &'static str) {
+    shared
+        .metrics
+        .goose_queries
+        .get_or_create(&crate::metrics::AnswerLabel { answer })
+        .inc();
+}
+
+fn update_gauges(metrics: &Metrics, replica: &Replica) {
+    let raft = replica.raft();
+    metrics.term.set(raft.term() as i64);
+    metrics.set_state(raft.role().as_str());
+    metrics.commit_index.set(raft.commit_index() as i64);
+    metrics.last_log_index.set(raft.log().last_index() as i64);
+    metrics.applied_index.set(replica.kv().applied_index() as i64);
+    metrics.members.set(raft.membership().len() as i64);
+}
+
+fn status(shared: &Shared, replica: &Replica) -> Status {
+    let raft = replica.raft();
+    Status {
+        id: raft.id(),
+        state: raft.role().as_str(),
+        term: raft.term(),
+        voted_for: raft.voted_for(),
+        leader: raft.leader(),
+        commit_index: raft.commit_index(),
+        applied_index: replica.kv().applied_index(),
+        last_log_index: raft.log().last_index(),
+        members: raft
+            .membership()
+            .members()
+            .iter()
+            .map(|m| MemberInfo {
+                id: m.id,
+                addr: m.addr.clone(),
+            })
+            .collect(),
+        blocked: shared
+            .blocked
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect(),
+    }
+}
+
+fn refresh_addresses(shared: &Shared, replica: &Replica, peers: &Peers) {
+    let membership = replica.raft().membership();
+    let mut map: HashMap<NodeId, String> = peers.book.clone();
+    for m in membership.members() {
+        if !m.addr.is_empty() {
+            map.insert(m.id, m.addr.clone());
+        }
+    }
+    map.insert(shared.id, shared.advertise.clone());
+    *shared.addresses.write().unwrap_or_else(|e| e.into_inner()) = map;
+}
+
+fn log_event(id: NodeId, event: &Event) {
+    match event {
+        Event::RoleChanged { .. }
+        | Event::MembershipChanged { .. }
+        | Event::TransferStarted { .. }
+        | Event::TransferAborted { .. }
+        | Event::LogTruncated { .. } => tracing::info!(node = id, "{event}"),
+        Event::MessageRefused { .. } => tracing::warn!(node = id, "{event}"),
+        Event::VoteGranted { .. } | Event::VoteDenied { .. } => {
+            tracing::debug!(node = id, "{event}")
+        }
+        Event::Committed { .. } => tracing::trace!(node = id, "{event}"),
+    }
+}
+
+/// One queue and one sender task per peer.
+struct Peers {
+    shared: Arc<Shared>,
+    runtime: Handle,
+    client: reqwest::Client,
+    senders: HashMap<NodeId, (String, mpsc::Sender<Message>)>,
+    /// Addresses peers announced in their batches: how a joiner finds the leader before
+    /// its log holds the membership, and how a removed node is still reached.
+    book: HashMap<NodeId, String>,
+    book_changed: bool,
+}
+
+impl Peers {
+    fn new(shared: Arc<Shared>, runtime: Handle) -> Peers {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_millis(300))
+            .timeout(Duration::from_millis(1000))
+            .pool_max_idle_per_host(2)
+            .build()
+            .unwrap_or_default();
+        Peers {
+            shared,
+            runtime,
+            client,
+            senders: HashMap::new(),
+            book: HashMap::new(),
+            book_changed: false,
+        }
+    }
+
+    fn learn(&mut self, id: NodeId, addr: String) {
+        if id == self.shared.id || addr.is_empty() || addr.len() > 256 {
+            return;
+        }
+        if self.book.get(&id) != Some(&addr) {
+            self.book.insert(id, addr);
+            self.book_changed = true;
+        }
+    }
+
+    fn send(&mut self, msg: Message, membership: &Membership) {
+        let to = msg.to;
+        let metrics = &self.shared.metrics;
+        if self.shared.is_blocked(to) {
+            metrics.peer_messages_dropped.inc();
+            return;
+        }
+        let addr = membership
+            .get(to)
+            .map(|m| m.addr.clone())
+            .filter(|a| !a.is_empty())
+            .or_else(|| self.book.get(&to).cloned());
+        let Some(addr) = addr else {
+            tracing::debug!(to, "no address known; dropping message");
+            metrics.peer_messages_dropped.inc();
+            return;
+        };
+        let stale = self.senders.get(&to).is_some_and(|(a, _)| *a != addr);
+        if stale {
+            self.senders.remove(&to);
+        }
+        let (_, tx) = self.senders.entry(to).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(PEER_QUEUE);
+            let task = sender_task(self.shared.clone(), self.client.clone(), to, addr.clone(), rx);
+            self.runtime.spawn(task);
+            (addr, tx)
+        });
+        if tx.try_send(msg).is_err() {
+            metrics.peer_messages_dropped.inc();
+        }
+    }
+}
+
+async fn sender_task(
+    shared: Arc<Shared>,
+    client: reqwest::Client,
+    to: NodeId,
+    addr: String,
+    mut rx: mpsc::Receiver<Message>,
+) {
+    let url = format!("http://{addr}/raft/messages");
+    let mut failures: u32 = 0;
+    while let Some(first) = rx.recv().await {
+        let mut messages = vec![first];
+        while messages.len() < PEER_BATCH {
+            match rx.try_recv() {
+                Ok(m) => messages.push(m),
+                Err(_) => break,
+            }
+        }
+        if shared.is_blocked(to) {
+            shared
+                .metrics
+                .peer_messages_dropped
+                .inc_by(messages.len() as u64);
+            continue;
+        }
+        let n = messages.len() as u64;
+        let batch = PeerBatch {
+            from: shared.id,
+            addr: shared.advertise.clone(),
+            messages,
+        };
+        let body = match postcard::to_stdvec(&batch) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(to, "cannot encode messages: {e}");
+                continue;
+            }
+        };
+        let mut req = client
+            .post(&url)
+            .header("content-type", "application/x-duckgoose-raft")
+            .body(body);
+        if let Some(token) = &shared.token {
+            req = req.bearer_auth(token);
+        }
+        let outcome = match req.send().await {
+            Ok(resp) if resp.status().is_success() => Ok(()),
+            Ok(resp) => Err(format!("HTTP {}", resp.status())),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(node = shared.id, to, %addr, "peer reachable again");
+                }
+                failures = 0;
+                shared.metrics.peer_messages_sent.inc_by(n);
+            }
+            Err(e) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(node = shared.id, to, %addr, "cannot reach peer: {e}");
+                }
+                let mut dropped = n;
+                // What queued up meanwhile is stale: drop it rather than deliver it late.
+                while rx.try_recv().is_ok() {
+                    dropped += 1;
+                }
+                shared.metrics.peer_messages_dropped.inc_by(dropped);
+            }
+        }
+    }
+}
+
+/// Sends `request` to the replica and waits for its answer.
+pub async fn call(shared: &Shared, request: Request) -> Result<Result<Reply, RequestError>, CallError> {
+    let _guard = InflightGuard::acquire(shared)?;
+    let (tx, rx) = oneshot::channel();
+    shared
+        .inputs
+        .try_send(Input::Request { request, reply: tx })
+        .map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => CallError::Overloaded,
+            std::sync::mpsc::TrySendError::Disconnected(_) => CallError::ShuttingDown,
+        })?;
+    match tokio::time::timeout(shared.request_timeout + Duration::from_secs(1), rx).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(_)) => Err(CallError::ShuttingDown),
+        Err(_) => Ok(Err(RequestError::Timeout)),
+    }
+}
+
+pub async fn status_of(shared: &Shared) -> Result<Status, CallError> {
+    let (tx, rx) = oneshot::channel();
+    shared
+        .inputs
+        .try_send(Input::Status(tx))
+        .map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => CallError::Overloaded,
+            std::sync::mpsc::TrySendError::Disconnected(_) => CallError::ShuttingDown,
+        })?;
+    rx.await.map_err(|_| CallError::ShuttingDown)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallError {
+    Overloaded,
+    ShuttingDown,
+}
+
+struct InflightGuard<'a>(&'a AtomicUsize);
+
+impl<'a> InflightGuard<'a> {
+    fn acquire(shared: &'a Shared) -> Result<Self, CallError> {
+        let n = shared.inflight.fetch_add(1, Ordering::AcqRel);
+        let guard = InflightGuard(&shared.inflight);
+        if n >= shared.max_inflight {
+            return Err(CallError::Overloaded);
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,726 @@
+//! Durable Raft state: term, vote and log in one append-only write-ahead log.
+//!
+//! # Layout of a data directory
+//! - `LOCK`: held with an exclusive OS file lock while a node runs, so two processes
+//!   can never share a directory.
+//! - `raft.wal`: the 8-byte magic `DGWAL001`, then records. Each record is
+//!   `[payload length: u32 LE][CRC-32 of payload: u32 LE][payload]`, the payload being a
+//!   [`Record`] encoded with postcard. The first record is always `Meta` (format version
+//!   and node id). `HardState` records replace term and vote; `Log` records drop every
+//!   entry from `truncate_from` on and append their entries.
+//!
+//! Every `persist` writes its records with one `write` and then `fdatasync`s before it
+//! returns, and the node sends no message that depends on them before that.
+//!
+//! # Recovery
+//! Records are replayed in order. A record that is incomplete or fails its CRC with no
+//! valid record after it is a torn tail (the process died mid-write): it is logged,
+//! truncated away and the node starts. A bad record *followed* by a valid one is
+//! corruption in the middle of the log: the node refuses to start and names the file and
+//! offset, because silently dropping acknowledged entries could break safety.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use duckgoose_core::{Entry, HardState, Index, LogWrite, NodeId, Persisted, Term};
+use serde::{Deserialize, Serialize};
+
+pub const MAGIC: &[u8; 8] = b"DGWAL001";
+pub const WAL_FILE: &str = "raft.wal";
+pub const LOCK_FILE: &str = "LOCK";
+const FORMAT_VERSION: u32 = 1;
+const HEADER: usize = 8;
+/// No single record may exceed this; a larger length field is damage, not data.
+pub const MAX_RECORD: usize = 64 << 20;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Record {
+    Meta {
+        version: u32,
+        node_id: NodeId,
+    },
+    HardState {
+        term: Term,
+        voted_for: Option<NodeId>,
+    },
+    Log {
+        truncate_from: Index,
+        entries: Vec<Entry>,
+    },
+}
+
+#[derive(Debug)]
+pub enum StorageError {
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: io::Error,
+    },
+    Locked {
+        path: PathBuf,
+    },
+    NotAWal {
+        path: PathBuf,
+    },
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    WrongNode {
+        path: PathBuf,
+        found: NodeId,
+        expected: NodeId,
+    },
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::Io { path, what, source } => {
+                write!(f, "{what} {}: {source}", path.display())
+            }
+            StorageError::Locked { path } => write!(
+                f,
+                "data directory is in use by another process (lock held on {})",
+                path.display()
+            ),
+            StorageError::NotAWal { path } => write!(
+                f,
+                "{} is not a duckgoose log (bad magic header); refusing to start",
+                path.display()
+            ),
+            StorageError::Corrupt {
+                path,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "corrupt log {} at offset {offset}: {reason}; refusing to start (valid records \
+                 follow, so this is not a torn tail)",
+                path.display()
+            ),
+            StorageError::WrongNode {
+                path,
+                found,
+                expected,
+            } => write!(
+                f,
+                "{} belongs to node {found}, not node {expected}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> StorageError + 'a {
+    move |source| StorageError::Io {
+        path: path.to_path_buf(),
+        what,
+        source,
+    }
+}
+
+/// What recovery found, besides the state itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    pub offset: u64,
+    pub dropped_bytes: u64,
+}
+
+#[derive(Debug)]
+pub struct Recovered {
+    pub persisted: Persisted,
+    /// The directory held no log yet.
+    pub fresh: bool,
+    pub torn_tail: Option<TornTail>,
+}
+
+/// Read-only view of a log, for `duckgoose inspect` and recovery.
+#[derive(Debug)]
+pub struct Replayed {
+    pub node_id: NodeId,
+    pub persisted: Persisted,
+    /// Byte length of the valid prefix.
+    pub valid_len: u64,
+    pub torn_tail: Option<TornTail>,
+    pub records: usize,
+}
+
+pub struct Storage {
+    path: PathBuf,
+    file: File,
+    /// Held for the life of the process: dropping it releases the lock.
+    _lock: File,
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Storage").field("path", &self.path).finish()
+    }
+}
+
+impl Storage {
+    /// Opens (creating if needed) the data directory of node `id`. `initial` is what a new
+    /// directory starts with (the bootstrap log for a founder, empty for a joiner).
+    pub fn open(
+        dir: &Path,
+        id: NodeId,
+        initial: Persisted,
+    ) -> Result<(Storage, Recovered), StorageError> {
+        fs::create_dir_all(dir).map_err(io_err(dir, "cannot create data directory"))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path, "cannot open lock file"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StorageError::Locked { path: lock_path });
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(io_err(&lock_path, "cannot lock")(e));
+            }
+        }
+
+        let path = dir.join(WAL_FILE);
+        if !path.exists() {
+            write_fresh(dir, &path, id, &initial)?;
+            let file = open_append(&path)?;
+            let recovered = Recovered {
+                persisted: initial,
+                fresh: true,
+                torn_tail: None,
+            };
+            return Ok((
+                Storage {
+                    path,
+                    file,
+                    _lock: lock,
+                },
+                recovered,
+            ));
+        }
+
+        let replayed = replay(&path)?;
+        if replayed.node_id != id {
+            return Err(StorageError::WrongNode {
+                path,
+                found: replayed.node_id,
+                expected: id,
+            });
+        }
+        if let Some(torn) = &replayed.torn_tail {
+            tracing::warn!(
+                file = %path.display(),
+                offset = torn.offset,
+                dropped_bytes = torn.dropped_bytes,
+                "torn tail in the log (crash mid-write): truncating it"
+            );
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io_err(&path, "cannot open"))?;
+            file.set_len(replayed.valid_len)
+                .map_err(io_err(&path, "cannot truncate"))?;
+            file.sync_all().map_err(io_err(&path, "cannot sync"))?;
+        }
+        // The log only grows with writes and elections, but truncated suffixes and old
+        // hard states are dead weight: rewrite when they dominate.
+        let live = encoded_len(&replayed.persisted);
+        if replayed.valid_len > 2 * live + (1 << 20) {
+            tracing::info!(
+                file = %path.display(),
+                bytes = replayed.valid_len,
+                live,
+                "compacting the log"
+            );
+            write_fresh(dir, &path, id, &replayed.persisted)?;
+        }
+        let file = open_append(&path)?;
+        Ok((
+            Storage {
+                path,
+                file,
+                _lock: lock,
+            },
+            Recovered {
+                persisted: replayed.persisted,
+                fresh: false,
+                torn_tail: replayed.torn_tail,
+            },
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes `hard_state` and `log_write` durable. Returns how long the fsync took.
+    pub fn persist(
+        &mut self,
+        hard_state: Option<&HardState>,
+        log_write: Option<&LogWrite>,
+    ) -> Result<Option<Duration>, StorageError> {
+        if hard_state.is_none() && log_write.is_none() {
+            return Ok(None);
+        }
+        let mut buf = Vec::new();
+        if let Some(hs) = hard_state {
+            encode_record(
+                &mut buf,
+                &Record::HardState {
+                    term: hs.term,
+                    voted_for: hs.voted_for,
+                },
+            );
+        }
+        if let Some(lw) = log_write {
+            encode_record(
+                &mut buf,
+                &Record::Log {
+                    truncate_from: lw.truncate_from,
+                    entries: lw.entries.clone(),
+                },
+            );
+        }
+        self.file
+            .write_all(&buf)
+            .map_err(io_err(&self.path, "cannot write"))?;
+        let start = Instant::now();
+        self.file
+            .sync_data()
+            .map_err(io_err(&self.path, "cannot fsync"))?;
+        Ok(Some(start.elapsed()))
+    }
+}
+
+fn open_append(path: &Path) -> Result<File, StorageError> {
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io_err(path, "cannot open"))
+}
+
+fn encoded_len(p: &Persisted) -> u64 {
+    let mut buf = Vec::new();
+    encode_state(&mut buf, 0, p);
+    buf.len() as u64
+}
+
+fn encode_state(buf: &mut Vec<u8>, id: NodeId, p: &Persisted) {
+    encode_record(
+        buf,
+        &Record::Meta {
+            version: FORMAT_VERSION,
+            node_id: id,
+        },
+    );
+    if p.term != 0 || p.voted_for.is_some() {
+        encode_record(
+            buf,
+            &Record::HardState {
+                term: p.term,
+                voted_for: p.voted_for,
+            },
+        );
+    }
+    for (i, chunk) in p.log.chunks(1024).enumerate() {
+        encode_record(
+            buf,
+            &Record::Log {
+                truncate_from: (i * 1024 + 1) as Index,
+                entries: chunk.to_vec(),
+            },
+        );
+    }
+}
+
+/// Writes a complete log for `p` to a temporary file, syncs it and renames it into place,
+/// so a crash leaves either the old file or the new one.
+fn write_fresh(dir: &Path, path: &Path, id: NodeId, p: &Persisted) -> Result<(), StorageError> {
+    let tmp = dir.join(format!("{WAL_FILE}.tmp"));
+    let mut buf = MAGIC.to_vec();
+    encode_state(&mut buf, id, p);
+    let mut file = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
+    file.write_all(&buf).map_err(io_err(&tmp, "cannot write"))?;
+    file.sync_all().map_err(io_err(&tmp, "cannot fsync"))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(io_err(path, "cannot rename into place"))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir, "cannot fsync directory"))
+}
+
+pub fn encode_record(buf: &mut Vec<u8>, record: &Record) {
+    // Serializing plain data into a Vec cannot fail.
+    let payload = postcard::to_stdvec(record).unwrap_or_default();
+    buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    buf.extend_from_slice(&payload);
+}
+
+/// A record that checks out at `pos`: (its payload, the offset after it).
+fn record_at(data: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+    let header = data.get(pos..pos.checked_add(HEADER)?)?;
+    let len = u32::from_le_bytes(header[0..4].try_into().ok()?) as usize;
+    let crc = u32::from_le_bytes(header[4..8].try_into().ok()?);
+    if len == 0 || len > MAX_RECORD {
+        return None;
+    }
+    let start = pos + HEADER;
+    let payload = data.get(start..start.checked_add(len)?)?;
+    (crc32fast::hash(payload) == crc).then_some((payload, start + len))
+}
+
+/// Is there any valid record starting after `pos`? Decides torn tail versus corruption.
+fn valid_record_after(data: &[u8], pos: usize) -> Option<usize> {
+    (pos + 1..data.len().saturating_sub(HEADER)).find(|&p| {
+        record_at(data, p)
+            .and_then(|(payload, _)| postcard::from_bytes::<Record>(payload).ok())
+            .is_some()
+    })
+}
+
+/// Reads and checks a whole log without changing it.
+pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
+    let mut data = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .map_err(io_err(path, "cannot read"))?;
+    let corrupt = |offset: usize, reason: String| StorageError::Corrupt {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        reason,
+    };
+    if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
+        return Err(StorageError::NotAWal {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut pos = MAGIC.len();
+    let mut node_id = None;
+    let mut persisted = Persisted::empty();
+    let mut torn_tail = None;
+    let mut records = 0;
+    while pos < data.len() {
+        let Some((payload, next)) = record_at(&data, pos) else {
+            if let Some(later) = valid_record_after(&data, pos) {
+                return Err(corrupt(
+                    pos,
+                    format!("record fails its length or CRC check, but a valid record follows at offset {later}"),
+                ));
+            }
+            torn_tail = Some(TornTail {
+                offset: pos as u64,
+                dropped_bytes: (data.len() - pos) as u64,
+            });
+            break;
+        };
+        let record: Record = postcard::from_bytes(payload)
+            .map_err(|e| corrupt(pos, format!("record passes its CRC but cannot be decoded: {e}")))?;
+        match record {
+            Record::Meta { version, node_id: id } => {
+                if records != 0 {
+                    return Err(corrupt(pos, "metadata record after the start".into()));
+                }
+                if version != FORMAT_VERSION {
+                    return Err(corrupt(pos, format!("unknown format version {version}")));
+                }
+                node_id = Some(id);
+            }
+            _ if node_id.is_none() => {
+                return Err(corrupt(pos, "log does not start with a metadata record".into()));
+            }
+            Record::HardState { term, voted_for } => {
+                if term < persisted.term {
+                    return Err(corrupt(
+                        pos,
+                        format!("term goes backwards ({term} after {})", persisted.term),
+                    ));
+                }
+                persisted.term = term;
+                persisted.voted_for = voted_for;
+            }
+            Record::Log {
+                truncate_from,
+                entries,
+            } => {
+                let len = persisted.log.len() as Index;
+                if truncate_from == 0 || truncate_from > len + 1 {
+                    return Err(corrupt(
+                        pos,
+                        format!("log write starts at {truncate_from} but the log ends at {len}"),
+                    ));
+                }
+                if entries
+                    .iter()
+                    .enumerate()
+                    .any(|(i, e)| e.index != truncate_from + i as Index)
+                {
+                    return Err(corrupt(pos, "log write entries are not contiguous".into()));
+                }
+                persisted.log.truncate((truncate_from - 1) as usize);
+                let prev_term = persisted.log.last().map_or(0, |e| e.term);
+                if entries.first().is_some_and(|e| e.term < prev_term)
+                    || entries.windows(2).any(|w| w[1].term < w[0].term)
+                {
+                    return Err(corrupt(pos, "entry terms decrease".into()));
+                }
+                persisted.log.extend(entries);
+            }
+        }
+        records += 1;
+        pos = next;
+    }
+    let Some(node_id) = node_id else {
+        // Only a torn first record: the file was being created. Treat like no file.
+        return Err(corrupt(MAGIC.len(), "no metadata record".into()));
+    };
+    Ok(Replayed {
+        node_id,
+        persisted,
+        valid_len: pos as u64,
+        torn_tail,
+        records,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duckgoose_core::{Command, Member, Membership};
+
+    fn tempdir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "duckgoose-storage-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn put(index: Index, term: Term, key: &str) -> Entry {
+        Entry {
+            index,
+            term,
+            command: Command::Put {
+                key: key.into(),
+                value: format!("v{index}"),
+            },
+        }
+    }
+
+    fn bootstrap() -> Persisted {
+        Persisted::bootstrap(Membership::new(vec![
+            Member::new(1, "127.0.0.1:1"),
+            Member::new(2, "127.0.0.1:2"),
+            Member::new(3, "127.0.0.1:3"),
+        ]))
+    }
+
+    fn write_some(dir: &Path) -> Persisted {
+        let (mut s, rec) = Storage::open(dir, 1, bootstrap()).unwrap();
+        assert!(rec.fresh);
+        s.persist(
+            Some(&HardState {
+                term: 2,
+                voted_for: Some(1),
+            }),
+            Some(&LogWrite {
+                truncate_from: 2,
+                entries: vec![put(2, 2, "a"), put(3, 2, "b")],
+            }),
+        )
+        .unwrap();
+        // A new leader overwrites index 3.
+        s.persist(
+            Some(&HardState {
+                term: 3,
+                voted_for: None,
+            }),
+            Some(&LogWrite {
+                truncate_from: 3,
+                entries: vec![put(3, 3, "c"), put(4, 3, "d")],
+            }),
+        )
+        .unwrap();
+        let mut expected = bootstrap();
+        expected.term = 3;
+        expected.voted_for = None;
+        expected.log.extend([put(2, 2, "a"), put(3, 3, "c"), put(4, 3, "d")]);
+        expected
+    }
+
+    #[test]
+    fn round_trips_hard_state_truncation_and_appends() {
+        let dir = tempdir("roundtrip");
+        let expected = write_some(&dir);
+        let (_s, rec) = Storage::open(&dir, 1, Persisted::empty()).unwrap();
+        assert!(!rec.fresh);
+        assert_eq!(rec.torn_tail, None);
+        assert_eq!(rec.persisted, expected);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lock_keeps_a_second_opener_out() {
+        let dir = tempdir("lock");
+        let (s, _) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        let err = Storage::open(&dir, 1, bootstrap()).unwrap_err();
+        assert!(matches!(err, StorageError::Locked { .. }), "{err}");
+        drop(s);
+        Storage::open(&dir, 1, bootstrap()).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn wrong_node_is_refused() {
+        let dir = tempdir("wrongnode");
+        drop(Storage::open(&dir, 1, bootstrap()).unwrap());
+        let err = Storage::open(&dir, 2, bootstrap()).unwrap_err();
+        assert!(err.to_string().contains("belongs to node 1"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn every_torn_tail_is_truncated_and_the_prefix_kept() {
+        let dir = tempdir("torn");
+        let expected = write_some(&dir);
+        let path = dir.join(WAL_FILE);
+        let full = fs::read(&path).unwrap();
+        let last = replay(&path).unwrap();
+        assert_eq!(last.valid_len as usize, full.len());
+        // Append a record, then cut it at every possible length.
+        let mut extra = Vec::new();
+        encode_record(
+            &mut extra,
+            &Record::Log {
+                truncate_from: 5,
+                entries: vec![put(5, 3, "e")],
+            },
+        );
+        for cut in 1..extra.len() {
+            let mut data = full.clone();
+            data.extend_from_slice(&extra[..cut]);
+            fs::write(&path, &data).unwrap();
+            let (_s, rec) = Storage::open(&dir, 1, Persisted::empty()).unwrap();
+            assert_eq!(
+                rec.torn_tail,
+                Some(TornTail {
+                    offset: full.len() as u64,
+                    dropped_bytes: cut as u64
+                })
+            );
+            assert_eq!(rec.persisted, expected, "cut at {cut}");
+            assert_eq!(fs::read(&path).unwrap().len(), full.len(), "truncated");
+        }
+        // Zeros after the last record (a preallocated tail) are torn too.
+        let mut data = full.clone();
+        data.extend_from_slice(&[0; 100]);
+        fs::write(&path, &data).unwrap();
+        let (_s, rec) = Storage::open(&dir, 1, Persisted::empty()).unwrap();
+        assert_eq!(rec.persisted, expected);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corruption_in_the_middle_refuses_with_file_and_offset() {
+        let dir = tempdir("corrupt");
+        write_some(&dir);
+        let path = dir.join(WAL_FILE);
+        let full = fs::read(&path).unwrap();
+        // Offsets of each record.
+        let mut offsets = Vec::new();
+        let mut pos = MAGIC.len();
+        while let Some((_, next)) = record_at(&full, pos) {
+            offsets.push(pos);
+            pos = next;
+        }
+        assert!(offsets.len() >= 4);
+        // Flip one byte in each record but the last, header or payload alike.
+        for (i, &off) in offsets[..offsets.len() - 1].iter().enumerate() {
+            for delta in [0, 4, 9] {
+                let mut data = full.clone();
+                data[off + delta] ^= 0x5a;
+                fs::write(&path, &data).unwrap();
+                let err = Storage::open(&dir, 1, Persisted::empty()).unwrap_err();
+                let msg = err.to_string();
+                assert!(
+                    matches!(err, StorageError::Corrupt { offset, .. } if offset == off as u64),
+                    "record {i} delta {delta}: {msg}"
+                );
+                assert!(msg.contains(&path.display().to_string()), "{msg}");
+                assert!(msg.contains(&format!("offset {off}")), "{msg}");
+            }
+        }
+        // The file was left alone.
+        let mut data = full.clone();
+        data[offsets[1] + 9] ^= 0x5a;
+        fs::write(&path, &data).unwrap();
+        let _ = Storage::open(&dir, 1, Persisted::empty());
+        assert_eq!(fs::read(&path).unwrap(), data);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_magic_is_refused() {
+        let dir = tempdir("magic");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(WAL_FILE), b"hello world").unwrap();
+        let err = Storage::open(&dir, 1, bootstrap()).unwrap_err();
+        assert!(matches!(err, StorageError::NotAWal { .. }), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn dead_weight_is_compacted_on_open() {
+        let dir = tempdir("compact");
+        let (mut s, _) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        let big = "x".repeat(4096);
+        // Rewrite index 2 over and over: about 2 MiB of dead entries.
+        for term in 1..600 {
+            s.persist(
+                Some(&HardState {
+                    term,
+                    voted_for: Some(1),
+                }),
+                Some(&LogWrite {
+                    truncate_from: 2,
+                    entries: vec![Entry {
+                        index: 2,
+                        term,
+                        command: Command::Put {
+                            key: "k".into(),
+                            value: big.clone(),
+                        },
+                    }],
+                }),
+            )
+            .unwrap();
+        }
+        drop(s);
+        let before = fs::metadata(dir.join(WAL_FILE)).unwrap().len();
+        let (_s, rec) = Storage::open(&dir, 1, Persisted::empty()).unwrap();
+        let after = fs::metadata(dir.join(WAL_FILE)).unwrap().len();
+        assert!(after < before / 10, "{before} -> {after}");
+        assert_eq!(rec.persisted.term, 599);
+        assert_eq!(rec.persisted.log.len(), 2);
+        let (_, again) = (drop(_s), Storage::open(&dir, 1, Persisted::empty()).unwrap());
+        assert_eq!(again.1.persisted, rec.persisted);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
