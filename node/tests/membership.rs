@@ -1,0 +1,177 @@
+//! Membership and leadership with real processes: a sixth node joins with `--join`,
+//! node 1 is removed, leadership is transferred, and a change while another is in flight
+//! gets 409.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn member_ids(status: &serde_json::Value) -> Vec<u64> {
+    status["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["id"].as_u64().expect("id"))
+        .collect()
+}
+
+#[test]
+fn join_remove_and_transfer() {
+    let mut cluster = Cluster::start("membership", 5, Opts::default());
+    let all = cluster.ids();
+    let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
+    assert_eq!(cluster.put(goose, "before-join", "yes").unwrap().status, 200);
+
+    // Node 6 joins through a duck: the request is redirected to the goose.
+    let duck = *all.iter().find(|&&id| id != goose).unwrap();
+    let port = free_ports(1)[0];
+    let addr6 = format!("127.0.0.1:{port}");
+    let dir6 = cluster.root.join("node-6");
+    let args = vec![
+        "node".to_string(),
+        "--id".into(),
+        "6".into(),
+        "--listen".into(),
+        addr6.clone(),
+        "--join".into(),
+        format!("http://{}", cluster.addr(duck)),
+        "--data-dir".into(),
+        dir6.display().to_string(),
+    ];
+    cluster.nodes.push(Node {
+        id: 6,
+        addr: addr6.clone(),
+        log: cluster.root.join("node-6.log"),
+        dir: dir6,
+        args,
+        child: None,
+    });
+    cluster.node(6).spawn();
+    wait_for("node 6 to be a member everywhere", Duration::from_secs(10), || {
+        [goose, 6]
+            .iter()
+            .all(|&id| {
+                cluster
+                    .status(id)
+                    .is_some_and(|s| member_ids(&s) == vec![1, 2, 3, 4, 5, 6])
+            })
+            .then_some(())
+    });
+    // It catches up and is a duck; the key written before it joined reaches it.
+    let goose_last = cluster.status(goose).unwrap()["commit_index"].as_u64().unwrap();
+    wait_for("node 6 to catch up", Duration::from_secs(10), || {
+        (cluster.status(6)?["applied_index"].as_u64()? >= goose_last).then_some(())
+    });
+    let six = [1, 2, 3, 4, 5, 6];
+    let goose = cluster.wait_one_goose(&six, Duration::from_secs(5));
+
+    // Remove node 1, asking a duck that is not the goose: 307 to the goose, which
+    // answers after the change commits.
+    let duck = *six.iter().find(|&&id| id != goose && id != 1).unwrap();
+    let r = cluster.call(duck, "DELETE", "/admin/members/1", "").unwrap();
+    assert_eq!(r.status, 307, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("http://{}/admin/members/1", cluster.addr(goose)).as_str())
+    );
+    let r = cluster.call(goose, "DELETE", "/admin/members/1", "").unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(member_ids(&r.json()), vec![2, 3, 4, 5, 6]);
+    let rest = [2, 3, 4, 5, 6];
+    let goose = cluster.wait_one_goose(&rest, Duration::from_secs(5));
+    assert_eq!(cluster.put(goose, "after-remove", "yes").unwrap().status, 200);
+    // Removing it again: not a member.
+    let r = cluster.call(goose, "DELETE", "/admin/members/1", "").unwrap();
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    // Transfer the goose role to node 6.
+    let target = if goose == 6 { 2 } else { 6 };
+    let r = cluster
+        .call(goose, "POST", "/admin/transfer", &format!("{{\"to\":{target}}}"))
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["to"], target);
+    assert_eq!(cluster.wait_one_goose(&rest, Duration::from_secs(5)), target);
+
+    // Node 6 restarts on its data dir: it does not join again, it is just a member.
+    cluster.restart(6);
+    let goose = cluster.wait_one_goose(&rest, Duration::from_secs(10));
+    let r = cluster.call(goose, "GET", "/kv/before-join", "").unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "yes"));
+    assert!(member_ids(&cluster.status(6).unwrap()) == vec![2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn a_change_while_another_is_in_flight_gets_409() {
+    let cluster = Cluster::start(
+        "inflight",
+        3,
+        Opts {
+            extra: vec!["--request-timeout-ms".into(), "1000".into()],
+            ..Opts::default()
+        },
+    );
+    let all = cluster.ids();
+    let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
+    let others: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();
+    // Read progress from /metrics: /status asks the goose query, which a cut-off goose
+    // answers only after a timeout.
+    let last_index = || -> Option<u64> {
+        let m = get(&cluster.addr(goose), "/metrics").ok()?.body;
+        m.lines()
+            .find(|l| l.starts_with("duckgoose_last_log_index{"))?
+            .rsplit(' ')
+            .next()?
+            .parse()
+            .ok()
+    };
+    let last = last_index().expect("metrics");
+    // Cut the goose off so its change cannot commit.
+    let r = cluster
+        .call(
+            goose,
+            "POST",
+            "/admin/partition",
+            &serde_json::json!({ "block": others }).to_string(),
+        )
+        .unwrap();
+    assert_eq!(r.status, 200);
+    std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            cluster.call(
+                goose,
+                "POST",
+                "/admin/members",
+                r#"{"id":7,"addr":"127.0.0.1:1"}"#,
+            )
+        });
+        wait_for("the first change to be appended", Duration::from_secs(2), || {
+            (last_index()? > last).then_some(())
+        });
+        let second = cluster
+            .call(
+                goose,
+                "POST",
+                "/admin/members",
+                r#"{"id":8,"addr":"127.0.0.1:2"}"#,
+            )
+            .unwrap();
+        assert_eq!(second.status, 409, "{}", second.body);
+        assert!(second.body.contains("in flight"), "{}", second.body);
+        // The first never commits: it times out or is lost when the goose steps down.
+        let first = first.join().unwrap().unwrap();
+        assert!(
+            [503, 504].contains(&first.status),
+            "{} {}",
+            first.status,
+            first.body
+        );
+    });
+    for &id in &all {
+        cluster.call(id, "DELETE", "/admin/partition", "").unwrap();
+    }
+    let goose = cluster.wait_one_goose(&all, Duration::from_secs(5));
+    assert_eq!(member_ids(&cluster.status(goose).unwrap()), vec![1, 2, 3]);
+}
