@@ -109,7 +109,7 @@ impl Log {
         &mut self,
         prev_index: Index,
         prev_term: Term,
-        entries: &[Entry],
+        entries: Vec<Entry>,
     ) -> AppendOutcome {
         match self.term_at(prev_index) {
             None => {
@@ -126,9 +126,10 @@ impl Log {
             }
             Some(_) => {}
         }
+        let last_new = prev_index + entries.len() as Index;
         let mut first_written = None;
         let mut truncated = false;
-        for (offset, entry) in entries.iter().enumerate() {
+        for (offset, entry) in entries.into_iter().enumerate() {
             debug_assert_eq!(
                 entry.index,
                 prev_index + 1 + offset as Index,
@@ -140,16 +141,16 @@ impl Log {
                     self.truncate_from(entry.index);
                     truncated = true;
                     first_written.get_or_insert(entry.index);
-                    self.push(entry.clone());
+                    self.push(entry);
                 }
                 None => {
                     first_written.get_or_insert(entry.index);
-                    self.push(entry.clone());
+                    self.push(entry);
                 }
             }
         }
         AppendOutcome::Matched {
-            last_new: prev_index + entries.len() as Index,
+            last_new,
             first_written,
             truncated,
         }

@@ -441,7 +441,7 @@ impl Raft {
                 entries,
                 commit,
                 round,
-            } => self.on_append(from, prev_index, prev_term, &entries, commit, round),
+            } => self.on_append(from, prev_index, prev_term, entries, commit, round),
             Body::AppendReply { round, result } => self.on_append_reply(from, round, result),
             Body::TimeoutNow => self.on_timeout_now(from),
         }

@@ -1,6 +1,8 @@
 //! Log replication (Raft §5.3) and the commit rule (§5.4.2): only entries of the leader's
 //! own term are committed by counting replicas.
 
+use alloc::vec::Vec;
+
 use super::{ProposeError, Raft, RoleState};
 use crate::entry::{Command, Entry};
 use crate::events::{Event, RoleReason};
@@ -157,7 +159,7 @@ impl Raft {
         from: NodeId,
         prev_index: Index,
         prev_term: Term,
-        entries: &[Entry],
+        entries: Vec<Entry>,
         leader_commit: Index,
         round: Round,
     ) {
