@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::cli::{
-    AddArgs, Client, FindGooseArgs, HealArgs, InspectArgs, PartitionArgs, RemoveArgs,
-    TargetArgs, TransferArgs,
+    AddArgs, Client, FindGooseArgs, HealArgs, InspectArgs, PartitionArgs, RemoveArgs, TargetArgs,
+    TransferArgs,
 };
 
 pub fn http_client(timeout: Duration) -> reqwest::Client {
@@ -174,7 +174,13 @@ pub async fn add(args: AddArgs) -> Result<(), String> {
     let body = json!({ "id": args.id, "addr": args.addr });
     let text = expect_ok(
         &target,
-        send(&args.client, reqwest::Method::POST, target.clone(), Some(body)).await?,
+        send(
+            &args.client,
+            reqwest::Method::POST,
+            target.clone(),
+            Some(body),
+        )
+        .await?,
     )?;
     println!("{}", text.trim());
     Ok(())
@@ -195,7 +201,13 @@ pub async fn transfer(args: TransferArgs) -> Result<(), String> {
     let body = json!({ "to": args.to });
     let text = expect_ok(
         &target,
-        send(&args.client, reqwest::Method::POST, target.clone(), Some(body)).await?,
+        send(
+            &args.client,
+            reqwest::Method::POST,
+            target.clone(),
+            Some(body),
+        )
+        .await?,
     )?;
     println!("{}", text.trim());
     Ok(())

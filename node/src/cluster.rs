@@ -51,7 +51,11 @@ fn spawn(exe: &Path, dir: &Path, node: &mut Node, token: Option<&str>) -> Result
         .stderr(log)
         .kill_on_drop(true);
     // Children must not inherit the parent's cluster-wide settings as node flags.
-    for var in ["DUCKGOOSE_NODES", "DUCKGOOSE_BASE_PORT", "DUCKGOOSE_DATA_DIR"] {
+    for var in [
+        "DUCKGOOSE_NODES",
+        "DUCKGOOSE_BASE_PORT",
+        "DUCKGOOSE_DATA_DIR",
+    ] {
         cmd.env_remove(var);
     }
     if let Some(t) = token {
@@ -101,11 +105,7 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
     let urls: Vec<String> = (1..=args.nodes)
         .map(|id| format!("127.0.0.1:{}", u64::from(args.base_port) + id - 1))
         .collect();
-    println!(
-        "try: {} find-goose {}",
-        exe.display(),
-        urls.join(" ")
-    );
+    println!("try: {} find-goose {}", exe.display(), urls.join(" "));
     println!("Ctrl-C stops every node.");
 
     let mut reported = vec![false; nodes.len()];
@@ -117,7 +117,9 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
         for (i, node) in nodes.iter_mut().enumerate() {
-            let Some(child) = &mut node.child else { continue };
+            let Some(child) = &mut node.child else {
+                continue;
+            };
             if let Ok(Some(status)) = child.try_wait() {
                 if !reported[i] {
                     reported[i] = true;

@@ -95,14 +95,10 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     let (storage, recovered) =
         Storage::open(&args.data_dir, id, initial).map_err(|e| e.to_string())?;
     let persisted = recovered.persisted;
-    let disk_membership = persisted
-        .log
-        .iter()
-        .rev()
-        .find_map(|e| match &e.command {
-            duckgoose_core::Command::Config(m) => Some(m.clone()),
-            _ => None,
-        });
+    let disk_membership = persisted.log.iter().rev().find_map(|e| match &e.command {
+        duckgoose_core::Command::Config(m) => Some(m.clone()),
+        _ => None,
+    });
     if recovered.fresh {
         tracing::info!(node = id, dir = %args.data_dir.display(), "new data directory");
     } else {
@@ -115,7 +111,9 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             "resuming from disk"
         );
         if args.join.is_none()
-            && disk_membership.as_ref().is_some_and(|m| *m != flag_membership)
+            && disk_membership
+                .as_ref()
+                .is_some_and(|m| *m != flag_membership)
         {
             tracing::warn!(
                 node = id,

@@ -251,7 +251,9 @@ fn update_gauges(metrics: &Metrics, replica: &Replica) {
     metrics.set_state(raft.role().as_str());
     metrics.commit_index.set(raft.commit_index() as i64);
     metrics.last_log_index.set(raft.log().last_index() as i64);
-    metrics.applied_index.set(replica.kv().applied_index() as i64);
+    metrics
+        .applied_index
+        .set(replica.kv().applied_index() as i64);
     metrics.members.set(raft.membership().len() as i64);
 }
 
@@ -377,7 +379,13 @@ impl Peers {
         }
         let (_, tx) = self.senders.entry(to).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(PEER_QUEUE);
-            let task = sender_task(self.shared.clone(), self.client.clone(), to, addr.clone(), rx);
+            let task = sender_task(
+                self.shared.clone(),
+                self.client.clone(),
+                to,
+                addr.clone(),
+                rx,
+            );
             self.runtime.spawn(task);
             (addr, tx)
         });
@@ -461,7 +469,10 @@ async fn sender_task(
 }
 
 /// Sends `request` to the replica and waits for its answer.
-pub async fn call(shared: &Shared, request: Request) -> Result<Result<Reply, RequestError>, CallError> {
+pub async fn call(
+    shared: &Shared,
+    request: Request,
+) -> Result<Result<Reply, RequestError>, CallError> {
     let _guard = InflightGuard::acquire(shared)?;
     let (tx, rx) = oneshot::channel();
     shared

@@ -420,7 +420,9 @@ pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
             if let Some(later) = valid_record_after(&data, pos) {
                 return Err(corrupt(
                     pos,
-                    format!("record fails its length or CRC check, but a valid record follows at offset {later}"),
+                    format!(
+                        "record fails its length or CRC check, but a valid record follows at offset {later}"
+                    ),
                 ));
             }
             torn_tail = Some(TornTail {
@@ -429,10 +431,17 @@ pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
             });
             break;
         };
-        let record: Record = postcard::from_bytes(payload)
-            .map_err(|e| corrupt(pos, format!("record passes its CRC but cannot be decoded: {e}")))?;
+        let record: Record = postcard::from_bytes(payload).map_err(|e| {
+            corrupt(
+                pos,
+                format!("record passes its CRC but cannot be decoded: {e}"),
+            )
+        })?;
         match record {
-            Record::Meta { version, node_id: id } => {
+            Record::Meta {
+                version,
+                node_id: id,
+            } => {
                 if records != 0 {
                     return Err(corrupt(pos, "metadata record after the start".into()));
                 }
@@ -442,7 +451,10 @@ pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
                 node_id = Some(id);
             }
             _ if node_id.is_none() => {
-                return Err(corrupt(pos, "log does not start with a metadata record".into()));
+                return Err(corrupt(
+                    pos,
+                    "log does not start with a metadata record".into(),
+                ));
             }
             Record::HardState { term, voted_for } => {
                 if term < persisted.term {
@@ -561,7 +573,9 @@ mod tests {
         let mut expected = bootstrap();
         expected.term = 3;
         expected.voted_for = None;
-        expected.log.extend([put(2, 2, "a"), put(3, 3, "c"), put(4, 3, "d")]);
+        expected
+            .log
+            .extend([put(2, 2, "a"), put(3, 3, "c"), put(4, 3, "d")]);
         expected
     }
 
@@ -719,7 +733,10 @@ mod tests {
         assert!(after < before / 10, "{before} -> {after}");
         assert_eq!(rec.persisted.term, 599);
         assert_eq!(rec.persisted.log.len(), 2);
-        let (_, again) = (drop(_s), Storage::open(&dir, 1, Persisted::empty()).unwrap());
+        let (_, again) = (
+            drop(_s),
+            Storage::open(&dir, 1, Persisted::empty()).unwrap(),
+        );
         assert_eq!(again.1.persisted, rec.persisted);
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -64,14 +64,34 @@ fn tokens_bad_bodies_and_size_limits() {
     // 400 with a reason.
     for (method, path, body, reason) in [
         ("POST", "/admin/partition", "{nope", "malformed JSON"),
-        ("POST", "/admin/partition", r#"{"block":"2"}"#, "malformed JSON"),
+        (
+            "POST",
+            "/admin/partition",
+            r#"{"block":"2"}"#,
+            "malformed JSON",
+        ),
         ("POST", "/admin/partition", r#"{"block":[0]}"#, "positive"),
         ("POST", "/admin/members", r#"{"id":6}"#, "malformed JSON"),
-        ("POST", "/admin/members", r#"{"id":6,"addr":"nowhere"}"#, "host:port"),
-        ("POST", "/admin/members", r#"{"id":0,"addr":"127.0.0.1:1"}"#, "positive"),
+        (
+            "POST",
+            "/admin/members",
+            r#"{"id":6,"addr":"nowhere"}"#,
+            "host:port",
+        ),
+        (
+            "POST",
+            "/admin/members",
+            r#"{"id":0,"addr":"127.0.0.1:1"}"#,
+            "positive",
+        ),
         ("DELETE", "/admin/members/abc", "", "positive integer"),
         ("POST", "/admin/transfer", "[]", "malformed JSON"),
-        ("POST", "/raft/messages", "\u{ff}\u{ff}\u{ff}garbage", "malformed peer batch"),
+        (
+            "POST",
+            "/raft/messages",
+            "\u{ff}\u{ff}\u{ff}garbage",
+            "malformed peer batch",
+        ),
     ] {
         let r = send(&addr, method, path, &auth, body.as_bytes());
         assert_eq!(r.status, 400, "{method} {path} {body}: {}", r.body);
@@ -109,7 +129,11 @@ fn tokens_bad_bodies_and_size_limits() {
     // Nothing above hurt the cluster: same goose, no panics in any log.
     assert_eq!(cluster.wait_one_goose(&all, Duration::from_secs(5)), goose);
     for node in &cluster.nodes {
-        assert!(!node.log_tail(10_000).contains("panicked"), "node {}", node.id);
+        assert!(
+            !node.log_tail(10_000).contains("panicked"),
+            "node {}",
+            node.id
+        );
     }
 
     // The data dir is locked: a second process on node 1's directory refuses to start.
@@ -180,7 +204,13 @@ fn a_node_that_knows_no_goose_answers_421_and_503() {
     });
     let r = send(&addr, "POST", "/admin/transfer", &[], br#"{"to":1}"#);
     assert_eq!(r.status, 421, "{}", r.body);
-    let r = send(&addr, "POST", "/admin/members", &[], br#"{"id":5,"addr":"127.0.0.1:5"}"#);
+    let r = send(
+        &addr,
+        "POST",
+        "/admin/members",
+        &[],
+        br#"{"id":5,"addr":"127.0.0.1:5"}"#,
+    );
     assert_eq!(r.status, 421, "{}", r.body);
     let r = send(&addr, "GET", "/kv/x", &[], b"");
     assert_eq!(r.status, 503, "{}", r.body);
@@ -203,9 +233,7 @@ fn cluster_find_goose_and_admin_commands() {
     let base = (20000..60000)
         .step_by(97)
         .map(|b: u16| b + (std::process::id() % 90) as u16)
-        .find(|&b| {
-            (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", b + i)).is_ok())
-        })
+        .find(|&b| (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", b + i)).is_ok()))
         .expect("a free port range");
     let child = std::process::Command::new(BIN)
         .args([
@@ -252,8 +280,7 @@ fn cluster_find_goose_and_admin_commands() {
         let mut with_dead = urls.clone();
         with_dead.push(dead.clone());
         let out = find(&with_dead);
-        (out.matches(": goose").count() == 1 && out.matches(": duck").count() == 2)
-            .then_some(out)
+        (out.matches(": goose").count() == 1 && out.matches(": duck").count() == 2).then_some(out)
     });
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
@@ -283,16 +310,25 @@ fn cluster_find_goose_and_admin_commands() {
     if code != Some(0) {
         assert!(err.contains("307"), "{out}{err}");
         let (code, out, err) = run_bin(
-            &["transfer", &urls[(goose_id - 1) as usize], "--to", &target.to_string()],
+            &[
+                "transfer",
+                &urls[(goose_id - 1) as usize],
+                "--to",
+                &target.to_string(),
+            ],
             Duration::from_secs(15),
         );
         assert_eq!(code, Some(0), "{out}{err}");
     }
-    wait_for("the transfer target to be goose", Duration::from_secs(5), || {
-        find(&urls)
-            .contains(&format!("{}: goose", base + target as u16 - 1))
-            .then_some(())
-    });
+    wait_for(
+        "the transfer target to be goose",
+        Duration::from_secs(5),
+        || {
+            find(&urls)
+                .contains(&format!("{}: goose", base + target as u16 - 1))
+                .then_some(())
+        },
+    );
     let mut args = vec!["partition", "--split", "1"];
     args.extend(urls.iter().map(|s| s.as_str()));
     let (code, out, err) = run_bin(&args, Duration::from_secs(15));

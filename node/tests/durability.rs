@@ -129,7 +129,9 @@ fn restart_keeps_term_vote_and_log_and_a_lone_node_never_bumps_its_term() {
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     for i in 0..20 {
-        let r = cluster.put(goose, &format!("k{i}"), &format!("v{i}")).expect("put");
+        let r = cluster
+            .put(goose, &format!("k{i}"), &format!("v{i}"))
+            .expect("put");
         assert_eq!(r.status, 200, "{}", r.body);
     }
     for &id in &all {
@@ -189,10 +191,15 @@ fn torn_tail_is_truncated_and_mid_log_corruption_refuses_to_start() {
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     for i in 0..10 {
-        assert_eq!(cluster.put(goose, &format!("k{i}"), "v").unwrap().status, 200);
+        assert_eq!(
+            cluster.put(goose, &format!("k{i}"), "v").unwrap().status,
+            200
+        );
     }
     // Make sure every node has every entry before stopping.
-    let target = cluster.status(goose).unwrap()["last_log_index"].as_u64().unwrap();
+    let target = cluster.status(goose).unwrap()["last_log_index"]
+        .as_u64()
+        .unwrap();
     wait_for("followers to catch up", Duration::from_secs(5), || {
         all.iter()
             .all(|&id| cluster.status(id).unwrap()["applied_index"].as_u64() >= Some(target))
@@ -211,7 +218,9 @@ fn torn_tail_is_truncated_and_mid_log_corruption_refuses_to_start() {
     let before = inspect(&cluster.node(1).dir.clone());
     assert_eq!(before["torn_tail"]["offset"], good.len());
     cluster.restart(1);
-    let s = cluster.status(1).expect("node 1 starts despite the torn tail");
+    let s = cluster
+        .status(1)
+        .expect("node 1 starts despite the torn tail");
     assert_eq!(s["last_log_index"].as_u64(), Some(target));
     assert!(
         cluster.node(1).log_tail(50).contains("torn tail"),

@@ -63,7 +63,10 @@ fn one_goose_failover_partition_and_heal() {
     // The old goose comes back on its data dir as a duck.
     cluster.restart(goose);
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
-    assert_eq!(goose, new_goose, "a returning node must not disturb the goose");
+    assert_eq!(
+        goose, new_goose,
+        "a returning node must not disturb the goose"
+    );
 
     // Partition {goose, one other} from the other three.
     let other = *rest.iter().find(|&&id| id != goose).expect("another node");
@@ -78,13 +81,17 @@ fn one_goose_failover_partition_and_heal() {
     let cut_at = Instant::now();
     // Both minority nodes answer duck, the old goose within its CheckQuorum window
     // (a minimum election timeout, 150 ms, checked once per window).
-    wait_for("the minority to answer duck", Duration::from_secs(2), || {
-        cluster
-            .roles(&minority)
-            .iter()
-            .all(|(_, r)| r.as_deref() == Some("duck"))
-            .then_some(())
-    });
+    wait_for(
+        "the minority to answer duck",
+        Duration::from_secs(2),
+        || {
+            cluster
+                .roles(&minority)
+                .iter()
+                .all(|(_, r)| r.as_deref() == Some("duck"))
+                .then_some(())
+        },
+    );
     let stepped_down = cut_at.elapsed();
     assert!(
         stepped_down < Duration::from_millis(1000),

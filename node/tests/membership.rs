@@ -22,7 +22,10 @@ fn join_remove_and_transfer() {
     let mut cluster = Cluster::start("membership", 5, Opts::default());
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
-    assert_eq!(cluster.put(goose, "before-join", "yes").unwrap().status, 200);
+    assert_eq!(
+        cluster.put(goose, "before-join", "yes").unwrap().status,
+        200
+    );
 
     // Node 6 joins through a duck: the request is redirected to the goose.
     let duck = *all.iter().find(|&&id| id != goose).unwrap();
@@ -49,18 +52,24 @@ fn join_remove_and_transfer() {
         child: None,
     });
     cluster.node(6).spawn();
-    wait_for("node 6 to be a member everywhere", Duration::from_secs(10), || {
-        [goose, 6]
-            .iter()
-            .all(|&id| {
-                cluster
-                    .status(id)
-                    .is_some_and(|s| member_ids(&s) == vec![1, 2, 3, 4, 5, 6])
-            })
-            .then_some(())
-    });
+    wait_for(
+        "node 6 to be a member everywhere",
+        Duration::from_secs(10),
+        || {
+            [goose, 6]
+                .iter()
+                .all(|&id| {
+                    cluster
+                        .status(id)
+                        .is_some_and(|s| member_ids(&s) == vec![1, 2, 3, 4, 5, 6])
+                })
+                .then_some(())
+        },
+    );
     // It catches up and is a duck; the key written before it joined reaches it.
-    let goose_last = cluster.status(goose).unwrap()["commit_index"].as_u64().unwrap();
+    let goose_last = cluster.status(goose).unwrap()["commit_index"]
+        .as_u64()
+        .unwrap();
     wait_for("node 6 to catch up", Duration::from_secs(10), || {
         (cluster.status(6)?["applied_index"].as_u64()? >= goose_last).then_some(())
     });
@@ -70,30 +79,47 @@ fn join_remove_and_transfer() {
     // Remove node 1, asking a duck that is not the goose: 307 to the goose, which
     // answers after the change commits.
     let duck = *six.iter().find(|&&id| id != goose && id != 1).unwrap();
-    let r = cluster.call(duck, "DELETE", "/admin/members/1", "").unwrap();
+    let r = cluster
+        .call(duck, "DELETE", "/admin/members/1", "")
+        .unwrap();
     assert_eq!(r.status, 307, "{}", r.body);
     assert_eq!(
         r.header("location"),
         Some(format!("http://{}/admin/members/1", cluster.addr(goose)).as_str())
     );
-    let r = cluster.call(goose, "DELETE", "/admin/members/1", "").unwrap();
+    let r = cluster
+        .call(goose, "DELETE", "/admin/members/1", "")
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(member_ids(&r.json()), vec![2, 3, 4, 5, 6]);
     let rest = [2, 3, 4, 5, 6];
     let goose = cluster.wait_one_goose(&rest, Duration::from_secs(5));
-    assert_eq!(cluster.put(goose, "after-remove", "yes").unwrap().status, 200);
+    assert_eq!(
+        cluster.put(goose, "after-remove", "yes").unwrap().status,
+        200
+    );
     // Removing it again: not a member.
-    let r = cluster.call(goose, "DELETE", "/admin/members/1", "").unwrap();
+    let r = cluster
+        .call(goose, "DELETE", "/admin/members/1", "")
+        .unwrap();
     assert_eq!(r.status, 404, "{}", r.body);
 
     // Transfer the goose role to node 6.
     let target = if goose == 6 { 2 } else { 6 };
     let r = cluster
-        .call(goose, "POST", "/admin/transfer", &format!("{{\"to\":{target}}}"))
+        .call(
+            goose,
+            "POST",
+            "/admin/transfer",
+            &format!("{{\"to\":{target}}}"),
+        )
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["to"], target);
-    assert_eq!(cluster.wait_one_goose(&rest, Duration::from_secs(5)), target);
+    assert_eq!(
+        cluster.wait_one_goose(&rest, Duration::from_secs(5)),
+        target
+    );
 
     // Node 6 restarts on its data dir: it does not join again, it is just a member.
     cluster.restart(6);
@@ -147,9 +173,11 @@ fn a_change_while_another_is_in_flight_gets_409() {
                 r#"{"id":7,"addr":"127.0.0.1:1"}"#,
             )
         });
-        wait_for("the first change to be appended", Duration::from_secs(2), || {
-            (last_index()? > last).then_some(())
-        });
+        wait_for(
+            "the first change to be appended",
+            Duration::from_secs(2),
+            || (last_index()? > last).then_some(()),
+        );
         let second = cluster
             .call(
                 goose,

@@ -105,8 +105,8 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         let Some(nl) = data.windows(2).position(|w| w == b"\r\n") else {
             return out;
         };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..nl]).trim(), 16)
-            .unwrap_or(0);
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..nl]).trim(), 16).unwrap_or(0);
         if size == 0 || data.len() < nl + 2 + size {
             return out;
         }
@@ -371,20 +371,16 @@ impl Cluster {
 
     /// Waits until exactly one of `ids` answers goose and every other one answers duck.
     pub fn wait_one_goose(&self, ids: &[u64], timeout: Duration) -> u64 {
-        wait_for(
-            &format!("exactly one goose among {ids:?}"),
-            timeout,
-            || {
-                let roles = self.roles(ids);
-                let geese: Vec<u64> = roles
-                    .iter()
-                    .filter(|(_, r)| r.as_deref() == Some("goose"))
-                    .map(|(id, _)| *id)
-                    .collect();
-                let all_answered = roles.iter().all(|(_, r)| r.is_some());
-                (geese.len() == 1 && all_answered).then(|| geese[0])
-            },
-        )
+        wait_for(&format!("exactly one goose among {ids:?}"), timeout, || {
+            let roles = self.roles(ids);
+            let geese: Vec<u64> = roles
+                .iter()
+                .filter(|(_, r)| r.as_deref() == Some("goose"))
+                .map(|(id, _)| *id)
+                .collect();
+            let all_answered = roles.iter().all(|(_, r)| r.is_some());
+            (geese.len() == 1 && all_answered).then(|| geese[0])
+        })
     }
 
     pub fn kill(&mut self, id: u64) {
@@ -409,7 +405,11 @@ impl Cluster {
 
     pub fn dump_logs(&self) {
         for node in &self.nodes {
-            eprintln!("---- node {} log (tail) ----\n{}", node.id, node.log_tail(40));
+            eprintln!(
+                "---- node {} log (tail) ----\n{}",
+                node.id,
+                node.log_tail(40)
+            );
         }
     }
 }
