@@ -501,7 +501,54 @@ impl Raft {
                 .to_vec();
             self.handed_out = self.commit_index;
         }
+        self.debug_check_invariants();
         ready
+    }
+
+    /// The node-local invariants, checked after every batch of inputs in debug builds.
+    fn debug_check_invariants(&self) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        let last = self.log.last_index();
+        assert!(
+            self.commit_index <= last,
+            "commit {} past last {last}",
+            self.commit_index
+        );
+        assert!(self.handed_out <= self.commit_index);
+        assert!(
+            self.log.last_term() <= self.term,
+            "log holds a term newer than ours"
+        );
+        match &self.state {
+            RoleState::Leader(leader) => {
+                assert_eq!(self.voted_for, Some(self.id()), "a leader voted for itself");
+                assert_eq!(self.leader, Some(self.id()));
+                assert_eq!(
+                    self.log.term_at(leader.term_start),
+                    Some(self.term),
+                    "our no-op is in the log"
+                );
+                for (id, p) in &leader.progress {
+                    assert!(
+                        p.match_index < p.next_index,
+                        "follower {id}: match {} next {}",
+                        p.match_index,
+                        p.next_index
+                    );
+                    assert!(
+                        p.next_index <= last + 1,
+                        "follower {id}: next {} past {last} + 1",
+                        p.next_index
+                    );
+                }
+            }
+            RoleState::Candidate { .. } => assert_eq!(self.voted_for, Some(self.id())),
+            RoleState::PreCandidate { .. } | RoleState::Follower => {
+                assert_ne!(self.leader, Some(self.id()), "only a leader leads");
+            }
+        }
     }
 
     // ---- Shared machinery --------------------------------------------------------------
