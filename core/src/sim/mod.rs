@@ -283,6 +283,12 @@ impl Cluster {
         &self.trace
     }
 
+    /// The trace events recorded since the last call, forgotten here (see `Trace::take`):
+    /// keeps memory flat in a run that never ends, like the browser playground's.
+    pub fn take_trace(&mut self) -> Vec<trace::TraceEvent> {
+        self.trace.take()
+    }
+
     pub fn network(&self) -> &Network {
         &self.network
     }

@@ -160,6 +160,13 @@ impl Trace {
         self.count
     }
 
+    /// Hands over the events kept so far and forgets them (the hash and count go on).
+    /// For long-running drivers that consume events as they come; cursors into `events`
+    /// taken before a `take` are no longer meaningful.
+    pub fn take(&mut self) -> Vec<TraceEvent> {
+        core::mem::take(&mut self.events)
+    }
+
     /// FNV-1a over the `Debug` form of every event so far.
     pub fn hash(&self) -> u64 {
         self.hasher.finish()
