@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use duckgoose_core::sim::nemesis::{self, NemesisConfig, Report};
-use duckgoose_core::sim::{SimConfig, trace::TraceMode};
+use duckgoose_core::sim::trace::TraceMode;
 
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -48,8 +48,8 @@ pub fn sweep(
                     if seed >= end {
                         break;
                     }
-                    let (_, report) =
-                        nemesis::run(SimConfig::new(nodes, seed), nemesis, TraceMode::Off);
+                    let (sim, nemesis) = nemesis::setup_for_seed(nodes, seed, nemesis);
+                    let (_, report) = nemesis::run(sim, &nemesis, TraceMode::Off);
                     if !report.ok() {
                         on_failure(&report);
                     }

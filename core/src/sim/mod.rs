@@ -7,12 +7,12 @@
 
 pub mod checker;
 pub mod nemesis;
-pub mod scenario;
 pub mod network;
+pub mod scenario;
 pub mod trace;
 pub mod view;
 
-use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
@@ -20,13 +20,14 @@ use core::cmp::Reverse;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::entry::Command;
 use crate::events::{Event, Role};
 use crate::lincheck::{self, KvOp, KvOutput, Operation, Outcome};
 use crate::message::{Body, Message};
 use crate::raft::Persisted;
 use crate::replica::{Output, Replica, Reply, Request, RequestError, RequestId};
 use crate::rng::Rng;
-use crate::types::{Member, Membership, Millis, NodeId, Term};
+use crate::types::{Index, Member, Membership, Millis, NodeId, Term};
 use checker::{Checker, Seq, Violation};
 use network::{Fate, LinkFaults, Network};
 use trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
@@ -209,8 +210,6 @@ struct Pending {
     goose_floor: Term,
     /// Position in the key-value history, for reads and writes.
     history: Option<usize>,
-    /// For `RemoveNode`: shut this node down once the removal commits.
-    decommission: Option<NodeId>,
 }
 
 /// A finished client request, as the driver sees it.
@@ -239,6 +238,11 @@ pub struct Cluster {
     history: Vec<Operation>,
     trace: Trace,
     checker: Checker,
+    /// Nodes asked to leave: shut down as soon as any node applies a membership without
+    /// them (as an operator would), so they cannot linger and disrupt elections.
+    removing: BTreeSet<NodeId>,
+    /// The newest membership any node has applied, and its index.
+    committed_config: (Index, Membership),
     /// Node events processed (ticks, deliveries, requests): the simulator's unit of work.
     node_events: u64,
 }
@@ -261,6 +265,8 @@ impl Cluster {
             history: Vec::new(),
             trace: Trace::new(trace),
             checker: Checker::default(),
+            removing: BTreeSet::new(),
+            committed_config: (1, membership.clone()),
             node_events: 0,
         };
         for id in membership.ids() {
@@ -520,6 +526,21 @@ impl Cluster {
                 .record(now, || TraceKind::Node { node: id, event });
         }
         self.checker.on_applied(id, &applied);
+        // Nodes we asked to leave, dropped by a newly committed membership.
+        let mut departed = Vec::new();
+        for entry in &applied {
+            if let Command::Config(m) = &entry.command
+                && entry.index > self.committed_config.0
+            {
+                let before = &self.committed_config.1;
+                departed.extend(
+                    self.removing
+                        .iter()
+                        .filter(|&&r| before.contains(r) && !m.contains(r)),
+                );
+                self.committed_config = (entry.index, m.clone());
+            }
+        }
 
         // 3. Send.
         for msg in messages {
@@ -532,6 +553,10 @@ impl Cluster {
         }
 
         self.check_step();
+        for node in departed {
+            self.removing.remove(&node);
+            self.decommission(node);
+        }
     }
 
     fn check_step(&mut self) {
@@ -636,11 +661,6 @@ impl Cluster {
                 _ => Outcome::Indeterminate,
             };
         }
-        if let (Some(victim), Some(Ok(Reply::MembershipChanged { .. }))) =
-            (pending.decommission, &result)
-        {
-            self.decommission(victim);
-        }
         if let Some(result) = &result {
             let result = result.clone();
             self.trace
@@ -688,21 +708,23 @@ impl Cluster {
                 if node == 0 {
                     return None;
                 }
+                self.removing.remove(&node);
                 if !self.nodes.contains_key(&node) {
                     self.start_node(node, Persisted::empty());
                 }
                 let via = self.leader().unwrap_or(node);
-                return Some(self.submit(via, Request::AddMember(Member::new(node, "")), None));
+                return Some(self.submit(via, Request::AddMember(Member::new(node, ""))));
             }
             Action::RemoveNode { node } => {
+                self.removing.insert(node);
                 let via = self.leader().unwrap_or(node);
-                return Some(self.submit(via, Request::RemoveMember(node), Some(node)));
+                return Some(self.submit(via, Request::RemoveMember(node)));
             }
             Action::Transfer { to } => {
                 let via = self.leader().unwrap_or(to);
-                return Some(self.submit(via, Request::Transfer { to }, None));
+                return Some(self.submit(via, Request::Transfer { to }));
             }
-            Action::Request { node, request } => return Some(self.submit(node, request, None)),
+            Action::Request { node, request } => return Some(self.submit(node, request)),
         }
         None
     }
@@ -713,12 +735,7 @@ impl Cluster {
             .expect("requests get ids")
     }
 
-    fn submit(
-        &mut self,
-        node: NodeId,
-        request: Request,
-        decommission: Option<NodeId>,
-    ) -> RequestId {
+    fn submit(&mut self, node: NodeId, request: Request) -> RequestId {
         let id = self.next_request_id;
         self.next_request_id += 1;
         self.seq += 1;
@@ -738,7 +755,6 @@ impl Cluster {
                 asked: self.seq,
                 goose_floor: self.checker.goose_floor(),
                 history,
-                decommission,
             },
         );
         let now = self.now;

@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use duckgoose_core::sim::nemesis::{self, NemesisConfig};
-use duckgoose_core::sim::{SimConfig, trace::TraceMode};
+use duckgoose_core::sim::trace::TraceMode;
 use duckgoose_tests::sweep::{available_threads, repro_command, sweep};
 
 #[derive(Parser)]
@@ -47,7 +47,12 @@ fn main() {
         } else {
             TraceMode::HashOnly
         };
-        let (cluster, report) = nemesis::run(SimConfig::new(args.nodes, seed), &nemesis, mode);
+        let (sim, nemesis) = nemesis::setup_for_seed(args.nodes, seed, &nemesis);
+        println!(
+            "seed {seed}: pre_vote {}, check_quorum {}, a fault every {} ms on average",
+            sim.pre_vote, sim.check_quorum, nemesis.fault_interval
+        );
+        let (cluster, report) = nemesis::run(sim, &nemesis, mode);
         if args.trace {
             for event in cluster.trace().events() {
                 println!("{event}");
