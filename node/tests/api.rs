@@ -363,3 +363,46 @@ fn cluster_find_goose_and_admin_commands() {
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn every_node_setting_can_come_from_duckgoose_environment_variables() {
+    // A one-node cluster configured only through the environment.
+    let dir = temp_dir("env");
+    let port = free_ports(1)[0];
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(BIN)
+        .arg("node")
+        .env("DUCKGOOSE_ID", "4")
+        .env("DUCKGOOSE_LISTEN", &addr)
+        .env("DUCKGOOSE_DATA_DIR", dir.join("d"))
+        .env("DUCKGOOSE_TOKEN", TOKEN)
+        .env("DUCKGOOSE_HEARTBEAT_MS", "20")
+        .env("DUCKGOOSE_ELECTION_MS", "100-200")
+        .env("DUCKGOOSE_MAX_BODY", "10")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let status = wait_for("the env-configured node", Duration::from_secs(10), || {
+        let s = get(&addr, "/status").ok()?.json();
+        (s["role"] == "goose").then_some(s)
+    });
+    assert_eq!(status["id"], 4);
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    assert_eq!(
+        send(&addr, "PUT", "/kv/k", &[], b"v").status,
+        401,
+        "token from env"
+    );
+    assert_eq!(send(&addr, "PUT", "/kv/k", &auth, b"v").status, 200);
+    assert_eq!(
+        send(&addr, "PUT", "/kv/k", &auth, b"longer than ten bytes").status,
+        413,
+        "body limit from env"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
