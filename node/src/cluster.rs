@@ -123,8 +123,13 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
             if let Ok(Some(status)) = child.try_wait() {
                 if !reported[i] {
                     reported[i] = true;
+                    let env = if args.token.is_some() {
+                        "DUCKGOOSE_TOKEN=<token> "
+                    } else {
+                        ""
+                    };
                     println!(
-                        "node {} exited ({status}); restart it with:\n  {} {}",
+                        "node {} exited ({status}); restart it with:\n  {env}{} {}",
                         node.id,
                         exe.display(),
                         node.args.join(" ")
