@@ -127,6 +127,32 @@ fn join_remove_and_transfer() {
     let r = cluster.call(goose, "GET", "/kv/before-join", "").unwrap();
     assert_eq!((r.status, r.body.as_str()), (200, "yes"));
     assert!(member_ids(&cluster.status(6).unwrap()) == vec![2, 3, 4, 5, 6]);
+
+    // After the first start the membership on disk wins over --peer flags: node 2
+    // restarted with flags naming a bogus peer still sees the real membership.
+    let node2 = cluster.node(2);
+    let listen = node2.args[node2.args.iter().position(|a| a == "--listen").unwrap() + 1].clone();
+    node2.args = vec![
+        "node".into(),
+        "--id".into(),
+        "2".into(),
+        "--listen".into(),
+        listen,
+        "--data-dir".into(),
+        node2.dir.display().to_string(),
+        "--peer".into(),
+        "9=127.0.0.1:1".into(),
+    ];
+    cluster.restart(2);
+    let s = cluster.status(2).unwrap();
+    assert_eq!(member_ids(&s), vec![2, 3, 4, 5, 6], "{s}");
+    assert!(
+        cluster
+            .node(2)
+            .log_tail(20)
+            .contains("membership on disk wins")
+    );
+    cluster.wait_one_goose(&rest, Duration::from_secs(10));
 }
 
 #[test]
