@@ -23,3 +23,10 @@ ensure_rust() {
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 }
+
+# The browser playground's tools (wasm-pack, wasm-bindgen-cli, wasm-opt, chromium,
+# playwright-core): installs what is missing and puts them on PATH.
+ensure_web_tools() {
+  scripts/ensure-web-tools.sh
+  export PATH="$PWD/www/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+}

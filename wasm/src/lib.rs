@@ -1,1 +1,591 @@
-//! Placeholder: the browser bindings land with the playground issue.
+//! Browser bindings for the Duck Duck Goose simulator.
+//!
+//! Rust owns the cluster; the page draws. One call per animation frame,
+//! [`Sim::frame`], advances virtual time and returns everything the page needs: the
+//! cluster view, the new event-log lines (explained), answers to client requests, the
+//! partition zones and the trace hash. Every input is validated here and refused with a
+//! JS exception; nothing the page can send makes this panic.
+//!
+//! A run is a scenario (config plus timed actions, as text: see [`text`]): exported for shareable URLs,
+//! imported to reproduce one, replayed from the start to scrub backwards.
+
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod engine;
+pub mod explain;
+pub mod text;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use duckgoose_core::sim::network::LinkFaults;
+use duckgoose_core::sim::view::ClusterView;
+use duckgoose_core::sim::{Action, SimConfig};
+use duckgoose_core::{Millis, NodeId};
+
+use engine::{Engine, Invalid};
+use explain::{Answer, Line};
+
+/// Most event-log lines one frame hands over (a long jump at 100× would make thousands).
+const MAX_LINES_PER_FRAME: usize = 400;
+
+fn js_err(e: impl core::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::new())
+        .map_err(js_err)
+}
+
+fn invalid(e: Invalid) -> JsError {
+    js_err(e)
+}
+
+/// What the page may set when starting a run (every field optional, camelCase in JS).
+#[derive(Debug, Default)]
+pub struct Options {
+    pub nodes: Option<u32>,
+    /// Chosen at random (and reported back) when absent.
+    pub seed: Option<u64>,
+    /// `"paper"` (150–300 ms election timeout, the default) or `"raftscope"` (100–200 ms).
+    pub timings: Option<String>,
+    pub heartbeat: Option<Millis>,
+    pub election_min: Option<Millis>,
+    pub election_max: Option<Millis>,
+    pub pre_vote: Option<bool>,
+    pub check_quorum: Option<bool>,
+    pub latency_min: Option<Millis>,
+    pub latency_max: Option<Millis>,
+    /// Message loss in percent (0–100).
+    pub loss: Option<f64>,
+    pub request_timeout: Option<Millis>,
+}
+
+/// A seed a person can read and type: below a million.
+fn random_seed() -> u64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from(u32::from_le_bytes(bytes) % 1_000_000),
+        // No entropy source: still a valid run, just a predictable one.
+        Err(_) => 42,
+    }
+}
+
+pub fn percent_to_ppm(percent: f64) -> Result<u32, Invalid> {
+    if !(0.0..=100.0).contains(&percent) {
+        return Err(Invalid("loss: 0 to 100 percent".into()));
+    }
+    Ok((percent * 10_000.0).round() as u32)
+}
+
+/// A whole number a person typed (0 to 2^53-1).
+fn whole(key: &str, v: f64) -> Result<u64, Invalid> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 9_007_199_254_740_992.0 {
+        Ok(v as u64)
+    } else {
+        Err(Invalid(format!("{key}: expected a whole number")))
+    }
+}
+
+impl Options {
+    /// Reads the options object field by field (unknown fields are refused).
+    fn from_js(obj: &JsValue) -> Result<Options, Invalid> {
+        let mut o = Options::default();
+        if obj.is_undefined() || obj.is_null() {
+            return Ok(o);
+        }
+        if !obj.is_object() {
+            return Err(Invalid("options: expected an object".into()));
+        }
+        let keys = js_sys::Object::keys(obj.unchecked_ref::<js_sys::Object>());
+        for key in keys.iter() {
+            let key = key.as_string().unwrap_or_default();
+            let v = js_sys::Reflect::get(obj, &JsValue::from_str(&key))
+                .map_err(|_| Invalid(format!("options: cannot read {key}")))?;
+            if v.is_undefined() || v.is_null() {
+                continue;
+            }
+            let number = || {
+                v.as_f64()
+                    .ok_or_else(|| Invalid(format!("{key}: expected a number")))
+            };
+            let int = || number().and_then(|n| whole(&key, n));
+            let boolean = || {
+                v.as_bool()
+                    .ok_or_else(|| Invalid(format!("{key}: expected true or false")))
+            };
+            match key.as_str() {
+                "nodes" => o.nodes = Some(int()?.min(u64::from(u32::MAX)) as u32),
+                "seed" => o.seed = Some(int()?),
+                "timings" => {
+                    o.timings = Some(
+                        v.as_string()
+                            .ok_or_else(|| Invalid("timings: expected a string".into()))?,
+                    )
+                }
+                "heartbeat" => o.heartbeat = Some(int()?),
+                "electionMin" => o.election_min = Some(int()?),
+                "electionMax" => o.election_max = Some(int()?),
+                "preVote" => o.pre_vote = Some(boolean()?),
+                "checkQuorum" => o.check_quorum = Some(boolean()?),
+                "latencyMin" => o.latency_min = Some(int()?),
+                "latencyMax" => o.latency_max = Some(int()?),
+                "loss" => o.loss = Some(number()?),
+                "requestTimeout" => o.request_timeout = Some(int()?),
+                _ => return Err(Invalid(format!("options: unknown option {key:?}"))),
+            }
+        }
+        Ok(o)
+    }
+
+    pub fn to_config(&self) -> Result<SimConfig, Invalid> {
+        let nodes = self.nodes.unwrap_or(5);
+        let seed = self.seed.unwrap_or_else(random_seed);
+        let mut c = match self.timings.as_deref() {
+            None | Some("paper") => SimConfig::new(nodes, seed),
+            Some("raftscope") => SimConfig::raftscope(nodes, seed),
+            Some(other) => {
+                return Err(Invalid(format!(
+                    "timings: \"paper\" or \"raftscope\", not {other:?}"
+                )));
+            }
+        };
+        if let Some(v) = self.heartbeat {
+            c.heartbeat_interval = v;
+        }
+        if let Some(v) = self.election_min {
+            c.election_timeout_min = v;
+        }
+        if let Some(v) = self.election_max {
+            c.election_timeout_max = v;
+        }
+        if let Some(v) = self.pre_vote {
+            c.pre_vote = v;
+        }
+        if let Some(v) = self.check_quorum {
+            c.check_quorum = v;
+        }
+        if let Some(v) = self.latency_min {
+            c.network.latency_min = v;
+        }
+        if let Some(v) = self.latency_max {
+            c.network.latency_max = v;
+        }
+        if let Some(v) = self.loss {
+            c.network.loss_ppm = percent_to_ppm(v)?;
+        }
+        if let Some(v) = self.request_timeout {
+            c.request_timeout = v;
+        }
+        engine::check_config(&c)?;
+        Ok(c)
+    }
+}
+
+/// What one frame hands to the page.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Frame<'a> {
+    view: &'a ClusterView,
+    lines: Vec<Line>,
+    answers: Vec<Answer>,
+    zones: Vec<Vec<NodeId>>,
+    /// Fraction of a millisecond past `view.now` already run (draw at `now + carry`).
+    carry: f64,
+    horizon: Millis,
+    replaying: bool,
+    hash: String,
+}
+
+/// A simulated cluster in the page.
+#[wasm_bindgen]
+pub struct Sim {
+    engine: Engine,
+    log_tail: usize,
+    verbose: bool,
+    goose: Option<NodeId>,
+}
+
+fn hex(hash: u64) -> String {
+    format!("{hash:016x}")
+}
+
+#[wasm_bindgen]
+impl Sim {
+    /// `new Sim({nodes: 5, seed: 42, ...})`; every option may be left out.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<Sim, JsError> {
+        let options = Options::from_js(&options).map_err(invalid)?;
+        let config = options.to_config().map_err(invalid)?;
+        Ok(Sim::wrap(Engine::new(config).map_err(invalid)?))
+    }
+
+    /// A run from an exported scenario (the text `scenario()` returns), at time 0; its
+    /// recorded actions play as time advances.
+    #[wasm_bindgen(js_name = fromScenario)]
+    pub fn from_scenario(scenario: &str) -> Result<Sim, JsError> {
+        let scenario = text::parse_scenario(scenario).map_err(invalid)?;
+        Ok(Sim::wrap(Engine::from_scenario(scenario).map_err(invalid)?))
+    }
+
+    fn wrap(engine: Engine) -> Sim {
+        Sim {
+            engine,
+            log_tail: 12,
+            verbose: false,
+            goose: None,
+        }
+    }
+
+    /// The run's configuration (`SimConfig`, snake_case fields).
+    pub fn config(&self) -> Result<JsValue, JsError> {
+        to_js(&self.engine.scenario().config)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn seed(&self) -> f64 {
+        self.engine.scenario().config.seed as f64
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn now(&self) -> f64 {
+        self.engine.now() as f64
+    }
+
+    /// The furthest time reached: the end of the scrubbable timeline.
+    #[wasm_bindgen(getter)]
+    pub fn horizon(&self) -> f64 {
+        self.engine.horizon() as f64
+    }
+
+    /// The node now showing goose, if any.
+    #[wasm_bindgen(getter)]
+    pub fn goose(&self) -> Option<f64> {
+        self.engine.cluster().goose().map(|id| id as f64)
+    }
+
+    /// FNV hash of the whole trace so far, as 16 hex digits.
+    pub fn hash(&self) -> String {
+        hex(self.engine.hash())
+    }
+
+    /// The id the next added node gets, or `undefined` when the cluster is full.
+    #[wasm_bindgen(js_name = nextNodeId)]
+    pub fn next_node_id(&self) -> Option<f64> {
+        self.engine.next_node_id().map(|id| id as f64)
+    }
+
+    /// Include message sends and drops in the event log.
+    #[wasm_bindgen(js_name = setVerbose)]
+    pub fn set_verbose(&mut self, verbose: bool) {
+        self.verbose = verbose;
+    }
+
+    /// How many log entries per node the view carries (1–64).
+    #[wasm_bindgen(js_name = setLogTail)]
+    pub fn set_log_tail(&mut self, entries: u32) {
+        self.log_tail = entries.clamp(1, 64) as usize;
+    }
+
+    /// Advances virtual time by `dt` ms (fractions carry over; at most a minute a call)
+    /// and returns `{view, lines, answers, zones, horizon, replaying, hash}`.
+    pub fn frame(&mut self, dt: f64) -> Result<JsValue, JsError> {
+        self.engine.advance_by(dt);
+        self.collect()
+    }
+
+    /// Runs to the next moment anything happens, then returns a frame.
+    pub fn step(&mut self) -> Result<JsValue, JsError> {
+        self.engine.step();
+        self.collect()
+    }
+
+    /// Runs forward to virtual time `t` (ms), then returns a frame.
+    #[wasm_bindgen(js_name = runUntil)]
+    pub fn run_until(&mut self, t: f64) -> Result<JsValue, JsError> {
+        let t = checked_time(t)?;
+        self.engine.advance_to(t.max(self.engine.now()));
+        self.collect()
+    }
+
+    /// Jumps to virtual time `t` (backwards by deterministic replay), then returns a
+    /// frame whose lines are the last few before `t`.
+    pub fn seek(&mut self, t: f64) -> Result<JsValue, JsError> {
+        let t = checked_time(t)?;
+        self.engine.seek(t);
+        self.goose = None;
+        self.collect()
+    }
+
+    /// Applies an action now and records it, e.g. `"crash 3"`, `"partition 1,2/3,4,5"`,
+    /// `"request 2 goose"` (the syntax is in `text.rs`). Returns the request id for
+    /// actions that send a request (its answer comes in a later frame's `answers`).
+    pub fn act(&mut self, action: &str) -> Result<Option<f64>, JsError> {
+        let action = text::parse_action(action).map_err(invalid)?;
+        let id = self.engine.act(action).map_err(invalid)?;
+        Ok(id.map(|id| id as f64))
+    }
+
+    /// Sets the loss (percent) and latency range on every link.
+    #[wasm_bindgen(js_name = setNetwork)]
+    pub fn set_network(
+        &mut self,
+        loss_percent: f64,
+        latency_min: f64,
+        latency_max: f64,
+    ) -> Result<(), JsError> {
+        let faults = faults(loss_percent, latency_min, latency_max)?;
+        self.engine
+            .act(Action::Network { faults })
+            .map_err(invalid)?;
+        Ok(())
+    }
+
+    /// Sets loss and latency on the one-way link `from → to`; `reset` returns it to the
+    /// global setting.
+    #[wasm_bindgen(js_name = setLink)]
+    pub fn set_link(
+        &mut self,
+        from: f64,
+        to: f64,
+        loss_percent: f64,
+        latency_min: f64,
+        latency_max: f64,
+        reset: bool,
+    ) -> Result<(), JsError> {
+        let faults = if reset {
+            None
+        } else {
+            Some(faults(loss_percent, latency_min, latency_max)?)
+        };
+        let action = Action::LinkFaults {
+            from: checked_id(from)?,
+            to: checked_id(to)?,
+            faults,
+        };
+        self.engine.act(action).map_err(invalid)?;
+        Ok(())
+    }
+
+    /// The current loss (percent) and latency of the link `from → to`:
+    /// `{loss, latencyMin, latencyMax, cut, custom}`.
+    #[wasm_bindgen(js_name = linkInfo)]
+    pub fn link_info(&self, from: f64, to: f64) -> Result<JsValue, JsError> {
+        let (from, to) = (checked_id(from)?, checked_id(to)?);
+        let net = self.engine.cluster().network();
+        let f = net.faults(from, to);
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Info {
+            loss: f64,
+            latency_min: Millis,
+            latency_max: Millis,
+            cut: bool,
+            custom: bool,
+        }
+        to_js(&Info {
+            loss: f.loss_ppm as f64 / 10_000.0,
+            latency_min: f.latency_min,
+            latency_max: f.latency_max,
+            cut: !net.is_connected(from, to),
+            custom: f != net.defaults,
+        })
+    }
+
+    /// The recorded run as text: a config line, then `MS ACTION` lines.
+    pub fn scenario(&self) -> String {
+        text::format_scenario(self.engine.scenario())
+    }
+
+    /// The recorded run in the core's serde form: `{config, actions: [[ms, action]]}`.
+    #[wasm_bindgen(js_name = scenarioJson)]
+    pub fn scenario_json(&self) -> Result<JsValue, JsError> {
+        to_js(self.engine.scenario())
+    }
+
+    /// Replays a scenario to `until` ms without drawing anything and returns
+    /// `{hash, nodeEvents}`: the browser half of the cross-target determinism check
+    /// (the native half is `cargo run -p duckgoose-wasm --bin replay`).
+    #[wasm_bindgen(js_name = replayHash)]
+    pub fn replay_hash(scenario: &str, until: f64) -> Result<JsValue, JsError> {
+        let scenario = text::parse_scenario(scenario).map_err(invalid)?;
+        let until = checked_time(until)?;
+        let (hash, node_events) = engine::replay_hash(&scenario, until).map_err(invalid)?;
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Replayed {
+            hash: String,
+            node_events: u64,
+        }
+        to_js(&Replayed {
+            hash: hex(hash),
+            node_events,
+        })
+    }
+
+    fn collect(&mut self) -> Result<JsValue, JsError> {
+        let trace = self.engine.take_trace();
+        let mut lines: Vec<Line> = trace
+            .iter()
+            .filter_map(|e| explain::explain(e, self.verbose))
+            .collect();
+        let view = self.engine.view(self.log_tail);
+        if view.goose != self.goose {
+            lines.push(goose_line(&view, self.goose));
+            self.goose = view.goose;
+        }
+        if lines.len() > MAX_LINES_PER_FRAME {
+            let skipped = lines.len() - MAX_LINES_PER_FRAME;
+            lines.drain(..skipped);
+            lines.insert(
+                0,
+                Line {
+                    at: lines[0].at,
+                    kind: "other",
+                    node: None,
+                    term: None,
+                    text: format!("… {skipped} earlier lines skipped"),
+                },
+            );
+        }
+        let answers = self
+            .engine
+            .take_completed()
+            .iter()
+            .map(explain::answer)
+            .collect();
+        to_js(&Frame {
+            view: &view,
+            lines,
+            answers,
+            zones: self.engine.zones(),
+            carry: self.engine.carry(),
+            horizon: self.engine.horizon(),
+            replaying: self.engine.replaying(),
+            hash: hex(self.engine.hash()),
+        })
+    }
+}
+
+fn goose_line(view: &ClusterView, before: Option<NodeId>) -> Line {
+    let (text, node, term) = match (view.goose, before) {
+        (Some(g), _) => {
+            let term = view.nodes.iter().find(|n| n.id == g).map(|n| n.term);
+            let t = term.map_or(String::new(), |t| format!(" of term {t}"));
+            (
+                format!("{g} is the goose{t}: leader with a quorum-confirmed lease"),
+                Some(g),
+                term,
+            )
+        }
+        (None, Some(b)) => (
+            format!("no goose: {b} no longer holds a quorum-confirmed lease"),
+            Some(b),
+            None,
+        ),
+        (None, None) => ("no goose".to_string(), None, None),
+    };
+    Line {
+        at: view.now,
+        kind: "goose",
+        node,
+        term,
+        text,
+    }
+}
+
+fn checked_time(t: f64) -> Result<Millis, JsError> {
+    if !t.is_finite() || t < 0.0 || t > engine::MAX_TIME as f64 {
+        return Err(JsError::new(&format!("time: 0 to {} ms", engine::MAX_TIME)));
+    }
+    Ok(t as Millis)
+}
+
+fn checked_id(id: f64) -> Result<NodeId, JsError> {
+    if !(1.0..=engine::MAX_NODE_ID as f64).contains(&id) || id.fract() != 0.0 {
+        return Err(JsError::new(&format!(
+            "node ids are whole numbers from 1 to {}",
+            engine::MAX_NODE_ID
+        )));
+    }
+    Ok(id as NodeId)
+}
+
+// Error messages here never print the offending f64: float formatting alone would add
+// 15 KB to the wasm.
+fn checked_delay(what: &str, ms: f64) -> Result<Millis, JsError> {
+    if !ms.is_finite() || ms < 0.0 || ms > engine::MAX_DELAY as f64 {
+        return Err(JsError::new(&format!(
+            "{what}: 0 to {} ms",
+            engine::MAX_DELAY
+        )));
+    }
+    Ok(ms.round() as Millis)
+}
+
+fn faults(loss_percent: f64, latency_min: f64, latency_max: f64) -> Result<LinkFaults, JsError> {
+    let loss_ppm = if loss_percent.is_finite() {
+        percent_to_ppm(loss_percent).map_err(invalid)?
+    } else {
+        return Err(JsError::new("loss: 0 to 100 percent"));
+    };
+    let (min, max) = (
+        checked_delay("latency", latency_min)?,
+        checked_delay("latency", latency_max)?,
+    );
+    if min > max {
+        return Err(JsError::new("latency: minimum above maximum"));
+    }
+    Ok(LinkFaults {
+        latency_min: min,
+        latency_max: max,
+        loss_ppm,
+        duplicate_ppm: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_default_and_validate() {
+        let c = Options {
+            seed: Some(7),
+            ..Options::default()
+        }
+        .to_config()
+        .unwrap();
+        assert_eq!(c, SimConfig::new(5, 7));
+        let bad = Options {
+            nodes: Some(0),
+            ..Options::default()
+        };
+        assert!(bad.to_config().is_err());
+        let bad = Options {
+            loss: Some(101.0),
+            ..Options::default()
+        };
+        assert!(bad.to_config().is_err());
+        let bad = Options {
+            timings: Some("fast".into()),
+            ..Options::default()
+        };
+        assert!(bad.to_config().is_err());
+        let rs = Options {
+            timings: Some("raftscope".into()),
+            seed: Some(1),
+            ..Options::default()
+        };
+        assert_eq!(rs.to_config().unwrap(), SimConfig::raftscope(5, 1));
+        assert!(Options::default().to_config().unwrap().seed < 1_000_000);
+    }
+}

@@ -1,0 +1,627 @@
+//! The playground's simulation state, in plain Rust (no JS types, so it is tested natively):
+//! a cluster, the scenario that reproduces it (config plus every action with its time),
+//! and a position in that scenario.
+//!
+//! Time only moves forward through [`Engine::advance_to`], which applies recorded actions
+//! at their times exactly as [`Scenario::replay`] does, so a live run, a scrubbed run and
+//! a replay of a shared URL all produce the same trace. Scrubbing backwards replays from
+//! the start ([`Engine::seek`]); nothing is cloned or snapshotted.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use duckgoose_core::sim::network::LinkFaults;
+use duckgoose_core::sim::scenario::Scenario;
+use duckgoose_core::sim::trace::{TraceEvent, TraceMode};
+use duckgoose_core::sim::view::ClusterView;
+use duckgoose_core::sim::{Action, Cluster, Completed, SimConfig};
+use duckgoose_core::{Millis, NodeId, Request};
+
+/// At most this many nodes at once (the page lays out 1–9).
+pub const MAX_NODES: usize = 9;
+/// Node ids stay below this (ids are never reused, so adds are bounded too).
+pub const MAX_NODE_ID: NodeId = 99;
+/// Virtual time never goes past this (a day; keeps every addition far from overflow).
+pub const MAX_TIME: Millis = 86_400_000;
+/// Longest latency or timing a person can set.
+pub const MAX_DELAY: Millis = 60_000;
+/// Longest key or value a client request may carry.
+pub const MAX_TEXT: usize = 64;
+/// Most actions a scenario may hold.
+pub const MAX_ACTIONS: usize = 100_000;
+/// Most zones the page draws.
+pub const MAX_ZONES: usize = 3;
+
+/// Why an input was refused (shown to the person, thrown as a JS exception).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+impl core::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! invalid {
+    ($($arg:tt)*) => { Err(Invalid(alloc::format!($($arg)*))) };
+}
+
+fn check_faults(f: &LinkFaults) -> Result<(), Invalid> {
+    if f.latency_min > f.latency_max {
+        return invalid!(
+            "latency: minimum {} above maximum {}",
+            f.latency_min,
+            f.latency_max
+        );
+    }
+    if f.latency_max > MAX_DELAY {
+        return invalid!("latency: at most {MAX_DELAY} ms");
+    }
+    if f.loss_ppm > 1_000_000 || f.duplicate_ppm > 1_000_000 {
+        return invalid!("loss and duplication are parts per million (0–1000000)");
+    }
+    Ok(())
+}
+
+/// Checks a configuration the simulator would otherwise refuse (or panic on).
+pub fn check_config(c: &SimConfig) -> Result<(), Invalid> {
+    if c.nodes == 0 || c.nodes as usize > MAX_NODES {
+        return invalid!("nodes: 1 to {MAX_NODES}");
+    }
+    if c.seed > (1 << 53) - 1 {
+        return invalid!("seed: 0 to 2^53-1 (it must survive a round trip through JavaScript)");
+    }
+    if c.heartbeat_interval == 0 || c.heartbeat_interval >= c.election_timeout_min {
+        return invalid!("heartbeat must be positive and below the minimum election timeout");
+    }
+    if c.election_timeout_max <= c.election_timeout_min {
+        return invalid!("election timeout: maximum must be above minimum");
+    }
+    if c.election_timeout_max > MAX_DELAY || c.request_timeout > MAX_DELAY {
+        return invalid!("timings: at most {MAX_DELAY} ms");
+    }
+    if c.request_timeout == 0 {
+        return invalid!("request timeout must be positive");
+    }
+    check_faults(&c.network)
+}
+
+fn check_id(id: NodeId) -> Result<(), Invalid> {
+    if id == 0 || id > MAX_NODE_ID {
+        return invalid!("node ids are 1 to {MAX_NODE_ID}, not {id}");
+    }
+    Ok(())
+}
+
+fn check_text(what: &str, s: &str) -> Result<(), Invalid> {
+    if s.len() > MAX_TEXT {
+        return invalid!("{what}: at most {MAX_TEXT} bytes");
+    }
+    Ok(())
+}
+
+/// Checks what can be checked about an action without a cluster (ids, ranges, sizes):
+/// enough that the simulator cannot misbehave on it. Used for imported scenarios.
+pub fn check_action(action: &Action) -> Result<(), Invalid> {
+    match action {
+        Action::Partition { groups } => {
+            if groups.len() > MAX_NODE_ID as usize {
+                return invalid!("too many groups");
+            }
+            for g in groups {
+                if g.len() > MAX_NODE_ID as usize {
+                    return invalid!("group too large");
+                }
+                for &id in g {
+                    check_id(id)?;
+                }
+            }
+            Ok(())
+        }
+        Action::Link { from, to, .. } => {
+            check_id(*from)?;
+            check_id(*to)
+        }
+        Action::Heal => Ok(()),
+        Action::Crash { node }
+        | Action::Restart { node }
+        | Action::Pause { node }
+        | Action::Resume { node }
+        | Action::AddNode { node }
+        | Action::RemoveNode { node } => check_id(*node),
+        Action::Transfer { to } => check_id(*to),
+        Action::Request { node, request } => {
+            check_id(*node)?;
+            match request {
+                Request::Put { key, value } => {
+                    check_text("key", key)?;
+                    check_text("value", value)
+                }
+                Request::Delete { key } | Request::Get { key } => check_text("key", key),
+                Request::Cas {
+                    key,
+                    expected,
+                    value,
+                } => {
+                    check_text("key", key)?;
+                    check_text("value", value)?;
+                    check_text("expected", expected.as_deref().unwrap_or(""))
+                }
+                Request::Goose => Ok(()),
+                Request::Transfer { to } => check_id(*to),
+                Request::AddMember(_) | Request::RemoveMember(_) => {
+                    invalid!("membership changes go through add_node / remove_node")
+                }
+            }
+        }
+        Action::Network { faults } => check_faults(faults),
+        Action::LinkFaults { from, to, faults } => {
+            check_id(*from)?;
+            check_id(*to)?;
+            faults.as_ref().map_or(Ok(()), check_faults)
+        }
+    }
+}
+
+/// Checks an imported scenario: a valid config and valid actions in time order.
+pub fn check_scenario(s: &Scenario) -> Result<(), Invalid> {
+    check_config(&s.config)?;
+    if s.actions.len() > MAX_ACTIONS {
+        return invalid!("at most {MAX_ACTIONS} actions");
+    }
+    let mut last = 0;
+    for (i, (at, action)) in s.actions.iter().enumerate() {
+        if *at < last {
+            return invalid!("action {i} at {at} ms comes before the one above it");
+        }
+        if *at > MAX_TIME {
+            return invalid!("action {i}: time past {MAX_TIME} ms");
+        }
+        last = *at;
+        check_action(action).map_err(|e| Invalid(alloc::format!("action {i}: {e}")))?;
+    }
+    Ok(())
+}
+
+pub struct Engine {
+    scenario: Scenario,
+    cluster: Cluster,
+    /// How many of `scenario.actions` the cluster has applied.
+    applied: usize,
+    /// The furthest time this run has reached (the end of the scrubbable timeline).
+    horizon: Millis,
+    /// Fractions of a virtual millisecond not yet run (slow speeds advance by < 1 ms a frame).
+    carry: f64,
+    /// The zones the page draws: the last partition's groups (nodes named in no group
+    /// share the first zone), or empty when healed.
+    zones: Vec<Vec<NodeId>>,
+    /// Every id ever used (ids are never reused: a removed node's vote must not come back).
+    max_id: NodeId,
+}
+
+impl Engine {
+    pub fn new(config: SimConfig) -> Result<Engine, Invalid> {
+        Engine::from_scenario(Scenario::new(config))
+    }
+
+    pub fn from_scenario(scenario: Scenario) -> Result<Engine, Invalid> {
+        check_scenario(&scenario)?;
+        let cluster = Cluster::new(scenario.config.clone(), TraceMode::Record);
+        let max_id = scenario
+            .actions
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::AddNode { node } => Some(*node),
+                _ => None,
+            })
+            .fold(scenario.config.nodes as NodeId, NodeId::max);
+        let horizon = scenario.actions.last().map_or(0, |(at, _)| *at);
+        Ok(Engine {
+            scenario,
+            cluster,
+            applied: 0,
+            horizon,
+            carry: 0.0,
+            zones: Vec::new(),
+            max_id,
+        })
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    pub fn now(&self) -> Millis {
+        self.cluster.now()
+    }
+
+    pub fn horizon(&self) -> Millis {
+        self.horizon.max(self.cluster.now())
+    }
+
+    /// The fraction of a millisecond already run past `now` (for smooth drawing).
+    pub fn carry(&self) -> f64 {
+        self.carry
+    }
+
+    /// True while recorded actions lie ahead (after scrubbing back or loading a shared run).
+    pub fn replaying(&self) -> bool {
+        self.applied < self.scenario.actions.len()
+    }
+
+    /// The zones, without nodes that are gone; empty when there is no partition. Zones
+    /// keep their positions (an empty middle zone stays). A node added after the
+    /// partition (connected to everyone until the next one) is drawn in the first zone.
+    pub fn zones(&self) -> Vec<Vec<NodeId>> {
+        if self.zones.is_empty() {
+            return Vec::new();
+        }
+        let live: Vec<NodeId> = self.cluster.node_ids().collect();
+        let mut zones: Vec<Vec<NodeId>> = self
+            .zones
+            .iter()
+            .map(|z| z.iter().copied().filter(|id| live.contains(id)).collect())
+            .collect();
+        for id in live {
+            if !zones.iter().any(|z| z.contains(&id)) {
+                zones[0].push(id);
+            }
+        }
+        zones
+    }
+
+    /// The next unused node id, or `None` when the cluster is full.
+    pub fn next_node_id(&self) -> Option<NodeId> {
+        let live = self.cluster.node_ids().count();
+        (live < MAX_NODES && self.max_id < MAX_NODE_ID).then_some(self.max_id + 1)
+    }
+
+    /// Runs virtual time forward by `dt` milliseconds (fractions carry over to later calls).
+    pub fn advance_by(&mut self, dt: f64) {
+        if !dt.is_finite() || dt <= 0.0 {
+            return;
+        }
+        self.carry += dt.min(MAX_DELAY as f64);
+        let whole = self.carry.floor();
+        self.carry -= whole;
+        self.advance_to(self.now().saturating_add(whole as Millis));
+    }
+
+    /// Runs to `target`, applying recorded actions at their times on the way (the same
+    /// order of calls as `Scenario::replay`).
+    pub fn advance_to(&mut self, target: Millis) {
+        let target = target.min(MAX_TIME);
+        while let Some((at, action)) = self.scenario.actions.get(self.applied) {
+            if *at > target {
+                break;
+            }
+            let (at, action) = (*at, action.clone());
+            self.cluster.run_until(at);
+            self.apply_now(action);
+            self.applied += 1;
+        }
+        self.cluster.run_until(target);
+        self.horizon = self.horizon.max(self.cluster.now());
+    }
+
+    /// Runs to the next moment anything happens (a delivery, a timer or a recorded action).
+    pub fn step(&mut self) {
+        let next_event = self.cluster.next_event_at();
+        let next_action = self.scenario.actions.get(self.applied).map(|(at, _)| *at);
+        let next = match (next_event, next_action) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or(self.now() + 1),
+        };
+        self.carry = 0.0;
+        self.advance_to(next.max(self.now()));
+    }
+
+    /// Goes to `target` by replaying the scenario from the start (backwards) or running
+    /// on (forwards). The trace of the skipped stretch is dropped, slice by slice, so
+    /// memory stays flat however far the jump.
+    pub fn seek(&mut self, target: Millis) {
+        let target = target.min(MAX_TIME);
+        let horizon = self.horizon();
+        if target < self.now() {
+            self.cluster = Cluster::new(self.scenario.config.clone(), TraceMode::Record);
+            self.applied = 0;
+            self.zones.clear();
+        }
+        while self.now() + 1_000 < target {
+            let next = self.now() + 1_000;
+            self.advance_to(next);
+            drop(self.cluster.take_trace());
+        }
+        self.carry = 0.0;
+        self.advance_to(target);
+        self.horizon = horizon.max(self.now());
+    }
+
+    /// Applies a person's action now and records it. Recorded actions still ahead (after
+    /// scrubbing back) are dropped: the run branches here.
+    pub fn act(&mut self, action: Action) -> Result<Option<u64>, Invalid> {
+        check_action(&action)?;
+        self.check_live(&action)?;
+        self.scenario.actions.truncate(self.applied);
+        self.horizon = self.now();
+        self.scenario.actions.push((self.now(), action.clone()));
+        self.applied += 1;
+        Ok(self.apply_now(action))
+    }
+
+    /// Checks that need the cluster as it is now (so the person gets a clear refusal).
+    fn check_live(&self, action: &Action) -> Result<(), Invalid> {
+        let exists = |id: &NodeId| self.cluster.status(*id).is_some();
+        match action {
+            Action::AddNode { node } => {
+                if self.cluster.node_ids().count() >= MAX_NODES {
+                    return invalid!("at most {MAX_NODES} nodes");
+                }
+                if *node <= self.max_id {
+                    return invalid!("node ids are never reused: use {}", self.max_id + 1);
+                }
+                Ok(())
+            }
+            Action::RemoveNode { node } if self.cluster.node_ids().count() <= 1 => {
+                let _ = node;
+                invalid!("cannot remove the last node")
+            }
+            Action::Partition { groups } => {
+                if let Some(id) = groups.iter().flatten().find(|id| !exists(id)) {
+                    return invalid!("no node {id}");
+                }
+                let named = groups.iter().flatten().count();
+                let unnamed = self.cluster.node_ids().count() > named;
+                if groups.len() + usize::from(unnamed) > MAX_ZONES {
+                    return invalid!("at most {MAX_ZONES} zones");
+                }
+                Ok(())
+            }
+            Action::Crash { node }
+            | Action::Restart { node }
+            | Action::Pause { node }
+            | Action::Resume { node }
+            | Action::RemoveNode { node }
+            | Action::Request { node, .. }
+            | Action::Transfer { to: node } => {
+                if exists(node) {
+                    Ok(())
+                } else {
+                    invalid!("no node {node}")
+                }
+            }
+            Action::Link { from, to, .. } | Action::LinkFaults { from, to, .. } => {
+                if !exists(from) {
+                    invalid!("no node {from}")
+                } else if !exists(to) {
+                    invalid!("no node {to}")
+                } else {
+                    Ok(())
+                }
+            }
+            Action::Heal | Action::Network { .. } => Ok(()),
+        }
+    }
+
+    fn apply_now(&mut self, action: Action) -> Option<u64> {
+        match &action {
+            Action::Partition { groups } => {
+                // As the network sees it: nodes named in no group form one more group.
+                let live: Vec<NodeId> = self.cluster.node_ids().collect();
+                let mut zones: Vec<Vec<NodeId>> = groups
+                    .iter()
+                    .map(|g| g.iter().copied().filter(|id| live.contains(id)).collect())
+                    .collect();
+                let rest: Vec<NodeId> = live
+                    .iter()
+                    .copied()
+                    .filter(|id| !zones.iter().any(|z| z.contains(id)))
+                    .collect();
+                if !rest.is_empty() {
+                    zones.push(rest);
+                }
+                let nonempty = zones.iter().filter(|z| !z.is_empty()).count();
+                self.zones = if nonempty <= 1 { Vec::new() } else { zones };
+            }
+            Action::Heal => self.zones.clear(),
+            Action::AddNode { node } => self.max_id = self.max_id.max(*node),
+            _ => {}
+        }
+        self.cluster.apply(action)
+    }
+
+    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
+        self.cluster.take_trace()
+    }
+
+    pub fn take_completed(&mut self) -> Vec<Completed> {
+        self.cluster.take_completed()
+    }
+
+    pub fn view(&self, log_tail: usize) -> ClusterView {
+        self.cluster.view(log_tail)
+    }
+
+    pub fn hash(&self) -> u64 {
+        self.cluster.trace().hash()
+    }
+}
+
+/// Replays `scenario` to `until` keeping only the hash: what the native `replay` binary
+/// prints, for the cross-target determinism test.
+pub fn replay_hash(scenario: &Scenario, until: Millis) -> Result<(u64, u64), Invalid> {
+    check_scenario(scenario)?;
+    let cluster = scenario.replay(until.min(MAX_TIME), TraceMode::HashOnly);
+    Ok((cluster.trace().hash(), cluster.node_events()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duckgoose_core::sim::trace::TraceMode;
+
+    fn engine(seed: u64) -> Engine {
+        Engine::new(SimConfig::new(5, seed)).unwrap()
+    }
+
+    #[test]
+    fn elects_a_goose() {
+        let mut e = engine(1);
+        e.advance_to(3_000);
+        assert!(e.cluster().goose().is_some());
+    }
+
+    #[test]
+    fn frames_and_actions_replay_to_the_same_hash() {
+        let mut e = engine(7);
+        for _ in 0..200 {
+            e.advance_by(16.7 * 0.37);
+        }
+        let goose = e.cluster().goose().unwrap();
+        e.act(Action::Partition {
+            groups: vec![vec![goose, if goose == 1 { 2 } else { 1 }]],
+        })
+        .unwrap();
+        for _ in 0..300 {
+            e.advance_by(9.3);
+        }
+        e.act(Action::Heal).unwrap();
+        e.act(Action::Request {
+            node: 3,
+            request: Request::Goose,
+        })
+        .unwrap();
+        e.advance_by(1234.5);
+        let now = e.now();
+        let replayed = e.scenario().replay(now, TraceMode::HashOnly);
+        assert_eq!(replayed.trace().hash(), e.hash());
+        assert_eq!(replay_hash(e.scenario(), now).unwrap().0, e.hash());
+    }
+
+    #[test]
+    fn seeking_back_and_forth_matches() {
+        let mut e = engine(3);
+        e.advance_to(2_000);
+        e.act(Action::Crash { node: 1 }).unwrap();
+        e.advance_to(5_000);
+        let at_5s = e.hash();
+        e.seek(1_000);
+        assert_eq!(e.now(), 1_000);
+        assert!(e.replaying());
+        assert_eq!(e.horizon(), 5_000);
+        e.seek(5_000);
+        assert_eq!(e.hash(), at_5s);
+        assert_eq!(
+            e.cluster().status(1),
+            Some(duckgoose_core::sim::NodeStatus::Down)
+        );
+    }
+
+    #[test]
+    fn acting_in_the_past_branches() {
+        let mut e = engine(3);
+        e.advance_to(2_000);
+        e.act(Action::Crash { node: 1 }).unwrap();
+        e.advance_to(5_000);
+        e.seek(1_000);
+        e.act(Action::Crash { node: 2 }).unwrap();
+        assert_eq!(
+            e.scenario().actions,
+            vec![(1_000, Action::Crash { node: 2 })]
+        );
+        assert!(!e.replaying());
+        assert_eq!(e.horizon(), 1_000);
+    }
+
+    #[test]
+    fn zones_follow_partitions() {
+        let mut e = engine(3);
+        e.act(Action::Partition {
+            groups: vec![vec![1, 2], vec![3]],
+        })
+        .unwrap();
+        assert_eq!(e.zones(), vec![vec![1, 2], vec![3], vec![4, 5]]);
+        assert!(
+            e.act(Action::Partition {
+                groups: vec![vec![1], vec![2], vec![3]]
+            })
+            .is_err()
+        );
+        e.act(Action::Partition {
+            groups: vec![vec![1, 2, 3], vec![], vec![4, 5]],
+        })
+        .unwrap();
+        assert_eq!(e.zones(), vec![vec![1, 2, 3], vec![], vec![4, 5]]);
+        e.act(Action::Heal).unwrap();
+        assert!(e.zones().is_empty());
+    }
+
+    #[test]
+    fn refuses_bad_input() {
+        let mut e = engine(3);
+        assert!(e.act(Action::Crash { node: 0 }).is_err());
+        assert!(e.act(Action::Crash { node: 42 }).is_err());
+        assert!(e.act(Action::AddNode { node: 3 }).is_err());
+        assert!(
+            e.act(Action::Network {
+                faults: LinkFaults {
+                    latency_min: 5,
+                    latency_max: 1,
+                    loss_ppm: 0,
+                    duplicate_ppm: 0
+                }
+            })
+            .is_err()
+        );
+        assert!(
+            e.act(Action::Request {
+                node: 1,
+                request: Request::RemoveMember(2)
+            })
+            .is_err()
+        );
+        let mut bad = SimConfig::new(5, 1);
+        bad.heartbeat_interval = 500;
+        assert!(Engine::new(bad).is_err());
+        assert!(Engine::new(SimConfig::new(10, 1)).is_err());
+        assert!(Engine::new(SimConfig::new(5, u64::MAX)).is_err());
+        // Nothing recorded for refused actions.
+        assert!(e.scenario().actions.is_empty());
+    }
+
+    #[test]
+    fn adds_and_removes_nodes() {
+        let mut e = engine(5);
+        e.advance_to(2_000);
+        let id = e.next_node_id().unwrap();
+        assert_eq!(id, 6);
+        e.act(Action::AddNode { node: id }).unwrap();
+        e.advance_to(4_000);
+        assert!(
+            e.cluster()
+                .view(0)
+                .nodes
+                .iter()
+                .any(|n| n.id == 6 && n.member)
+        );
+        e.act(Action::RemoveNode { node: 2 }).unwrap();
+        e.advance_to(6_000);
+        assert!(e.cluster().status(2).is_none());
+        assert_eq!(e.next_node_id(), Some(7));
+    }
+
+    #[test]
+    fn trace_is_drained() {
+        let mut e = engine(5);
+        e.advance_to(1_000);
+        assert!(!e.take_trace().is_empty());
+        assert!(e.take_trace().is_empty());
+        e.advance_to(60_000);
+        e.seek(30_000);
+        assert!(e.cluster().trace().events().len() < 20_000);
+    }
+}

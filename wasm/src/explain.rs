@@ -1,0 +1,363 @@
+//! Trace events as lines a person reads in the playground's event log: who did what, and
+//! why ("3 denied vote to 2 for term 4: candidate log is behind …").
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::Serialize;
+
+use duckgoose_core::events::{Event, Role, RoleReason};
+use duckgoose_core::sim::Action;
+use duckgoose_core::sim::Completed;
+use duckgoose_core::sim::trace::{TraceEvent, TraceKind};
+use duckgoose_core::{NodeId, Reply, Request, RequestError, Term};
+
+/// One line of the event log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Line {
+    pub at: u64,
+    /// `role`, `leader`, `stepdown`, `vote`, `deny`, `commit`, `member`, `transfer`,
+    /// `action`, `request`, `reply`, `violation`, `message`, `drop`, `goose`, `other`.
+    pub kind: &'static str,
+    /// The node the line is about, if one.
+    pub node: Option<NodeId>,
+    pub term: Option<Term>,
+    pub text: String,
+}
+
+fn ids(ids: &[NodeId]) -> String {
+    let parts: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+pub fn action(action: &Action) -> String {
+    match action {
+        Action::Partition { groups } => {
+            let parts: Vec<String> = groups
+                .iter()
+                .filter(|g| !g.is_empty())
+                .map(|g| ids(g))
+                .collect();
+            if parts.len() <= 1 && groups.iter().flatten().count() > 0 {
+                format!("you joined {} into one zone", parts.join(""))
+            } else {
+                format!("you partitioned the network: {}", parts.join(" | "))
+            }
+        }
+        Action::Link {
+            from,
+            to,
+            connected: false,
+        } => format!("you cut the link {from} → {to}"),
+        Action::Link { from, to, .. } => format!("you restored the link {from} → {to}"),
+        Action::Heal => "you healed the network".into(),
+        Action::Crash { node } => format!("you crashed {node}"),
+        Action::Restart { node } => format!("you restarted {node}"),
+        Action::Pause { node } => format!("you paused {node} (it holds its messages)"),
+        Action::Resume { node } => format!("you resumed {node}"),
+        Action::AddNode { node } => format!("you started node {node} and asked to add it"),
+        Action::RemoveNode { node } => format!("you asked to remove node {node}"),
+        Action::Transfer { to } => format!("you asked the leader to hand over to {to}"),
+        Action::Request { node, request } => format!("client → {node}: {}", request_text(request)),
+        Action::Network { faults } => format!(
+            "you set every link to {}–{} ms, {}% loss",
+            faults.latency_min,
+            faults.latency_max,
+            percent(faults.loss_ppm)
+        ),
+        Action::LinkFaults {
+            from,
+            to,
+            faults: Some(f),
+        } => format!(
+            "you set link {from} → {to} to {}–{} ms, {}% loss",
+            f.latency_min,
+            f.latency_max,
+            percent(f.loss_ppm)
+        ),
+        Action::LinkFaults {
+            from,
+            to,
+            faults: None,
+        } => format!("you reset link {from} → {to} to the global setting"),
+    }
+}
+
+fn percent(ppm: u32) -> String {
+    let tenths = (ppm as u64 + 500) / 1_000;
+    if tenths.is_multiple_of(10) {
+        format!("{}", tenths / 10)
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
+pub fn request_text(request: &Request) -> String {
+    match request {
+        Request::Put { key, value } => format!("put {key}={value}"),
+        Request::Delete { key } => format!("delete {key}"),
+        Request::Cas {
+            key,
+            expected,
+            value,
+        } => format!(
+            "cas {key}: {} → {value}",
+            expected.as_deref().unwrap_or("(none)")
+        ),
+        Request::Get { key } => format!("get {key}"),
+        Request::Goose => "goose?".into(),
+        Request::AddMember(m) => format!("add member {}", m.id),
+        Request::RemoveMember(id) => format!("remove member {id}"),
+        Request::Transfer { to } => format!("transfer to {to}"),
+    }
+}
+
+pub fn reply_text(reply: &Reply) -> String {
+    match reply {
+        Reply::Written => "written".into(),
+        Reply::Cas { swapped: true } => "swapped".into(),
+        Reply::Cas { swapped: false } => "not swapped".into(),
+        Reply::Value(Some(v)) => format!("value {v}"),
+        Reply::Value(None) => "no such key".into(),
+        Reply::Goose { term } => format!("HONK: goose of term {term}"),
+        Reply::Duck { reason } => format!("quack: a duck ({reason})"),
+        Reply::MembershipChanged { membership, .. } => {
+            let members: Vec<NodeId> = membership.ids().collect();
+            format!("members are now {}", ids(&members))
+        }
+        Reply::Transferred { to, term } => format!("{to} leads term {term}"),
+    }
+}
+
+pub fn result_text(result: &Option<Result<Reply, RequestError>>) -> String {
+    match result {
+        Some(Ok(reply)) => reply_text(reply),
+        Some(Err(e)) => format!("failed: {e}"),
+        None => "no answer: the node went down".into(),
+    }
+}
+
+/// A finished client request, for the page.
+#[derive(Clone, Debug, Serialize)]
+pub struct Answer {
+    pub id: u64,
+    pub node: NodeId,
+    pub at: u64,
+    pub ok: bool,
+    /// `Some(term)` when the node answered goose.
+    pub goose: Option<Term>,
+    /// True when the node answered duck.
+    pub duck: bool,
+    pub text: String,
+}
+
+pub fn answer(c: &Completed) -> Answer {
+    Answer {
+        id: c.id,
+        node: c.node,
+        at: c.at,
+        ok: matches!(c.result, Some(Ok(_))),
+        goose: match c.result {
+            Some(Ok(Reply::Goose { term })) => Some(term),
+            _ => None,
+        },
+        duck: matches!(c.result, Some(Ok(Reply::Duck { .. }))),
+        text: result_text(&c.result),
+    }
+}
+
+fn line(
+    at: u64,
+    kind: &'static str,
+    node: Option<NodeId>,
+    term: Option<Term>,
+    text: String,
+) -> Line {
+    Line {
+        at,
+        kind,
+        node,
+        term,
+        text,
+    }
+}
+
+fn role_line(at: u64, node: NodeId, role: Role, term: Term, reason: &RoleReason) -> Line {
+    let (kind, text) = match (role, reason) {
+        (Role::Follower, RoleReason::NoQuorum { window }) => (
+            "stepdown",
+            format!("{node} stepped down in term {term}: no quorum for {window} ms"),
+        ),
+        (Role::Follower, RoleReason::TransferTimedOut { to }) => (
+            "stepdown",
+            format!("{node} stepped down in term {term}: transfer to {to} timed out"),
+        ),
+        (Role::Follower, RoleReason::Removed) => (
+            "stepdown",
+            format!("{node} stepped down in term {term}: removed from the cluster"),
+        ),
+        (Role::Leader, reason) => (
+            "leader",
+            format!("{node} became leader of term {term}: {reason}"),
+        ),
+        (role, reason) => (
+            "role",
+            format!(
+                "{node} became {} in term {term}: {reason}",
+                role.as_str().replace('_', "-")
+            ),
+        ),
+    };
+    line(at, kind, Some(node), Some(term), text)
+}
+
+/// The log line for a trace event, or `None` for message traffic unless `verbose`.
+pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
+    let at = event.at;
+    Some(match &event.kind {
+        TraceKind::Node { node, event: e } => {
+            let node = *node;
+            match e {
+                Event::RoleChanged { role, term, reason } => {
+                    role_line(at, node, *role, *term, reason)
+                }
+                Event::VoteGranted { term, .. } => {
+                    line(at, "vote", Some(node), Some(*term), format!("{node} {e}"))
+                }
+                Event::VoteDenied { term, .. } => {
+                    line(at, "deny", Some(node), Some(*term), format!("{node} {e}"))
+                }
+                Event::Committed { .. } => {
+                    line(at, "commit", Some(node), None, format!("{node} {e}"))
+                }
+                Event::MembershipChanged { .. } => {
+                    line(at, "member", Some(node), None, format!("{node}: {e}"))
+                }
+                Event::TransferStarted { .. } | Event::TransferAborted { .. } => {
+                    line(at, "transfer", Some(node), None, format!("{node} {e}"))
+                }
+                _ => line(at, "other", Some(node), None, format!("{node} {e}")),
+            }
+        }
+        TraceKind::Action { action: a } => line(at, "action", None, None, action(a)),
+        TraceKind::Request { node, id, request } => {
+            // Requests made by actions already have their action line.
+            if !verbose {
+                return None;
+            }
+            line(
+                at,
+                "request",
+                Some(*node),
+                None,
+                format!("client → {node}: #{id} {}", request_text(request)),
+            )
+        }
+        TraceKind::Response { node, id, result } => line(
+            at,
+            "reply",
+            Some(*node),
+            None,
+            format!(
+                "{node} → client: #{id} {}",
+                result_text(&Some(result.clone()))
+            ),
+        ),
+        TraceKind::Violation { invariant, detail } => line(
+            at,
+            "violation",
+            None,
+            None,
+            format!("INVARIANT VIOLATED ({invariant}): {detail}"),
+        ),
+        TraceKind::Send { msg, deliver_at } if verbose => line(
+            at,
+            "message",
+            Some(msg.from),
+            Some(msg.term),
+            format!(
+                "{} → {}: {} (term {}{}), arrives at {deliver_at} ms",
+                msg.from,
+                msg.to,
+                msg.kind,
+                msg.term,
+                if msg.entries > 0 {
+                    format!(", {} entries", msg.entries)
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        TraceKind::Drop { msg, reason } if verbose => line(
+            at,
+            "drop",
+            Some(msg.to),
+            Some(msg.term),
+            format!(
+                "{} → {}: {} dropped ({})",
+                msg.from,
+                msg.to,
+                msg.kind,
+                match reason {
+                    duckgoose_core::sim::trace::DropReason::Partitioned => "link cut",
+                    duckgoose_core::sim::trace::DropReason::Lost => "lost",
+                    duckgoose_core::sim::trace::DropReason::NodeDown => "receiver down",
+                }
+            ),
+        ),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duckgoose_core::sim::trace::TraceEvent;
+
+    #[test]
+    fn explains_step_downs_and_denials() {
+        let e = TraceEvent {
+            at: 10,
+            kind: TraceKind::Node {
+                node: 1,
+                event: Event::RoleChanged {
+                    role: Role::Follower,
+                    term: 3,
+                    reason: RoleReason::NoQuorum { window: 150 },
+                },
+            },
+        };
+        let l = explain(&e, false).unwrap();
+        assert_eq!(l.text, "1 stepped down in term 3: no quorum for 150 ms");
+        assert_eq!(l.kind, "stepdown");
+        let e = TraceEvent {
+            at: 10,
+            kind: TraceKind::Node {
+                node: 3,
+                event: Event::VoteDenied {
+                    candidate: 2,
+                    term: 4,
+                    pre_vote: false,
+                    reason: duckgoose_core::DenyReason::AlreadyVoted { voted_for: 5 },
+                },
+            },
+        };
+        assert_eq!(
+            explain(&e, false).unwrap().text,
+            "3 denied vote to 2 for term 4: already voted for 5"
+        );
+    }
+
+    #[test]
+    fn explains_actions() {
+        assert_eq!(
+            action(&Action::Partition {
+                groups: vec![vec![1, 2], vec![], vec![3, 4, 5]]
+            }),
+            "you partitioned the network: {1,2} | {3,4,5}"
+        );
+        assert_eq!(percent(12_345), "1.2");
+        assert_eq!(percent(100_000), "10");
+    }
+}

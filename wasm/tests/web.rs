@@ -1,0 +1,160 @@
+//! The bindings as the page uses them, in a real browser:
+//! `wasm-pack test --headless --chrome wasm` (scripts/test-web runs it).
+#![cfg(target_arch = "wasm32")]
+
+use duckgoose_wasm::Sim;
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(key)).expect("property")
+}
+
+fn options(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+fn sim(seed: u32) -> Sim {
+    Sim::new(options(&[("nodes", 5.into()), ("seed", seed.into())])).expect("valid options")
+}
+
+fn goose_count(frame: &JsValue) -> usize {
+    let nodes: Array = get(&get(frame, "view"), "nodes").dyn_into().unwrap();
+    nodes
+        .iter()
+        .filter(|n| get(n, "goose").as_bool() == Some(true))
+        .count()
+}
+
+#[wasm_bindgen_test]
+fn frames_carry_the_view_lines_and_hash() {
+    let mut s = sim(42);
+    let f = s.frame(16.0).unwrap();
+    let nodes: Array = get(&get(&f, "view"), "nodes").dyn_into().unwrap();
+    assert_eq!(nodes.length(), 5);
+    let first = nodes.get(0);
+    assert_eq!(get(&first, "id").as_f64(), Some(1.0));
+    assert_eq!(get(&first, "status").as_string().as_deref(), Some("up"));
+    assert_eq!(get(&f, "hash").as_string().map(|h| h.len()), Some(16));
+    let f = s.run_until(3_000.0).unwrap();
+    assert_eq!(goose_count(&f), 1);
+    let lines: Array = get(&f, "lines").dyn_into().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| get(&l, "kind").as_string().as_deref() == Some("leader"))
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_random_seed_is_reported() {
+    let s = Sim::new(JsValue::UNDEFINED).unwrap();
+    assert!(s.seed() >= 0.0 && s.seed() < 1_000_000.0);
+}
+
+#[wasm_bindgen_test]
+fn bad_input_throws_instead_of_panicking() {
+    assert!(Sim::new(options(&[("nodes", 0.into())])).is_err());
+    assert!(Sim::new(options(&[("nodes", 10.into())])).is_err());
+    assert!(Sim::new(options(&[("seed", (-1).into())])).is_err());
+    assert!(Sim::new(options(&[("seed", 1.5.into())])).is_err());
+    assert!(Sim::new(options(&[("loss", 200.into())])).is_err());
+    assert!(Sim::new(options(&[("heartbeat", 500.into())])).is_err());
+    assert!(Sim::new(options(&[("colour", "blue".into())])).is_err());
+    assert!(Sim::new(JsValue::from_str("five")).is_err());
+    let mut s = sim(1);
+    for bad in [
+        "",
+        "crash",
+        "crash 0",
+        "crash 42",
+        "partition 1/2/3/4",
+        "fly 2",
+        "request 1 put k",
+    ] {
+        assert!(s.act(bad).is_err(), "{bad}");
+    }
+    assert!(s.frame(f64::NAN).is_ok());
+    assert!(s.frame(-5.0).is_ok());
+    assert!(s.seek(f64::INFINITY).is_err());
+    assert!(s.run_until(-1.0).is_err());
+    assert!(s.set_network(150.0, 10.0, 15.0).is_err());
+    assert!(s.set_network(1.0, 20.0, 10.0).is_err());
+    assert!(s.set_link(1.0, 2.5, 0.0, 1.0, 2.0, false).is_err());
+    assert!(Sim::from_scenario("not a run").is_err());
+    assert!(Sim::replay_hash("duckgoose 1 nodes=5\n5 crash 1\n1 heal", 10.0).is_err());
+    // Nothing refused was recorded.
+    assert_eq!(s.scenario().lines().count(), 1);
+}
+
+#[wasm_bindgen_test]
+fn goose_queries_are_answered() {
+    let mut s = sim(3);
+    let f = s.run_until(3_000.0).unwrap();
+    let goose = get(&get(&f, "view"), "goose").as_f64().unwrap();
+    let id = s.act(&format!("request {goose} goose")).unwrap().unwrap();
+    let duck = if goose == 1.0 { 2.0 } else { 1.0 };
+    let id2 = s.act(&format!("request {duck} goose")).unwrap().unwrap();
+    let f = s.run_until(3_500.0).unwrap();
+    let answers: Array = get(&f, "answers").dyn_into().unwrap();
+    let by_id = |want: f64| {
+        answers
+            .iter()
+            .find(|a| get(a, "id").as_f64() == Some(want))
+            .expect("answered")
+    };
+    assert!(get(&by_id(id), "goose").as_f64().is_some());
+    assert_eq!(get(&by_id(id2), "duck").as_bool(), Some(true));
+}
+
+#[wasm_bindgen_test]
+fn scenarios_replay_to_the_same_hash() {
+    let mut s = sim(9);
+    s.frame(1_500.0).unwrap();
+    s.act("partition 1,2/3,4,5").unwrap();
+    for _ in 0..100 {
+        s.frame(13.7).unwrap();
+    }
+    s.act("heal").unwrap();
+    s.act("request 3 put x 1").unwrap();
+    s.set_network(5.0, 5.0, 30.0).unwrap();
+    s.frame(2_000.0).unwrap();
+    let (now, hash, text) = (s.now(), s.hash(), s.scenario());
+    assert_eq!(text.lines().count(), 5);
+    let replayed = Sim::replay_hash(&text, now).unwrap();
+    assert_eq!(get(&replayed, "hash").as_string(), Some(hash.clone()));
+    let mut loaded = Sim::from_scenario(&text).unwrap();
+    loaded.seek(now).unwrap();
+    assert_eq!(loaded.hash(), hash);
+    // Scrub back and forward again.
+    s.seek(1_000.0).unwrap();
+    assert_eq!(s.now(), 1_000.0);
+    s.seek(now).unwrap();
+    assert_eq!(s.hash(), hash);
+    // The serde form is there too.
+    let json = s.scenario_json().unwrap();
+    let actions: Array = get(&json, "actions").dyn_into().unwrap();
+    assert_eq!(actions.length(), 4);
+}
+
+#[wasm_bindgen_test]
+fn zones_follow_partitions() {
+    let mut s = sim(4);
+    s.act("partition 1,2,3/-/4,5").unwrap();
+    let f = s.frame(0.0).unwrap();
+    let zones: Array = get(&f, "zones").dyn_into().unwrap();
+    assert_eq!(zones.length(), 3);
+    let middle: Array = zones.get(1).dyn_into().unwrap();
+    assert_eq!(middle.length(), 0);
+    s.act("heal").unwrap();
+    let f = s.frame(0.0).unwrap();
+    let zones: Array = get(&f, "zones").dyn_into().unwrap();
+    assert_eq!(zones.length(), 0);
+}
