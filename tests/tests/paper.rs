@@ -415,6 +415,10 @@ fn follower_commits_what_the_leader_committed() {
         committed.iter().map(|e| e.index).collect::<Vec<_>>(),
         vec![1, 2, 3]
     );
+    // Entries past the ones an Append vouches for may still be another leader's.
+    let mut stale = with_log(1, &IDS, 3, &[1, 2, 2]);
+    stale.step(append(2, 1, 3, (2, 1), vec![], 9));
+    assert_eq!(stale.commit_index(), 2, "entries 3 and 4 are unverified");
 }
 
 /// §5.3: a follower refuses entries that do not follow an entry matching prev_index/prev_term.
