@@ -419,7 +419,7 @@ pub fn setup_for_seed(nodes: u32, seed: u64, base: &NemesisConfig) -> (SimConfig
         ..SimConfig::new(nodes, seed)
     };
     let nemesis = NemesisConfig {
-        fault_interval: if (seed / 4) % 2 == 0 {
+        fault_interval: if (seed / 4).is_multiple_of(2) {
             base.fault_interval
         } else {
             base.fault_interval / 4
