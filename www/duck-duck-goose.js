@@ -97,11 +97,14 @@ input.seed { width: 96px; }
 .scen button { font-size: 13px; padding: 4px 10px; border-radius: 99px; }
 .scen button.on { background: #fff6dc; border-color: #ecc35a; font-weight: 600; }
 .share-out { width: 100%; margin-top: 6px; font-size: 12px; }
-.bottom { display: grid; grid-template-columns: minmax(0, 1.1fr) minmax(0, 1fr); border-top: 1px solid #ebe8de; }
+.bottom { border-top: 1px solid #ebe8de; }
 .bottom > section { padding: 10px 12px; min-width: 0; }
-.bottom h3 { margin: 0 0 6px; font-size: 12px; text-transform: uppercase; letter-spacing: .06em; color: var(--mute); display: flex; gap: 8px; align-items: center; }
+.state { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 12px; padding: 0 12px 12px; align-items: start; }
+.state h3, .bottom h3 { margin: 0 0 6px; font-size: 12px; text-transform: uppercase; letter-spacing: .06em; color: var(--mute); display: flex; gap: 8px; align-items: center; }
 .bottom h3 label { text-transform: none; letter-spacing: 0; font-weight: 400; margin-left: auto; }
-.inv { border-radius: 10px; padding: 8px 10px; background: #eefaf3; border: 1px solid #bfe8d1; margin-bottom: 10px; }
+.state h3 span { text-transform: none; letter-spacing: 0; font-weight: 400; }
+.logwrap { overflow-x: auto; }
+.inv { border-radius: 10px; padding: 8px 10px; background: #eefaf3; border: 1px solid #bfe8d1; }
 .inv.bad { background: #fff0f1; border-color: #f2a7b1; }
 .inv .sum { font-weight: 700; color: var(--ok); }
 .inv.bad .sum { color: var(--bad); }
@@ -119,7 +122,7 @@ table.logs td.e:not(.c) { background: #fff !important; }
 table.logs td.none { border: none; }
 table.logs tr.down th { text-decoration: line-through; }
 table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
-.events { font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; height: 210px; overflow: auto; background: #fff; border: 1px solid #ebe8de; border-radius: 8px; padding: 4px 6px; }
+.events { font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; height: 230px; overflow: auto; background: #fff; border: 1px solid #ebe8de; border-radius: 8px; padding: 4px 6px; }
 .events div { white-space: pre-wrap; }
 .events time { color: #98a2b3; margin-right: 8px; }
 .events .k-leader, .events .k-goose { color: #9a6b00; font-weight: 700; }
@@ -137,8 +140,8 @@ table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 [data-controls=full] .min-only { display: none !important; }
 @media (max-width: 860px) {
   .main { grid-template-columns: 1fr; }
-  aside { border-left: none; border-top: 1px solid #ebe8de; max-height: none; }
-  .bottom { grid-template-columns: 1fr; }
+  aside { border-left: none; border-top: 1px solid #ebe8de; }
+  .state { grid-template-columns: 1fr; }
 }
 /* stage */
 .zone rect { stroke-width: 1.5; }
@@ -248,6 +251,10 @@ const TEMPLATE = html`
       <div class="caption" hidden></div>
       <div class="ticker min-only"></div>
       <div class="hint full-only">Drag nodes between zones to partition the network (or select a node and press 1, 2, 3). Keys on a selected node: <b>c</b> crash/restart, <b>p</b> pause/resume, <b>g</b> goose?, <b>t</b> transfer, <b>h</b> heal. Click a link for its loss and latency.</div>
+      <div class="state full-only">
+        <div class="inv"><div class="sum">All invariants hold</div><ul></ul><div class="offense"></div></div>
+        <div class="logsec"><h3>Replicated logs <span>term per entry · solid = committed</span></h3><div class="logwrap"><table class="logs"></table></div></div>
+      </div>
     </div>
     <aside class="full-only">
       <section class="card node-panel"><h3>Node</h3><div class="node-body muted">Click a node (or Tab to it) to select it.</div></section>
@@ -279,11 +286,6 @@ const TEMPLATE = html`
   </div>
   <div class="bottom full-only">
     <section>
-      <div class="inv"><div class="sum">All invariants hold</div><ul></ul><div class="offense"></div></div>
-      <h3>Replicated logs <span class="muted" style="text-transform:none;letter-spacing:0">(term per entry; solid = committed)</span></h3>
-      <div class="logwrap"><table class="logs"></table></div>
-    </section>
-    <section>
       <h3>Event log <label><input class="verbose" type="checkbox"> messages</label></h3>
       <div class="events" role="log" aria-live="off"></div>
     </section>
@@ -292,7 +294,7 @@ const TEMPLATE = html`
 
 const fmtSpeed = (s) => (s >= 10 ? s.toFixed(0) : s >= 1 ? s.toFixed(1) : s.toFixed(2)) + '×';
 const fmtTime = (ms) => (ms / 1000).toFixed(3) + ' s';
-const termColor = (t) => `hsl(${(t * 67) % 360} 70% 84%)`;
+const termColor = (t) => (t === 0 ? '#e9ecf1' : `hsl(${(t * 67 + 40) % 360} 70% 84%)`);
 
 function b64urlEncode(text) {
   const bytes = new TextEncoder().encode(text);
@@ -909,13 +911,17 @@ export class DuckDuckGoose extends HTMLElement {
     for (const b of this.bubbles) {
       const p = this.pos.get(b.node);
       if (!p) continue;
-      const text = b.text.length > 46 ? b.text.slice(0, 45) + '…' : b.text;
-      const w = text.length * 7.1 + 20;
+      const text = b.text.length > 60 ? b.text.slice(0, 59) + '…' : b.text;
+      const bg = svg('g', { class: `bubble ${b.kind}` }, g);
+      const rect = svg('rect', { height: 26, rx: 13 }, bg);
+      const t = svg('text', {}, bg);
+      t.textContent = text;
+      let w = text.length * 7.6 + 22;
+      try { w = t.getComputedTextLength() + 22 || w; } catch { /* not rendered yet */ }
       const x = Math.min(W - w - 4, Math.max(4, p.x - w / 2));
       const y = Math.max(4, p.y - R - 64);
-      const bg = svg('g', { class: `bubble ${b.kind}` }, g);
-      svg('rect', { x, y, width: w, height: 26, rx: 13 }, bg);
-      svg('text', { x: x + 10, y: y + 17.5 }, bg).textContent = text;
+      set(rect, 'x', x); set(rect, 'y', y); set(rect, 'width', w);
+      set(t, 'x', x + 11); set(t, 'y', y + 17.5);
     }
   }
 
