@@ -189,6 +189,15 @@ impl Log {
         self.latest_config().map_or(&EMPTY, |(_, m)| m)
     }
 
+    /// The membership before the latest one, if the log holds two.
+    pub fn previous_config(&self) -> Option<&Membership> {
+        let index = *self.config_indexes.iter().rev().nth(1)?;
+        match &self.get(index)?.command {
+            Command::Config(membership) => Some(membership),
+            _ => unreachable!("config_indexes only holds Config entries"),
+        }
+    }
+
     /// The membership in force: the latest `Config` entry, committed or not.
     pub fn latest_config(&self) -> Option<(Index, &Membership)> {
         let index = *self.config_indexes.last()?;

@@ -461,3 +461,29 @@ fn an_isolated_leader_never_answers_goose_and_steps_down() {
     let new = net.leader().expect("the majority elected someone");
     assert!(others[1..].contains(&new));
 }
+
+/// Found by a long simulation run: a leader appends its own removal, is cut off before
+/// anyone else has it, and steps down. Its log is now the most up-to-date, so the other
+/// member cannot win without it; if it refused to campaign because its latest (never
+/// committed) membership leaves it out, the cluster would stay leaderless forever.
+#[test]
+fn a_node_whose_own_removal_never_committed_can_still_be_elected() {
+    let mut net = Net::new(&[1, 2]);
+    let old = net.elect_someone(2_000);
+    let other = 3 - old;
+    net.advance(100);
+    net.isolate(other);
+    net.node_mut(old)
+        .propose_membership_change(MembershipChange::Remove(old))
+        .unwrap();
+    net.advance(400);
+    assert_ne!(net.node(old).role(), Role::Leader, "CheckQuorum: stepped down");
+    assert!(!net.node(old).membership().contains(old), "its latest membership leaves it out");
+    net.heal();
+    net.advance(5_000);
+    let leader = net.leader().expect("the cluster elects a leader again");
+    assert_eq!(leader, other, "the removal went through and the survivor leads");
+    let ids: Vec<u64> = net.node(other).membership().ids().collect();
+    assert_eq!(ids, vec![other]);
+    assert!(net.node(other).commit_index() >= net.node(other).log().last_index() - 1);
+}

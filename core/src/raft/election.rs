@@ -12,7 +12,7 @@ use crate::types::{Index, NodeId, Term};
 impl Raft {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self) {
-        if !self.is_voter() {
+        if !self.can_campaign() {
             // Removed, or joining and not yet added: never campaign, just keep listening.
             self.reset_election_timer();
             return;
@@ -46,7 +46,7 @@ impl Raft {
     }
 
     pub(super) fn become_candidate(&mut self, reason: RoleReason, transfer: bool) {
-        debug_assert!(self.is_voter(), "only members campaign");
+        debug_assert!(self.can_campaign(), "only members campaign");
         self.set_term(self.term + 1);
         self.set_vote(self.id());
         self.state = RoleState::Candidate {
@@ -230,7 +230,7 @@ impl Raft {
     /// The leader asked us to take over (leadership transfer): campaign at once, skipping
     /// PreVote, and mark the request so voters set leader stickiness aside.
     pub(super) fn on_timeout_now(&mut self, from: NodeId) {
-        if self.is_leader() || !self.is_voter() {
+        if self.is_leader() || !self.can_campaign() {
             return;
         }
         self.become_candidate(RoleReason::TimeoutNow { from }, true);

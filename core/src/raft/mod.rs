@@ -605,6 +605,24 @@ impl Raft {
         self.membership().contains(self.id())
     }
 
+    /// May this node start an election? Members of the latest membership may; so may a
+    /// member of the one before it while the latest (which drops it) is not known to be
+    /// committed: that change might never commit, and if this node holds the most
+    /// up-to-date log the cluster cannot elect anyone else. Votes are still counted in the
+    /// latest membership, so two majorities still overlap; if the change does commit, a
+    /// node that wins this way steps down as soon as it learns so.
+    fn can_campaign(&self) -> bool {
+        if self.is_voter() {
+            return true;
+        }
+        let me = self.id();
+        let uncommitted = self
+            .log
+            .latest_config()
+            .is_some_and(|(index, _)| index > self.commit_index);
+        uncommitted && self.log.previous_config().is_some_and(|m| m.contains(me))
+    }
+
     fn advance_commit(&mut self, index: Index) {
         if index <= self.commit_index {
             return;
