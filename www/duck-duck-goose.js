@@ -16,11 +16,13 @@ import init, { Sim } from './pkg/duckgoose_wasm.js';
 import { SCENARIOS, findSeed } from './scenarios.js';
 
 let wasmReady = null;
+let firstDrawn = false; // for the load-time benchmark: performance.mark('ddg-first-draw')
 const loadWasm = () => (wasmReady ??= init());
 
 const SVGNS = 'http://www.w3.org/2000/svg';
-const W = 960;
-const H = 500;
+// The stage's coordinate space: zones side by side, or stacked on narrow screens.
+const LANDSCAPE = [960, 500];
+const PORTRAIT = [520, 820];
 const R = 30;
 const TOP = 8;
 const ZONES = 3;
@@ -80,7 +82,7 @@ svg.stage { width: 100%; height: auto; display: block; touch-action: none; user-
 .caption .title { font-weight: 700; margin-right: 6px; }
 .hint { font-size: 12px; color: var(--mute); padding: 0 14px 8px; }
 aside { border-left: 1px solid #ebe8de; background: #fbfaf7; padding: 10px; display: flex; flex-direction: column; gap: 10px; }
-section.card { background: var(--panel); border: 1px solid #e8e5db; border-radius: 10px; padding: 9px 10px; }
+section.card { contain: content; background: var(--panel); border: 1px solid #e8e5db; border-radius: 10px; padding: 9px 10px; }
 section.card h3 { margin: 0 0 6px; font-size: 12px; text-transform: uppercase; letter-spacing: .06em; color: var(--mute); }
 .row { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
 .row label { display: inline-flex; gap: 4px; align-items: center; color: var(--mute); font-size: 13px; }
@@ -122,7 +124,7 @@ table.logs td.e:not(.c) { background: #fff !important; }
 table.logs td.none { border: none; }
 table.logs tr.down th { text-decoration: line-through; }
 table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
-.events { font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; height: 230px; overflow: auto; background: #fff; border: 1px solid #ebe8de; border-radius: 8px; padding: 4px 6px; }
+.events { contain: strict; font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; height: 230px; overflow: auto; background: #fff; border: 1px solid #ebe8de; border-radius: 8px; padding: 4px 6px; }
 .events div { white-space: pre-wrap; }
 .events time { color: #98a2b3; margin-right: 8px; }
 .events .k-leader, .events .k-goose { color: #9a6b00; font-weight: 700; }
@@ -138,6 +140,10 @@ table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 [data-controls=minimal] .full-only, [data-controls=none] .full-only, [data-controls=none] .bar { display: none !important; }
 [data-controls=minimal] .main, [data-controls=none] .main { grid-template-columns: 1fr; }
 [data-controls=full] .min-only { display: none !important; }
+@media (max-width: 600px) {
+  .legend, .hint { display: none; }
+  .bar input[type=range].speed { width: 90px; }
+}
 @media (max-width: 860px) {
   .main { grid-template-columns: 1fr; }
   aside { border-left: none; border-top: 1px solid #ebe8de; }
@@ -167,10 +173,11 @@ table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 .node .timer-bg { fill: none; stroke: #e4e8ef; stroke-width: 5; }
 .node .timer { fill: none; stroke: #7aa0cc; stroke-width: 5; stroke-linecap: round; }
 .node .timer.late { stroke: #ee8a2a; }
-.node .halo { fill: url(#halo); opacity: 0; }
+.node .halo { fill: #f2b01e; opacity: 0; }
 .node .ring { fill: none; stroke: var(--gold); stroke-width: 6; opacity: 0; }
 .node .idb { fill: #1d2330; }
 .node .idt { fill: #fff; font-size: 13px; font-weight: 700; text-anchor: middle; dominant-baseline: central; }
+.node[data-role=goose] .label { fill: #8a5a00; }
 .node .label { font-size: 13px; text-anchor: middle; fill: #475467; font-weight: 600; paint-order: stroke; stroke: rgba(246,244,238,.9); stroke-width: 4px; }
 .node .tag { opacity: 0; }
 .node .tag rect { fill: var(--gold); }
@@ -180,7 +187,7 @@ table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 .node .sel { fill: none; stroke: var(--accent); stroke-width: 2.5; stroke-dasharray: 5 4; opacity: 0; }
 .node.selected .sel, .node:focus-visible .sel { opacity: 1; }
 .node:focus-visible .sel { stroke-dasharray: none; }
-.node[data-role=goose] .halo { opacity: 1; }
+.node[data-role=goose] .halo { opacity: .22; }
 .node[data-role=goose] .ring { opacity: 1; }
 .node[data-role=goose] .tag { opacity: 1; }
 .node[data-role=goose] .body { stroke: var(--gold); stroke-width: 4; fill: #fffdf5; }
@@ -202,7 +209,6 @@ table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 
 // A white goose, side view: long neck, orange beak. Unmistakable next to round ducks.
 const ICONS = `
-<radialGradient id="halo"><stop offset="55%" stop-color="#f2b01e" stop-opacity=".55"/><stop offset="100%" stop-color="#f2b01e" stop-opacity="0"/></radialGradient>
 <symbol id="goose" viewBox="0 0 64 64">
   <path d="M47 44 L60 36 L56 47 Z" fill="#f4f4f2" stroke="#3b4252" stroke-width="2" stroke-linejoin="round"/>
   <ellipse cx="38" cy="45" rx="19" ry="12" fill="#fbfbf9" stroke="#3b4252" stroke-width="2.2"/>
@@ -244,7 +250,7 @@ const TEMPLATE = html`
         <div class="goose-card none" aria-live="polite"></div>
         <div class="legend full-only"></div>
       </div>
-      <svg class="stage" viewBox="0 0 ${W} ${H}" role="application" aria-label="cluster: drag nodes between zones to partition the network">
+      <svg class="stage" viewBox="0 0 ${LANDSCAPE[0]} ${LANDSCAPE[1]}" role="application" aria-label="cluster: drag nodes between zones to partition the network">
         <defs>${ICONS}</defs>
         <g class="zones"></g><g class="links"></g><g class="msgs"></g><g class="nodes"></g><g class="bubbles"></g>
       </svg>
@@ -370,6 +376,8 @@ export class DuckDuckGoose extends HTMLElement {
     this._offscreen = false;
     this.ready = new Promise((resolve, reject) => { this._resolveReady = resolve; this._rejectReady = reject; });
     this._loop = this._loop.bind(this);
+    this.portrait = false;
+    this.size = LANDSCAPE;
     this._buildStatic();
   }
 
@@ -381,6 +389,10 @@ export class DuckDuckGoose extends HTMLElement {
     }
     this._onVisibility = () => { this._hidden = document.hidden; this._wake(); };
     document.addEventListener('visibilitychange', this._onVisibility);
+    if ('ResizeObserver' in window) {
+      this._ro = new ResizeObserver((entries) => this._resize(entries[0].contentRect.width));
+      this._ro.observe(this);
+    }
     if ('IntersectionObserver' in window) {
       this._io = new IntersectionObserver((entries) => {
         this._offscreen = !entries.some((e) => e.isIntersecting);
@@ -393,6 +405,7 @@ export class DuckDuckGoose extends HTMLElement {
   disconnectedCallback() {
     document.removeEventListener('visibilitychange', this._onVisibility);
     this._io?.disconnect();
+    this._ro?.disconnect();
     if (this._raf) cancelAnimationFrame(this._raf);
     this._raf = 0;
   }
@@ -493,6 +506,7 @@ export class DuckDuckGoose extends HTMLElement {
     this.selectedLink = null;
     this.violationSeen = 0;
     this.ui.events.textContent = '';
+    this._pendingLines = [];
     for (const p of this.pending.values()) p.resolve(null);
     this.pending.clear();
     this.bubbles = [];
@@ -625,7 +639,7 @@ export class DuckDuckGoose extends HTMLElement {
   _apply(frame, reset = false) {
     const prev = this.frame;
     this.frame = frame;
-    if (reset) this.ui.events.textContent = '';
+    if (reset) { this.ui.events.textContent = ''; this._pendingLines = []; }
     this._lines(frame.lines);
     for (const a of frame.answers) {
       const p = this.pending.get(a.id);
@@ -668,14 +682,22 @@ export class DuckDuckGoose extends HTMLElement {
     const key = JSON.stringify(zones);
     if (key === this._layoutKey) return;
     this._layoutKey = key;
+    const [W, H] = this.size;
     const weights = zones.map((z) => (z.length ? z.length + 1.6 : 1.5));
     const total = weights.reduce((a, b) => a + b, 0);
     const pad = 10;
-    const avail = W - pad * (ZONES + 1);
-    let x = pad;
+    let at = pad;
     this.zoneRects = zones.map((z, i) => {
-      const r = { x, y: TOP, w: (avail * weights[i]) / total, h: H - TOP - pad };
-      x += r.w + pad;
+      let r;
+      if (this.portrait) {
+        const h = ((H - pad * (ZONES + 1)) * weights[i]) / total;
+        r = { x: pad, y: at, w: W - 2 * pad, h };
+        at += h + pad;
+      } else {
+        const w = ((W - pad * (ZONES + 1)) * weights[i]) / total;
+        r = { x: at, y: TOP, w, h: H - TOP - pad };
+        at += w + pad;
+      }
       return r;
     });
     zones.forEach((z, i) => {
@@ -684,8 +706,10 @@ export class DuckDuckGoose extends HTMLElement {
       const cy = r.y + r.h / 2 + 10;
       const n = z.length;
       const rad = n <= 1 ? 0 : Math.max(48, Math.min(r.w / 2 - 52, r.h / 2 - 70, 40 + n * 24));
+      // Two nodes sit side by side in a wide zone, one above the other in a tall one.
+      const start = n === 2 && r.w > r.h ? Math.PI : -Math.PI / 2;
       z.forEach((id, k) => {
-        const a = -Math.PI / 2 + (2 * Math.PI * k) / n + (n === 2 ? 0 : 0);
+        const a = start + (2 * Math.PI * k) / n;
         const tx = cx + rad * Math.cos(a);
         const ty = cy + rad * Math.sin(a);
         const p = this.pos.get(id);
@@ -760,7 +784,7 @@ export class DuckDuckGoose extends HTMLElement {
     if (el) return el;
     const g = svg('g', { class: 'node', 'data-node-id': id, 'data-role': 'duck', tabindex: 0, role: 'button' }, this.ui.nodes);
     el = { g };
-    el.halo = svg('circle', { class: 'halo', r: R + 26 }, g);
+    el.halo = svg('circle', { class: 'halo', r: R + 21 }, g);
     el.ring = svg('circle', { class: 'ring', r: R + 6 }, g);
     svg('circle', { class: 'timer-bg', r: R + 7 }, g);
     el.timer = svg('circle', { class: 'timer', r: R + 7, pathLength: 100, 'stroke-dasharray': '0 100', transform: 'rotate(-90)' }, g);
@@ -834,7 +858,7 @@ export class DuckDuckGoose extends HTMLElement {
       seen.add(n.id);
       const el = this._nodeEl(n.id);
       const p = this.pos.get(n.id);
-      if (p) set(el.g, 'transform', `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})`);
+      if (p) set(el.g, 'transform', `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})${n.goose ? ' scale(1.12)' : ''}`);
       const role = n.status === 'down' ? 'down' : n.goose ? 'goose' : 'duck';
       set(el.g, 'data-role', role);
       set(el.g, 'data-status', n.status);
@@ -854,7 +878,7 @@ export class DuckDuckGoose extends HTMLElement {
       if (n.election_timer && n.status === 'up') {
         const [armed, fires] = n.election_timer;
         const frac = Math.max(0, Math.min(1, (t - armed) / Math.max(1, fires - armed)));
-        set(el.timer, 'stroke-dasharray', `${(frac * 100).toFixed(1)} 100`);
+        set(el.timer, 'stroke-dasharray', `${Math.round(frac * 100)} 100`);
         toggle(el.timer, 'late', frac > 0.75);
       } else set(el.timer, 'stroke-dasharray', '0 100');
       // Votes: a dot per answer, green granted, red refused.
@@ -870,6 +894,7 @@ export class DuckDuckGoose extends HTMLElement {
       }
     }
     for (const [id, el] of this.nodeEls) if (!seen.has(id)) { el.g.remove(); this.nodeEls.delete(id); }
+    if (!firstDrawn && seen.size) { firstDrawn = true; performance.mark('ddg-first-draw'); }
 
     // Messages in flight.
     const live = new Set();
@@ -918,7 +943,7 @@ export class DuckDuckGoose extends HTMLElement {
       t.textContent = text;
       let w = text.length * 7.6 + 22;
       try { w = t.getComputedTextLength() + 22 || w; } catch { /* not rendered yet */ }
-      const x = Math.min(W - w - 4, Math.max(4, p.x - w / 2));
+      const x = Math.min(this.size[0] - w - 4, Math.max(4, p.x - w / 2));
       const y = Math.max(4, p.y - R - 64);
       set(rect, 'x', x); set(rect, 'y', y); set(rect, 'width', w);
       set(t, 'x', x + 11); set(t, 'y', y + 17.5);
@@ -1077,10 +1102,21 @@ export class DuckDuckGoose extends HTMLElement {
     if (!lines.length) return;
     for (const l of lines) if (l.kind === 'violation') this._lastViolation = `${fmtTime(l.at)}  ${l.text}`;
     if (this._controls() !== 'full') return;
+    // Batched: the log is written at most every 100 ms (a layout each frame is costly).
+    this._pendingLines = (this._pendingLines ?? []).concat(lines).slice(-200);
+    if (this._linesTimer) return;
+    this._linesTimer = setTimeout(() => this._flushLines(), 100);
+  }
+
+  _flushLines() {
+    this._linesTimer = 0;
+    const lines = this._pendingLines ?? [];
+    this._pendingLines = [];
+    if (!lines.length) return;
     const box = this.ui.events;
     const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 24;
     const frag = document.createDocumentFragment();
-    for (const l of lines.slice(-200)) {
+    for (const l of lines) {
       const d = document.createElement('div');
       d.className = `k-${l.kind}`;
       const t = document.createElement('time');
@@ -1261,7 +1297,7 @@ export class DuckDuckGoose extends HTMLElement {
       d.moved = true;
       const pos = this.pos.get(d.id);
       if (pos) { pos.x = p.x; pos.y = p.y; }
-      const z = this._zoneAt(p.x);
+      const z = this._zoneAt(p);
       this.zoneEls.forEach((el, i) => toggle(el.g, 'drop', i === z));
       this._draw();
     });
@@ -1272,7 +1308,7 @@ export class DuckDuckGoose extends HTMLElement {
       this.zoneEls.forEach((el) => toggle(el.g, 'drop', false));
       if (d.moved) {
         const p = toSvg(e);
-        this.moveToZone(d.id, this._zoneAt(p.x));
+        this.moveToZone(d.id, this._zoneAt(p));
       } else this.select(d.id);
       this._wake();
     };
@@ -1307,9 +1343,22 @@ export class DuckDuckGoose extends HTMLElement {
     });
   }
 
-  _zoneAt(x) {
-    const i = this.zoneRects.findIndex((r) => x < r.x + r.w + 5);
+  _zoneAt(p) {
+    const i = this.portrait
+      ? this.zoneRects.findIndex((r) => p.y < r.y + r.h + 5)
+      : this.zoneRects.findIndex((r) => p.x < r.x + r.w + 5);
     return i < 0 ? ZONES - 1 : i;
+  }
+
+  // Narrow hosts (phones) stack the zones vertically.
+  _resize(width) {
+    const portrait = width > 0 && width < 600;
+    if (portrait === this.portrait) return;
+    this.portrait = portrait;
+    this.size = portrait ? PORTRAIT : LANDSCAPE;
+    this.ui.stage.setAttribute('viewBox', `0 0 ${this.size[0]} ${this.size[1]}`);
+    this._layoutKey = null;
+    if (this.frame) { this._relayout(); for (const p of this.pos.values()) { p.x = p.tx; p.y = p.ty; } this._draw(); }
   }
 
   /** Selects a node (shows its panel in full mode). */

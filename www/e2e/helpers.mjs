@@ -46,13 +46,14 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Debian's Chromium with a fresh profile. Returns the persistent context (close it). */
-export async function browser({ width = 1400, height = 1000 } = {}) {
+export async function browser({ width = 1400, height = 1000, ...options } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddg-chromium-'));
   const ctx = await chromium.launchPersistentContext(dir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width, height },
+    ...options,
   });
   const close = ctx.close.bind(ctx);
   ctx.close = async () => { await close(); fs.rmSync(dir, { recursive: true, force: true }); };
