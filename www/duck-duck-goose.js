@@ -124,7 +124,7 @@ table.logs td.e:not(.c) { background: #fff !important; }
 table.logs td.none { border: none; }
 table.logs tr.down th { text-decoration: line-through; }
 table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
-.events { contain: strict; font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; height: 230px; overflow: auto; background: #fff; border: 1px solid #ebe8de; border-radius: 8px; padding: 4px 6px; }
+.events { contain: strict; display: flex; flex-direction: column-reverse; font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; height: 230px; overflow: auto; background: #fff; border: 1px solid #ebe8de; border-radius: 8px; padding: 4px 6px; }
 .events div { white-space: pre-wrap; }
 .events time { color: #98a2b3; margin-right: 8px; }
 .events .k-leader, .events .k-goose { color: #9a6b00; font-weight: 700; }
@@ -507,6 +507,7 @@ export class DuckDuckGoose extends HTMLElement {
     this.violationSeen = 0;
     this.ui.events.textContent = '';
     this._pendingLines = [];
+    this._logRows = 0;
     for (const p of this.pending.values()) p.resolve(null);
     this.pending.clear();
     this.bubbles = [];
@@ -517,7 +518,7 @@ export class DuckDuckGoose extends HTMLElement {
   play() { if (this.sim) { this.playing = true; this._wake(); this._syncPlay(); } return this; }
   pause() { this.playing = false; this._syncPlay(); return this; }
   /** Runs to the next event. */
-  step() { this.pause(); this._apply(this.sim.step()); return this; }
+  step() { this.pause(); this._apply(this.sim.step()); this._draw(); return this; }
   /** Runs `ms` of virtual time at once (no drawing in between); returns a summary. */
   run(ms) {
     this._apply(this.sim.runUntil(this.sim.now + Math.max(0, Number(ms) || 0)));
@@ -525,7 +526,7 @@ export class DuckDuckGoose extends HTMLElement {
     return { time: this.time, goose: this.goose, hash: this.hash };
   }
   /** Jumps to virtual time `ms`, backwards by deterministic replay. */
-  seek(ms) { this._apply(this.sim.seek(Math.max(0, Number(ms) || 0)), true); return this; }
+  seek(ms) { this._apply(this.sim.seek(Math.max(0, Number(ms) || 0)), true); this._draw(); return this; }
 
   /** `[[1, 2], [3, 4, 5]]`: nodes in different groups cannot talk (unnamed nodes form one more). */
   partition(groups) { return this._act(`partition ${groups.map((g) => (g.length ? g.map(Number).join(',') : '-')).join('/')}`); }
@@ -587,7 +588,12 @@ export class DuckDuckGoose extends HTMLElement {
   // ---- Actions ----------------------------------------------------------------------------
 
   _try(fn) {
-    try { const r = fn(); this._apply(this.sim.frame(0)); return r ?? true; } catch (e) { this._error(e); return false; }
+    try {
+      const r = fn();
+      this._apply(this.sim.frame(0));
+      this._draw(); // show the effect at once (data-role and all), not on the next frame
+      return r ?? true;
+    } catch (e) { this._error(e); return false; }
   }
 
   _act(action) {
@@ -639,7 +645,7 @@ export class DuckDuckGoose extends HTMLElement {
   _apply(frame, reset = false) {
     const prev = this.frame;
     this.frame = frame;
-    if (reset) { this.ui.events.textContent = ''; this._pendingLines = []; }
+    if (reset) { this.ui.events.textContent = ''; this._pendingLines = []; this._logRows = 0; }
     this._lines(frame.lines);
     for (const a of frame.answers) {
       const p = this.pending.get(a.id);
@@ -852,7 +858,10 @@ export class DuckDuckGoose extends HTMLElement {
     }
     for (const [key, l] of this.linkEls) if (!linkSeen.has(key)) { l.g.remove(); this.linkEls.delete(key); }
 
-    // Nodes.
+    // Nodes. Timer rings repaint their whole node, so they move at most ~15 times a second.
+    const wall = performance.now();
+    const timers = !this._running() || wall - (this._timersAt ?? 0) > 66;
+    if (timers) this._timersAt = wall;
     const quorum = Math.floor(v.nodes.filter((n) => n.member).length / 2) + 1;
     for (const n of v.nodes) {
       seen.add(n.id);
@@ -875,7 +884,7 @@ export class DuckDuckGoose extends HTMLElement {
       setText(el.label, label);
       set(el.g, 'aria-label', `node ${n.id}: ${n.goose ? 'the goose, ' : ''}${what}, term ${n.term}`);
       // Election timer ring.
-      if (n.election_timer && n.status === 'up') {
+      if (!timers) { /* next time */ } else if (n.election_timer && n.status === 'up') {
         const [armed, fires] = n.election_timer;
         const frac = Math.max(0, Math.min(1, (t - armed) / Math.max(1, fires - armed)));
         set(el.timer, 'stroke-dasharray', `${Math.round(frac * 100)} 100`);
@@ -1102,10 +1111,10 @@ export class DuckDuckGoose extends HTMLElement {
     if (!lines.length) return;
     for (const l of lines) if (l.kind === 'violation') this._lastViolation = `${fmtTime(l.at)}  ${l.text}`;
     if (this._controls() !== 'full') return;
-    // Batched: the log is written at most every 100 ms (a layout each frame is costly).
+    // Batched: the log is written at most every 150 ms, not every frame.
     this._pendingLines = (this._pendingLines ?? []).concat(lines).slice(-200);
     if (this._linesTimer) return;
-    this._linesTimer = setTimeout(() => this._flushLines(), 100);
+    this._linesTimer = setTimeout(() => this._flushLines(), 150);
   }
 
   _flushLines() {
@@ -1113,10 +1122,12 @@ export class DuckDuckGoose extends HTMLElement {
     const lines = this._pendingLines ?? [];
     this._pendingLines = [];
     if (!lines.length) return;
+    // The box is a column-reverse flexbox: newest line first in the DOM, shown at the
+    // bottom, and the browser keeps it in view without any layout read here.
     const box = this.ui.events;
-    const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 24;
     const frag = document.createDocumentFragment();
-    for (const l of lines) {
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const l = lines[i];
       const d = document.createElement('div');
       d.className = `k-${l.kind}`;
       const t = document.createElement('time');
@@ -1124,9 +1135,9 @@ export class DuckDuckGoose extends HTMLElement {
       d.append(t, l.text);
       frag.appendChild(d);
     }
-    box.appendChild(frag);
-    while (box.childElementCount > 400) box.firstElementChild.remove();
-    if (atBottom) box.scrollTop = box.scrollHeight;
+    box.prepend(frag);
+    this._logRows = (this._logRows ?? 0) + lines.length;
+    while (this._logRows > 400) { box.lastElementChild?.remove(); this._logRows--; }
   }
 
   _caption(title, text) {

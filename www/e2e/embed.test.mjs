@@ -25,7 +25,7 @@ test('the embed page runs two independent instances', async () => {
   assert.notEqual(a.hash, b.hash);
   const firstBefore = await page.evaluate(() => { const el = document.querySelector('#first'); return { time: el.time, hash: el.hash }; });
   await page.locator('#crash-goose').click();
-  assert.equal(await page.locator(`#second [data-node-id="${b.goose}"]`).getAttribute('data-role'), 'down');
+  await waitFor(page, (g) => document.querySelector('#second').shadowRoot.querySelector(`[data-node-id="${g}"]`).dataset.role === 'down', b.goose);
   const b2 = await runUntil(page, '#second', (s, old) => s.goose != null && s.goose !== old, { arg: b.goose });
   assert.ok(b2.ok);
   // The page's goosechange listener saw it.

@@ -94,7 +94,7 @@ test('crashing the goose (click it, click Crash) gives a new goose', async () =>
   await settle(page);
   await page.locator(`${EL} [data-node-id="${old}"] .body`).click();
   await page.locator(`${EL} .node-panel button[data-do="node-crash"]`).click();
-  assert.equal(await page.locator(`${EL} [data-node-id="${old}"]`).getAttribute('data-role'), 'down');
+  await waitFor(page, ({ sel, old }) => document.querySelector(sel).shadowRoot.querySelector(`[data-node-id="${old}"]`).dataset.role === 'down', { sel: EL, old });
   const s = await runUntil(page, EL, (s) => s.goose != null && s.nodes.filter((n) => n.role === 'goose').length === 1, { limit: 5000 });
   assert.ok(s.ok);
   assert.notEqual(s.goose, old);
