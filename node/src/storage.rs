@@ -12,17 +12,35 @@
 //! Every `persist` writes its records with one `write` and then `fdatasync`s before it
 //! returns, and the node sends no message that depends on them before that.
 //!
+//! After a failed write or fsync the storage is poisoned: every later `persist` fails
+//! too, so nothing written after the failure can ever be reported durable (after a failed
+//! fsync the kernel may have dropped the dirty pages and marked them clean, so a retry
+//! could "succeed" without the data).
+//!
 //! # Recovery
-//! Records are replayed in order. A record that is incomplete or fails its CRC with no
-//! valid record after it is a torn tail (the process died mid-write): it is logged,
-//! truncated away and the node starts. A bad record *followed* by a valid one is
-//! corruption in the middle of the log: the node refuses to start and names the file and
-//! offset, because silently dropping acknowledged entries could break safety.
+//! Records are replayed in order. The last record is a **torn tail** (the process died
+//! mid-write, so it was never acknowledged) only when the file ends inside it: its length
+//! runs past the end of the file, or only zeros follow (a preallocated tail). It is
+//! logged, truncated away and the node starts. Anything else that fails its checks is
+//! **corruption**, and the node refuses to start naming the file and offset, because
+//! silently dropping a record that was fsynced (and so maybe acknowledged) could break
+//! safety:
+//! - a bad record followed by a valid one (corruption in the middle);
+//! - a last record whose bytes are all there but fail the CRC (a write is one `write`
+//!   call of the whole record, so a crash can cut it short but not change it);
+//! - a last record whose length field was damaged: the length runs past the end of the
+//!   file, yet the bytes up to the end of the file are exactly the record its CRC names.
+//!
+//! # Fault injection
+//! Every file the log writes goes through [`LogFile`] (plain [`File`] in production).
+//! [`Storage::open_with`] takes a [`Layer`] that wraps them: the storage-fault tests use
+//! it to fail writes and fsyncs (ENOSPC, EIO), tear writes, and lose unsynced data.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duckgoose_core::{Entry, HardState, Index, LogWrite, NodeId, Persisted, Term};
@@ -118,6 +136,40 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {}
 
+/// The file operations the log needs once a file is open. [`File`] in production; tests
+/// wrap it (see [`Layer`]) to inject failures.
+pub trait LogFile: Send {
+    /// Writes all of `buf` at the end of the file (one `write` for a whole batch).
+    fn append(&mut self, buf: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable (`fdatasync`).
+    fn sync(&mut self) -> io::Result<()>;
+    /// Cuts the file to `len` bytes (dropping a torn tail).
+    fn set_len(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl LogFile for File {
+    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.write_all(buf)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        File::set_len(self, len)
+    }
+}
+
+/// Wraps every file the log writes: the log itself and the temporary file a rewrite
+/// goes through. The path says which.
+pub type Layer = Arc<dyn Fn(File, &Path) -> Box<dyn LogFile> + Send + Sync>;
+
+/// No wrapping: the real file.
+pub fn plain_files() -> Layer {
+    Arc::new(|file, _| Box::new(file))
+}
+
 fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> StorageError + 'a {
     move |source| StorageError::Io {
         path: path.to_path_buf(),
@@ -154,7 +206,9 @@ pub struct Replayed {
 
 pub struct Storage {
     path: PathBuf,
-    file: File,
+    file: Box<dyn LogFile>,
+    /// A write or fsync failed: nothing may be reported durable any more.
+    poisoned: bool,
     /// Held for the life of the process: dropping it releases the lock.
     _lock: File,
 }
@@ -172,6 +226,16 @@ impl Storage {
         dir: &Path,
         id: NodeId,
         initial: Persisted,
+    ) -> Result<(Storage, Recovered), StorageError> {
+        Storage::open_with(dir, id, initial, plain_files())
+    }
+
+    /// [`Storage::open`], with every written file wrapped by `layer` (fault injection).
+    pub fn open_with(
+        dir: &Path,
+        id: NodeId,
+        initial: Persisted,
+        layer: Layer,
     ) -> Result<(Storage, Recovered), StorageError> {
         fs::create_dir_all(dir).map_err(io_err(dir, "cannot create data directory"))?;
         let lock_path = dir.join(LOCK_FILE);
@@ -193,8 +257,8 @@ impl Storage {
 
         let path = dir.join(WAL_FILE);
         if !path.exists() {
-            write_fresh(dir, &path, id, &initial)?;
-            let file = open_append(&path)?;
+            write_fresh(dir, &path, id, &initial, &layer)?;
+            let file = open_append(&path, &layer)?;
             let recovered = Recovered {
                 persisted: initial,
                 fresh: true,
@@ -204,6 +268,7 @@ impl Storage {
                 Storage {
                     path,
                     file,
+                    poisoned: false,
                     _lock: lock,
                 },
                 recovered,
@@ -229,9 +294,10 @@ impl Storage {
                 .write(true)
                 .open(&path)
                 .map_err(io_err(&path, "cannot open"))?;
+            let mut file = layer(file, &path);
             file.set_len(replayed.valid_len)
                 .map_err(io_err(&path, "cannot truncate"))?;
-            file.sync_all().map_err(io_err(&path, "cannot sync"))?;
+            file.sync().map_err(io_err(&path, "cannot fsync"))?;
         }
         // The log only grows with writes and elections, but truncated suffixes and old
         // hard states are dead weight: rewrite when they dominate.
@@ -243,13 +309,14 @@ impl Storage {
                 live,
                 "compacting the log"
             );
-            write_fresh(dir, &path, id, &replayed.persisted)?;
+            write_fresh(dir, &path, id, &replayed.persisted, &layer)?;
         }
-        let file = open_append(&path)?;
+        let file = open_append(&path, &layer)?;
         Ok((
             Storage {
                 path,
                 file,
+                poisoned: false,
                 _lock: lock,
             },
             Recovered {
@@ -264,7 +331,8 @@ impl Storage {
         &self.path
     }
 
-    /// Makes `hard_state` and `log_write` durable. Returns how long the fsync took.
+    /// Makes `hard_state` and `log_write` durable. Returns how long the fsync took. After
+    /// an error, every later call fails too (see the module docs).
     pub fn persist(
         &mut self,
         hard_state: Option<&HardState>,
@@ -273,6 +341,15 @@ impl Storage {
         if hard_state.is_none() && log_write.is_none() {
             return Ok(None);
         }
+        if self.poisoned {
+            return Err(StorageError::Io {
+                path: self.path.clone(),
+                what: "an earlier write or fsync failed on",
+                source: io::Error::other("storage is poisoned; restart the node"),
+            });
+        }
+        // Poisoned unless both the write and the fsync succeed.
+        self.poisoned = true;
         let mut buf = Vec::new();
         if let Some(hs) = hard_state {
             encode_record(
@@ -293,21 +370,23 @@ impl Storage {
             );
         }
         self.file
-            .write_all(&buf)
+            .append(&buf)
             .map_err(io_err(&self.path, "cannot write"))?;
         let start = Instant::now();
         self.file
-            .sync_data()
+            .sync()
             .map_err(io_err(&self.path, "cannot fsync"))?;
+        self.poisoned = false;
         Ok(Some(start.elapsed()))
     }
 }
 
-fn open_append(path: &Path) -> Result<File, StorageError> {
-    OpenOptions::new()
+fn open_append(path: &Path, layer: &Layer) -> Result<Box<dyn LogFile>, StorageError> {
+    let file = OpenOptions::new()
         .append(true)
         .open(path)
-        .map_err(io_err(path, "cannot open"))
+        .map_err(io_err(path, "cannot open"))?;
+    Ok(layer(file, path))
 }
 
 fn encoded_len(p: &Persisted) -> u64 {
@@ -346,13 +425,20 @@ fn encode_state(buf: &mut Vec<u8>, id: NodeId, p: &Persisted) {
 
 /// Writes a complete log for `p` to a temporary file, syncs it and renames it into place,
 /// so a crash leaves either the old file or the new one.
-fn write_fresh(dir: &Path, path: &Path, id: NodeId, p: &Persisted) -> Result<(), StorageError> {
+fn write_fresh(
+    dir: &Path,
+    path: &Path,
+    id: NodeId,
+    p: &Persisted,
+    layer: &Layer,
+) -> Result<(), StorageError> {
     let tmp = dir.join(format!("{WAL_FILE}.tmp"));
     let mut buf = MAGIC.to_vec();
     encode_state(&mut buf, id, p);
-    let mut file = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
-    file.write_all(&buf).map_err(io_err(&tmp, "cannot write"))?;
-    file.sync_all().map_err(io_err(&tmp, "cannot fsync"))?;
+    let file = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
+    let mut file = layer(file, &tmp);
+    file.append(&buf).map_err(io_err(&tmp, "cannot write"))?;
+    file.sync().map_err(io_err(&tmp, "cannot fsync"))?;
     drop(file);
     fs::rename(&tmp, path).map_err(io_err(path, "cannot rename into place"))?;
     sync_dir(dir)
@@ -394,6 +480,40 @@ fn valid_record_after(data: &[u8], pos: usize) -> Option<usize> {
     })
 }
 
+/// The last record, at `pos`, fails its checks: is that damage rather than a torn write?
+/// A torn write leaves a prefix of the record (the file ends inside it) or zeros; it
+/// cannot leave all of the record's bytes with some of them changed. `Some(reason)` for
+/// damage.
+fn damaged_last_record(data: &[u8], pos: usize) -> Option<String> {
+    let rest = &data[pos..];
+    if rest.iter().all(|&b| b == 0) {
+        return None; // a preallocated or zero-filled tail
+    }
+    let header = rest.get(..HEADER)?;
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let body = &rest[HEADER..];
+    if len <= body.len() && len > 0 {
+        // Every byte the header announces is there, yet the record fails: the bytes changed.
+        return Some(format!(
+            "the last record ({len} bytes) is complete but fails its CRC check: the log was \
+             damaged after it was written"
+        ));
+    }
+    if !body.is_empty()
+        && body.len() <= MAX_RECORD
+        && crc32fast::hash(body) == crc
+        && postcard::from_bytes::<Record>(body).is_ok()
+    {
+        return Some(format!(
+            "the last record's length field says {len} bytes, but the {} bytes that follow \
+             are exactly the record its CRC names: the length field was damaged",
+            body.len()
+        ));
+    }
+    None // the file ends inside the record: torn
+}
+
 /// Reads and checks a whole log without changing it.
 pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
     let mut data = Vec::new();
@@ -424,6 +544,9 @@ pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
                         "record fails its length or CRC check, but a valid record follows at offset {later}"
                     ),
                 ));
+            }
+            if let Some(reason) = damaged_last_record(&data, pos) {
+                return Err(corrupt(pos, reason));
             }
             torn_tail = Some(TornTail {
                 offset: pos as u64,
