@@ -191,9 +191,15 @@ pub struct PartitionArgs {
     /// Node URLs to partition.
     #[arg(required = true)]
     pub urls: Vec<String>,
-    /// Ids each of these nodes should stop talking to.
-    #[arg(long, value_delimiter = ',', value_parser = parse_id, required_unless_present = "split", conflicts_with = "split")]
+    /// Ids each of these nodes should stop talking to (both directions).
+    #[arg(long, value_delimiter = ',', value_parser = parse_id, required_unless_present_any = ["split", "block_in", "block_out"], conflicts_with = "split")]
     pub block: Vec<NodeId>,
+    /// One-way: ids whose messages these nodes drop on arrival.
+    #[arg(long, value_delimiter = ',', value_parser = parse_id, conflicts_with = "split")]
+    pub block_in: Vec<NodeId>,
+    /// One-way: ids these nodes stop sending to.
+    #[arg(long, value_delimiter = ',', value_parser = parse_id, conflicts_with = "split")]
+    pub block_out: Vec<NodeId>,
     /// Cut the listed ids off from every other member: each node given blocks the
     /// other side (ask every member, so the cut is symmetric).
     #[arg(long, value_delimiter = ',', value_parser = parse_id)]

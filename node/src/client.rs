@@ -148,7 +148,11 @@ pub async fn partition(args: PartitionArgs) -> Result<(), String> {
                 &args.client,
                 reqwest::Method::POST,
                 target.clone(),
-                Some(json!({ "block": block })),
+                Some(json!({
+                    "block": block,
+                    "block_in": args.block_in,
+                    "block_out": args.block_out,
+                })),
             )
             .await?,
         )?;

@@ -14,12 +14,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use duckgoose_core::{DuckReason, Member, NodeId, ProposeError, Reply, Request, RequestError};
-use serde::Deserialize;
 use serde_json::json;
 
-use crate::runtime::{self, CallError, Input, PeerBatch, Shared};
+use crate::bodies;
+use crate::runtime::{self, CallError, Input, Shared};
 
-pub const MAX_KEY_BYTES: usize = 1024;
+pub use crate::bodies::{MAX_KEY_BYTES, valid_addr};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -40,6 +40,7 @@ pub fn router(shared: App, limits: Limits) -> Router {
         .route("/metrics", get(metrics));
     let protected = Router::new()
         .route("/kv/{key}", get(kv_get).put(kv_put).delete(kv_delete))
+        .route("/kv/{key}/cas", post(kv_cas))
         .route("/admin/partition", post(partition).delete(heal))
         .route("/admin/members", post(add_member))
         .route("/admin/members/{id}", delete(remove_member))
@@ -175,9 +176,8 @@ fn unexpected(reply: Reply) -> Response {
     )
 }
 
-fn parse_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| text(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
+fn bad_request(reason: String) -> Response {
+    text(StatusCode::BAD_REQUEST, reason)
 }
 
 // ---- Goose ---------------------------------------------------------------------------
@@ -267,16 +267,7 @@ async fn metrics(State(shared): State<App>) -> Response {
 // ---- Key-value store -------------------------------------------------------------------
 
 fn check_key(key: &str) -> Result<(), Response> {
-    if key.is_empty() {
-        return Err(text(StatusCode::BAD_REQUEST, "empty key"));
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(text(
-            StatusCode::BAD_REQUEST,
-            format!("key longer than {MAX_KEY_BYTES} bytes"),
-        ));
-    }
-    Ok(())
+    bodies::check_key(key).map_err(bad_request)
 }
 
 async fn kv_get(State(shared): State<App>, Path(key): Path<String>, uri: Uri) -> Response {
@@ -301,8 +292,9 @@ async fn kv_put(
     if let Err(r) = check_key(&key) {
         return r;
     }
-    let Ok(value) = String::from_utf8(body.to_vec()) else {
-        return text(StatusCode::BAD_REQUEST, "value must be UTF-8 text");
+    let value = match bodies::value(&body) {
+        Ok(v) => v,
+        Err(reason) => return bad_request(reason),
     };
     match runtime::call(&shared, Request::Put { key, value }).await {
         Ok(Ok(Reply::Written)) => text(StatusCode::OK, "ok"),
@@ -324,46 +316,63 @@ async fn kv_delete(State(shared): State<App>, Path(key): Path<String>, uri: Uri)
     }
 }
 
+/// `POST /kv/{key}/cas` with `{"expected": null | "v", "value": "w"}`: sets `value` iff
+/// the key currently holds `expected` (`null`: the key is absent). 200 `{"swapped": bool}`.
+async fn kv_cas(
+    State(shared): State<App>,
+    Path(key): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_key(&key) {
+        return r;
+    }
+    let bodies::Cas { expected, value } = match bodies::cas(&body) {
+        Ok(c) => c,
+        Err(reason) => return bad_request(reason),
+    };
+    let request = Request::Cas {
+        key,
+        expected,
+        value,
+    };
+    match runtime::call(&shared, request).await {
+        Ok(Ok(Reply::Cas { swapped })) => json_ok(json!({ "swapped": swapped })),
+        Ok(Ok(other)) => unexpected(other),
+        Ok(Err(e)) => request_error(&shared, e, &uri, false),
+        Err(e) => call_error(e),
+    }
+}
+
 // ---- Admin ---------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Block {
-    block: Vec<NodeId>,
+fn blocked_json(blocked: &runtime::Blocked) -> Response {
+    json_ok(json!({
+        "blocked": blocked.both(),
+        "blocked_in": blocked.inbound,
+        "blocked_out": blocked.outbound,
+    }))
 }
 
 async fn partition(State(shared): State<App>, body: Bytes) -> Response {
-    let Block { block } = match parse_json(&body) {
+    let new = match bodies::partition(&body, shared.id) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(reason) => return bad_request(reason),
     };
-    if block.contains(&0) {
-        return text(StatusCode::BAD_REQUEST, "node ids are positive");
-    }
-    if block.contains(&shared.id) {
-        return text(StatusCode::BAD_REQUEST, "a node cannot block itself");
-    }
-    let blocked: Vec<NodeId> = {
-        let mut set = shared.blocked.write().unwrap_or_else(|e| e.into_inner());
-        *set = block.into_iter().collect();
-        set.iter().copied().collect()
-    };
+    *shared.blocked.write().unwrap_or_else(|e| e.into_inner()) = new.clone();
     tracing::info!(
         node = shared.id,
-        ?blocked,
+        inbound = ?new.inbound,
+        outbound = ?new.outbound,
         "partition: dropping Raft traffic"
     );
-    json_ok(json!({ "blocked": blocked }))
+    blocked_json(&new)
 }
 
 async fn heal(State(shared): State<App>) -> Response {
-    shared
-        .blocked
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .clear();
+    *shared.blocked.write().unwrap_or_else(|e| e.into_inner()) = runtime::Blocked::default();
     tracing::info!(node = shared.id, "partition healed");
-    json_ok(json!({ "blocked": [] }))
+    blocked_json(&runtime::Blocked::default())
 }
 
 fn json_ok(value: serde_json::Value) -> Response {
@@ -373,25 +382,6 @@ fn json_ok(value: serde_json::Value) -> Response {
         format!("{value}\n"),
     )
         .into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddMember {
-    id: NodeId,
-    addr: String,
-}
-
-pub fn valid_addr(addr: &str) -> bool {
-    let Some((host, port)) = addr.rsplit_once(':') else {
-        return false;
-    };
-    !host.is_empty()
-        && host.len() <= 253
-        && port.parse::<u16>().is_ok_and(|p| p != 0)
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
 }
 
 fn membership_json(reply: Reply) -> Response {
@@ -409,19 +399,10 @@ fn membership_json(reply: Reply) -> Response {
 }
 
 async fn add_member(State(shared): State<App>, uri: Uri, body: Bytes) -> Response {
-    let AddMember { id, addr } = match parse_json(&body) {
+    let (id, addr) = match bodies::add_member(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(reason) => return bad_request(reason),
     };
-    if id == 0 {
-        return text(StatusCode::BAD_REQUEST, "node ids are positive");
-    }
-    if !valid_addr(&addr) {
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!("addr must be host:port, got {addr:?}"),
-        );
-    }
     match runtime::call(&shared, Request::AddMember(Member::new(id, addr))).await {
         Ok(Ok(reply)) => membership_json(reply),
         Ok(Err(e)) => request_error(&shared, e, &uri, true),
@@ -430,14 +411,9 @@ async fn add_member(State(shared): State<App>, uri: Uri, body: Bytes) -> Respons
 }
 
 async fn remove_member(State(shared): State<App>, uri: Uri, Path(id): Path<String>) -> Response {
-    let id = match id.parse::<NodeId>() {
-        Ok(id) if id > 0 => id,
-        _ => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("node id must be a positive integer, got {id:?}"),
-            );
-        }
+    let id = match bodies::member_id(&id) {
+        Ok(id) => id,
+        Err(reason) => return bad_request(reason),
     };
     match runtime::call(&shared, Request::RemoveMember(id)).await {
         Ok(Ok(reply)) => membership_json(reply),
@@ -446,20 +422,11 @@ async fn remove_member(State(shared): State<App>, uri: Uri, Path(id): Path<Strin
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Transfer {
-    to: NodeId,
-}
-
 async fn transfer(State(shared): State<App>, uri: Uri, body: Bytes) -> Response {
-    let Transfer { to } = match parse_json(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
+    let to = match bodies::transfer(&body) {
+        Ok(to) => to,
+        Err(reason) => return bad_request(reason),
     };
-    if to == 0 {
-        return text(StatusCode::BAD_REQUEST, "node ids are positive");
-    }
     match runtime::call(&shared, Request::Transfer { to }).await {
         Ok(Ok(Reply::Transferred { to, term })) => json_ok(json!({ "to": to, "term": term })),
         Ok(Ok(other)) => unexpected(other),
@@ -471,19 +438,11 @@ async fn transfer(State(shared): State<App>, uri: Uri, body: Bytes) -> Response 
 // ---- Peers ---------------------------------------------------------------------------
 
 async fn peer_messages(State(shared): State<App>, body: Bytes) -> Response {
-    let batch: PeerBatch = match postcard::from_bytes(&body) {
+    let batch = match bodies::peer_batch(&body, shared.id) {
         Ok(b) => b,
-        Err(e) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("malformed peer batch: {e}"),
-            );
-        }
+        Err(reason) => return bad_request(reason),
     };
-    if batch.from == 0 || batch.from == shared.id {
-        return text(StatusCode::BAD_REQUEST, "bad sender id");
-    }
-    if shared.is_blocked(batch.from) {
+    if shared.is_blocked_in(batch.from) {
         // Partitioned: the traffic is lost, as on a cut link.
         shared
             .metrics
@@ -491,22 +450,10 @@ async fn peer_messages(State(shared): State<App>, body: Bytes) -> Response {
             .inc_by(batch.messages.len() as u64);
         return StatusCode::NO_CONTENT.into_response();
     }
-    // A peer speaks only for itself.
-    let from = batch.from;
-    let messages: Vec<_> = batch
-        .messages
-        .into_iter()
-        .filter(|m| m.from == from)
-        .collect();
-    let addr = if valid_addr(&batch.addr) {
-        batch.addr
-    } else {
-        String::new()
-    };
     match shared.inputs.try_send(Input::Peer {
-        from,
-        addr,
-        messages,
+        from: batch.from,
+        addr: batch.addr,
+        messages: batch.messages,
     }) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "overloaded"),

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bodies;
 pub mod cli;
 pub mod client;
 pub mod cluster;

@@ -1,7 +1,7 @@
 //! `duckgoose node`: open storage, start the replica thread, serve HTTP, join if asked.
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicUsize;
@@ -139,7 +139,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         id,
         advertise: advertise.clone(),
         token: args.token.clone(),
-        blocked: RwLock::new(BTreeSet::new()),
+        blocked: RwLock::new(runtime::Blocked::default()),
         addresses: RwLock::new(HashMap::new()),
         metrics: Metrics::new(id),
         inputs: tx.clone(),

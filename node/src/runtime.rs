@@ -74,7 +74,28 @@ pub struct Status {
     pub applied_index: u64,
     pub last_log_index: u64,
     pub members: Vec<MemberInfo>,
+    /// Ids cut off in both directions.
     pub blocked: Vec<NodeId>,
+    /// Ids whose messages to this node are dropped on arrival.
+    pub blocked_in: Vec<NodeId>,
+    /// Ids this node drops its messages to.
+    pub blocked_out: Vec<NodeId>,
+}
+
+/// Which peers' Raft traffic this node drops (the admin partition route sets it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Blocked {
+    /// Messages from these ids are dropped when they arrive.
+    pub inbound: BTreeSet<NodeId>,
+    /// Messages to these ids are dropped instead of sent.
+    pub outbound: BTreeSet<NodeId>,
+}
+
+impl Blocked {
+    /// Ids cut off in both directions.
+    pub fn both(&self) -> Vec<NodeId> {
+        self.inbound.intersection(&self.outbound).copied().collect()
+    }
 }
 
 /// What the HTTP handlers and the replica thread share.
@@ -83,7 +104,7 @@ pub struct Shared {
     /// Where peers reach this node (`host:port`).
     pub advertise: String,
     pub token: Option<String>,
-    pub blocked: RwLock<BTreeSet<NodeId>>,
+    pub blocked: RwLock<Blocked>,
     /// Every known node's address: membership first, then addresses peers told us.
     pub addresses: RwLock<HashMap<NodeId, String>>,
     pub metrics: Metrics,
@@ -94,11 +115,18 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn is_blocked(&self, id: NodeId) -> bool {
-        self.blocked
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&id)
+    /// Are messages from `id` dropped on arrival?
+    pub fn is_blocked_in(&self, id: NodeId) -> bool {
+        self.blocked_set().inbound.contains(&id)
+    }
+
+    /// Are messages to `id` dropped instead of sent?
+    pub fn is_blocked_out(&self, id: NodeId) -> bool {
+        self.blocked_set().outbound.contains(&id)
+    }
+
+    pub fn blocked_set(&self) -> std::sync::RwLockReadGuard<'_, Blocked> {
+        self.blocked.read().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn address_of(&self, id: NodeId) -> Option<String> {
@@ -277,13 +305,9 @@ fn status(shared: &Shared, replica: &Replica) -> Status {
                 addr: m.addr.clone(),
             })
             .collect(),
-        blocked: shared
-            .blocked
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .collect(),
+        blocked: shared.blocked_set().both(),
+        blocked_in: shared.blocked_set().inbound.iter().copied().collect(),
+        blocked_out: shared.blocked_set().outbound.iter().copied().collect(),
     }
 }
 
@@ -359,7 +383,7 @@ impl Peers {
     fn send(&mut self, msg: Message, membership: &Membership) {
         let to = msg.to;
         let metrics = &self.shared.metrics;
-        if self.shared.is_blocked(to) {
+        if self.shared.is_blocked_out(to) {
             metrics.peer_messages_dropped.inc();
             return;
         }
@@ -412,7 +436,7 @@ async fn sender_task(
                 Err(_) => break,
             }
         }
-        if shared.is_blocked(to) {
+        if shared.is_blocked_out(to) {
             shared
                 .metrics
                 .peer_messages_dropped
