@@ -286,6 +286,7 @@ const TEMPLATE = html`
         <div class="row"><label>timings <select class="timings"><option value="paper">paper 150–300 ms</option><option value="raftscope">RaftScope 100–200 ms</option></select></label></div>
         <div class="row"><label><input class="prevote" type="checkbox" checked> PreVote</label><label><input class="checkquorum" type="checkbox" checked> CheckQuorum</label></div>
         <div class="row"><button class="primary" data-do="new-run">New run</button><button data-do="random-seed">Random seed</button><button data-do="share">Share</button></div>
+        <div class="row"><button data-do="export">Export run</button><button data-do="import">Import run…</button><input class="import-file" type="file" accept=".txt,text/plain" hidden></div>
         <input class="share-out" type="text" readonly hidden aria-label="shareable link">
       </section>
     </aside>
@@ -1282,6 +1283,17 @@ export class DuckDuckGoose extends HTMLElement {
       this.cutLink(from, to, e.target.checked);
     });
     this.$('.seed').addEventListener('keydown', (e) => { if (e.key === 'Enter') this._command('new-run'); });
+    this.$('.import-file').addEventListener('change', async (e) => {
+      const file = e.target.files?.[0];
+      e.target.value = '';
+      if (!file) return;
+      try {
+        const text = await file.text();
+        const last = Number(text.trim().split('\n').at(-1).split(' ')[0]);
+        this.load(text, Number.isFinite(last) ? last : 0);
+        this._caption('Imported run', `${file.name}: replayed to its last action at ${fmtTime(this.time)}. Press play to continue.`);
+      } catch (err) { this._error(err); }
+    });
 
     // Dragging nodes between zones (pointer events: mouse, touch and pen alike).
     const stage = this.ui.stage;
@@ -1419,6 +1431,15 @@ export class DuckDuckGoose extends HTMLElement {
         out.select();
         navigator.clipboard?.writeText(url).catch(() => {});
         this.dispatchEvent(new CustomEvent('share', { detail: { url } }));
+        return;
+      }
+      case 'import': this.$('.import-file').click(); return;
+      case 'export': {
+        const a = document.createElement('a');
+        a.href = URL.createObjectURL(new Blob([this.sim.scenario() + '\n'], { type: 'text/plain' }));
+        a.download = `duck-duck-goose-seed-${this.seed}.txt`;
+        a.click();
+        setTimeout(() => URL.revokeObjectURL(a.href), 1000);
         return;
       }
       case 'link-set': case 'link-reset': {

@@ -128,6 +128,25 @@ test('a shared URL reproduces the same event trace', async () => {
   shared = { page: other, ...here };
 });
 
+test('export a run to a file and import it again', async () => {
+  const p = shared.page;
+  const [download] = await Promise.all([
+    p.waitForEvent('download'),
+    p.locator(`${EL} button[data-do="export"]`).click(),
+  ]);
+  const file = await download.path();
+  const text = fs.readFileSync(file, 'utf8');
+  assert.match(text, /^duckgoose 1 nodes=5 seed=42 /);
+  await p.evaluate((sel) => document.querySelector(sel).reset({ seed: 1 }), EL);
+  await p.locator(`${EL} input.import-file`).setInputFiles(file);
+  await waitFor(p, (sel) => document.querySelector(sel).seed === 42, EL);
+  const r = await p.evaluate((sel) => { const el = document.querySelector(sel); el.seek(el.frame.horizon); return el.scenarioData; }, EL);
+  assert.equal(r.trim(), text.trim());
+  // Back to the shared moment: the same trace hash again.
+  const hash = await p.evaluate(({ sel, t }) => { const el = document.querySelector(sel); el.seek(t); return el.hash; }, { sel: EL, t: shared.time });
+  assert.equal(hash, shared.hash);
+});
+
 test('scrubbing the timeline back and forth replays the same trace', async () => {
   const p = shared.page;
   const r = await p.evaluate(async ({ sel, t }) => {
