@@ -882,7 +882,14 @@ export class DuckDuckGoose extends HTMLElement {
         label += ` · ${got}/${quorum} votes`;
       }
       if (!n.member && n.status !== 'down') label += ' · joining';
+      if (n.status === 'paused') label += ' · paused';
       setText(el.label, label);
+      // Keep the label inside the stage (nodes near an edge would cut it off).
+      if (p) {
+        const half = (label.length * 7.3) / 2;
+        const dx = Math.max(4 - (p.x - half), Math.min(0, this.size[0] - 4 - (p.x + half)));
+        set(el.label, 'x', dx.toFixed(0));
+      }
       set(el.g, 'aria-label', `node ${n.id}: ${n.goose ? 'the goose, ' : ''}${what}, term ${n.term}`);
       // Election timer ring.
       if (!timers) { /* next time */ } else if (n.election_timer && n.status === 'up') {
@@ -1012,7 +1019,7 @@ export class DuckDuckGoose extends HTMLElement {
   }
 
   _logTable(v) {
-    const key = v.nodes.map((n) => `${n.id}:${n.status}:${n.last_index}:${n.commit_index}:${n.log.at(-1)?.term ?? 0}`).join('|');
+    const key = v.nodes.map((n) => `${n.id}:${n.status}:${n.goose}:${n.last_index}:${n.commit_index}:${n.log.at(-1)?.term ?? 0}`).join('|');
     if (key === this._logKey) return;
     this._logKey = key;
     const last = Math.max(0, ...v.nodes.map((n) => n.last_index));
