@@ -335,7 +335,9 @@ test('screenshot: a minority partition, saved to docs/screenshot.png', async () 
     el.run(25);
     el.select(el.goose);
   }, EL);
-  await p.waitForTimeout(400); // let the drawn positions settle (real time, drawing only)
+  // Let the drawn positions settle: the animation loop stops once nothing moves.
+  await waitFor(p, (sel) => [...document.querySelector(sel).pos.values()].every((q) => q.x === q.tx && q.y === q.ty), EL);
+  await p.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res))));
   const file = path.join(REPO, 'docs', 'screenshot.png');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   await p.locator(EL).screenshot({ path: file });
