@@ -103,6 +103,11 @@ fn call_error(e: CallError) -> Response {
     match e {
         CallError::Overloaded => text(StatusCode::SERVICE_UNAVAILABLE, "overloaded; retry"),
         CallError::ShuttingDown => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        CallError::Abandoned => text(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the node stopped before the outcome was known; the request may or may not take \
+             effect",
+        ),
     }
 }
 

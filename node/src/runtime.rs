@@ -508,7 +508,9 @@ pub async fn call(
         })?;
     match tokio::time::timeout(shared.request_timeout + Duration::from_secs(1), rx).await {
         Ok(Ok(result)) => Ok(result),
-        Ok(Err(_)) => Err(CallError::ShuttingDown),
+        // The replica stopped after taking the request: it may have been proposed,
+        // replicated and committed by the next leader. Nothing is known.
+        Ok(Err(_)) => Err(CallError::Abandoned),
         Err(_) => Ok(Err(RequestError::Timeout)),
     }
 }
@@ -527,8 +529,13 @@ pub async fn status_of(shared: &Shared) -> Result<Status, CallError> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallError {
+    /// Refused before the replica saw it: nothing happened.
     Overloaded,
+    /// The replica is gone; it never saw the request: nothing happened.
     ShuttingDown,
+    /// The replica took the request, then stopped before answering (shutdown, storage
+    /// failure): the request may or may not take effect.
+    Abandoned,
 }
 
 struct InflightGuard<'a>(&'a AtomicUsize);
