@@ -9,6 +9,7 @@ use duckgoose_core::{
     ReadOutcome, Ready, Role, Term,
 };
 
+pub mod nemesis;
 pub mod sweep;
 
 /// The paper's timings: heartbeat 50 ms, election timeout 150–300 ms.
