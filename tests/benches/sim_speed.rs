@@ -4,8 +4,8 @@
 //! virtual millisecond: divide by 1000 for the speed-up over real time.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use duckgoose_core::Request;
 use duckgoose_core::sim::{Cluster, SimConfig, trace::TraceMode};
-use duckgoose_core::{Request, Role};
 
 const VIRTUAL_MS: u64 = 60_000;
 
@@ -27,7 +27,7 @@ fn run(trace: TraceMode) -> u64 {
         cluster.take_completed();
     }
     assert!(cluster.violations().is_empty());
-    assert!(cluster.replica(cluster.leader().unwrap()).unwrap().raft().role() == Role::Leader);
+    assert!(cluster.leader().is_some(), "a leader at the end");
     cluster.node_events()
 }
 

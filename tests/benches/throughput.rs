@@ -51,7 +51,11 @@ mod ours {
                 c.pump();
                 assert!(now < 10_000, "no leader");
             }
-            let leader = c.nodes.iter().position(|n| n.role() == Role::Leader).unwrap();
+            let leader = c
+                .nodes
+                .iter()
+                .position(|n| n.role() == Role::Leader)
+                .unwrap();
             c.leader = leader;
             c.committed = 0;
             c

@@ -89,7 +89,11 @@ pub struct TraceEvent {
 
 /// How much of the trace to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, serde::Deserialize), serde(rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum TraceMode {
     /// Keep every event and hash it.
     Record,
