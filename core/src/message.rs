@@ -75,8 +75,9 @@ pub enum AppendResult {
     },
 }
 
-/// Why a message from the network was refused before it reached the protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why a message from the network was refused: malformed, or impossible from a correct
+/// peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum Malformed {
     ZeroNodeId,
@@ -86,6 +87,12 @@ pub enum Malformed {
     EntryTermOutOfOrder,
     EntryTermAboveMessageTerm,
     ConflictIndexOutOfRange,
+    /// An Append for the term this node leads: no correct peer sends one (election
+    /// safety), so it is refused.
+    SecondLeader,
+    /// An Append whose entries differ from entries this node knows are committed: no
+    /// correct leader sends one (log matching, leader completeness), so it is refused.
+    ContradictsCommitted,
 }
 
 impl fmt::Display for Malformed {
@@ -98,6 +105,8 @@ impl fmt::Display for Malformed {
             Malformed::EntryTermOutOfOrder => "entry terms decrease",
             Malformed::EntryTermAboveMessageTerm => "entry term above the message term",
             Malformed::ConflictIndexOutOfRange => "conflict index is 0 or past prev_index + 1",
+            Malformed::SecondLeader => "an Append for the term this node leads",
+            Malformed::ContradictsCommitted => "entries contradict committed entries",
         })
     }
 }

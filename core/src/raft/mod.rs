@@ -105,7 +105,7 @@ impl Ready {
 }
 
 /// Why a proposal (or membership change, or transfer) was refused. Nothing was appended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum ProposeError {
     NotLeader {
@@ -385,10 +385,7 @@ impl Raft {
     /// nothing a peer sends can make this panic.
     pub fn step(&mut self, msg: Message) {
         if let Err(reason) = msg.validate(self.id()) {
-            self.emit(Event::MessageRefused {
-                from: msg.from,
-                reason,
-            });
+            self.refuse(msg.from, reason);
             return;
         }
         if msg.term > self.term {
@@ -555,6 +552,11 @@ impl Raft {
 
     fn emit(&mut self, event: Event) {
         self.out.events.push(event);
+    }
+
+    /// A message that is malformed, or that no correct peer could send, is dropped.
+    fn refuse(&mut self, from: NodeId, reason: crate::message::Malformed) {
+        self.emit(Event::MessageRefused { from, reason });
     }
 
     fn send(&mut self, to: NodeId, body: Body) {

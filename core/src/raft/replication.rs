@@ -7,7 +7,7 @@ use super::{ProposeError, Raft, RoleState};
 use crate::entry::{Command, Entry};
 use crate::events::{Event, RoleReason};
 use crate::log::AppendOutcome;
-use crate::message::{AppendResult, Body, Round};
+use crate::message::{AppendResult, Body, Malformed, Round};
 use crate::progress::Mode;
 use crate::quorum::quorum_value;
 use crate::types::{Index, NodeId, Term};
@@ -163,16 +163,24 @@ impl Raft {
         leader_commit: Index,
         round: Round,
     ) {
+        // Two kinds of Append no correct peer can send (election safety; log matching
+        // with leader completeness). A faulty or forged one is refused, never obeyed:
+        // obeying the second would overwrite entries this node may have applied.
+        if self.is_leader() {
+            self.refuse(from, Malformed::SecondLeader);
+            return;
+        }
+        let commit = self.commit_index;
+        if entries
+            .iter()
+            .take_while(|e| e.index <= commit)
+            .any(|e| self.log.term_at(e.index) != Some(e.term))
+        {
+            self.refuse(from, Malformed::ContradictsCommitted);
+            return;
+        }
         match self.state {
-            RoleState::Leader(_) => {
-                debug_assert!(
-                    false,
-                    "two leaders in term {}: {} and {from}",
-                    self.term,
-                    self.id()
-                );
-                return;
-            }
+            RoleState::Leader(_) => unreachable!("refused above"),
             RoleState::PreCandidate { .. } | RoleState::Candidate { .. } => {
                 let term = self.term;
                 self.become_follower(

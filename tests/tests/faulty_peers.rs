@@ -1,0 +1,75 @@
+//! Messages no correct peer can send, found by fuzzing the step function (`fuzz/`,
+//! target `raft_step`): they must be refused, never obeyed and never panic the node
+//! (these tests run with debug assertions on, where both used to trip an assertion).
+
+use duckgoose_core::message::Malformed;
+use duckgoose_core::{Body, Event, Role};
+use duckgoose_tests::*;
+
+fn refused(events: &[Event], reason: Malformed) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, Event::MessageRefused { reason: r, .. } if *r == reason))
+}
+
+#[test]
+fn a_leader_refuses_an_append_for_its_own_term() {
+    let mut leader = founder(1, &[1, 2, 3]);
+    elect(&mut leader);
+    assert_eq!(leader.role(), Role::Leader);
+    let term = leader.term();
+    let before = leader.log().entries().to_vec();
+    // "Node 2" claims to lead the same term.
+    leader.step(append(2, 1, term, (1, 0), vec![entry(2, term)], 2));
+    let ready = leader.ready();
+    assert!(refused(&ready.events, Malformed::SecondLeader));
+    assert_eq!(leader.role(), Role::Leader);
+    assert_eq!(leader.term(), term);
+    assert_eq!(leader.log().entries(), &before[..], "log untouched");
+    assert!(ready.log_write.is_none());
+    assert!(
+        of_kind(&ready.messages, "AppendReply").is_empty(),
+        "no reply to the forger"
+    );
+}
+
+#[test]
+fn a_follower_refuses_entries_that_contradict_committed_ones() {
+    // Node 3 follows leader 1 in term 2 and learns that entries through 3 are committed.
+    let mut node = founder(3, &[1, 2, 3]);
+    node.step(append(
+        1,
+        3,
+        2,
+        (1, 0),
+        vec![entry(2, 2), entry(3, 2), entry(4, 2)],
+        3,
+    ));
+    let ready = node.ready();
+    assert_eq!(node.commit_index(), 3);
+    assert_eq!(ready.committed.len(), 3, "entries 1..=3 applied");
+    let before = node.log().entries().to_vec();
+
+    // "Node 2", claiming a newer term, sends entries that rewrite committed index 2.
+    node.step(append(2, 3, 3, (1, 0), vec![entry(2, 3), entry(3, 3)], 3));
+    let ready = node.ready();
+    assert!(refused(&ready.events, Malformed::ContradictsCommitted));
+    assert_eq!(node.log().entries(), &before[..], "committed entries kept");
+    assert!(ready.log_write.is_none());
+    assert!(of_kind(&ready.messages, "AppendReply").is_empty());
+
+    // A correct leader of that term, extending the committed prefix, is followed.
+    node.step(append(2, 3, 3, (4, 2), vec![entry(5, 3)], 4));
+    let ready = node.ready();
+    assert!(!refused(&ready.events, Malformed::ContradictsCommitted));
+    assert_eq!(node.log().last_index(), 5);
+    assert_eq!(node.commit_index(), 4);
+    let replies = of_kind(&ready.messages, "AppendReply");
+    assert!(matches!(
+        replies[0].body,
+        Body::AppendReply {
+            result: duckgoose_core::AppendResult::Accepted { match_index: 5 },
+            ..
+        }
+    ));
+}
