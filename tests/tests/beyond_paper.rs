@@ -477,12 +477,22 @@ fn a_node_whose_own_removal_never_committed_can_still_be_elected() {
         .propose_membership_change(MembershipChange::Remove(old))
         .unwrap();
     net.advance(400);
-    assert_ne!(net.node(old).role(), Role::Leader, "CheckQuorum: stepped down");
-    assert!(!net.node(old).membership().contains(old), "its latest membership leaves it out");
+    assert_ne!(
+        net.node(old).role(),
+        Role::Leader,
+        "CheckQuorum: stepped down"
+    );
+    assert!(
+        !net.node(old).membership().contains(old),
+        "its latest membership leaves it out"
+    );
     net.heal();
     net.advance(5_000);
     let leader = net.leader().expect("the cluster elects a leader again");
-    assert_eq!(leader, other, "the removal went through and the survivor leads");
+    assert_eq!(
+        leader, other,
+        "the removal went through and the survivor leads"
+    );
     let ids: Vec<u64> = net.node(other).membership().ids().collect();
     assert_eq!(ids, vec![other]);
     assert!(net.node(other).commit_index() >= net.node(other).log().last_index() - 1);
