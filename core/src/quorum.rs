@@ -9,8 +9,19 @@ use crate::types::{Membership, NodeId};
 /// descending and take the quorum-th. Used for the commit index (match indexes) and for
 /// goose confirmation (acknowledged rounds).
 pub fn quorum_value(membership: &Membership, value_of: impl Fn(NodeId) -> u64) -> u64 {
-    if membership.is_empty() {
+    const ON_STACK: usize = 16;
+    let n = membership.len();
+    if n == 0 {
         return 0;
+    }
+    // Called on every acknowledgement: clusters are small, so sort on the stack.
+    if n <= ON_STACK {
+        let mut values = [0u64; ON_STACK];
+        for (slot, id) in values.iter_mut().zip(membership.ids()) {
+            *slot = value_of(id);
+        }
+        values[..n].sort_unstable_by(|a, b| b.cmp(a));
+        return values[membership.quorum() - 1];
     }
     let mut values: Vec<u64> = membership.ids().map(value_of).collect();
     values.sort_unstable_by(|a, b| b.cmp(a));

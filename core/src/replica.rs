@@ -23,7 +23,7 @@ use crate::types::{Index, Member, Membership, Millis, NodeId, Term};
 /// The driver's tag for a request; echoed in its response. Unique per replica.
 pub type RequestId = u64;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum Request {
     Put {
@@ -51,7 +51,7 @@ pub enum Request {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum Reply {
     Written,
@@ -76,7 +76,7 @@ pub enum Reply {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum RequestError {
     /// Not the leader; nothing happened. `leader` is where to retry.

@@ -28,7 +28,7 @@ pub struct Confirmed {
     pub index: Index,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum DuckReason {
     /// Not the leader; `leader` is who we believe is.

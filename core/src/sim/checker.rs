@@ -17,9 +17,8 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write as _;
-use core::hash::Hasher as _;
 
+use super::stable_hash::StableHasher;
 use crate::entry::{Command, Entry};
 use crate::raft::Raft;
 use crate::types::{Index, Millis, NodeId, Term};
@@ -48,16 +47,7 @@ pub struct Checker {
 }
 
 fn command_hash(command: &Command) -> u64 {
-    struct W<'a>(&'a mut fnv::FnvHasher);
-    impl core::fmt::Write for W<'_> {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            self.0.write(s.as_bytes());
-            Ok(())
-        }
-    }
-    let mut hasher = fnv::FnvHasher::default();
-    let _ = write!(W(&mut hasher), "{command:?}");
-    hasher.finish()
+    StableHasher::hash_of(command)
 }
 
 impl Checker {

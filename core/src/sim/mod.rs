@@ -9,6 +9,7 @@ pub mod checker;
 pub mod nemesis;
 pub mod network;
 pub mod scenario;
+pub mod stable_hash;
 pub mod trace;
 pub mod view;
 
@@ -91,7 +92,7 @@ impl SimConfig {
 }
 
 /// Everything a person (or a nemesis) can do to a running cluster.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(
     feature = "serde",
     derive(Serialize, Deserialize),
@@ -169,6 +170,16 @@ struct SimNode {
     /// Held while paused, delivered on resume.
     inbox: Vec<Held>,
     incarnation: u64,
+    /// The replica's `next_deadline()` after its last input (kept so that finding the
+    /// next event does not ask every node every step).
+    deadline: Millis,
+}
+
+impl SimNode {
+    /// When this node's next timer fires, if it is running.
+    fn timer(&self) -> Option<Millis> {
+        (self.replica.is_some() && !self.paused).then_some(self.deadline)
+    }
 }
 
 enum Held {
@@ -178,28 +189,10 @@ enum Held {
 
 struct InFlight {
     deliver_at: Millis,
-    order: u64,
     sent: Seq,
     sent_at: Millis,
     summary: MessageSummary,
     msg: Message,
-}
-
-impl PartialEq for InFlight {
-    fn eq(&self, other: &Self) -> bool {
-        (self.deliver_at, self.order) == (other.deliver_at, other.order)
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for InFlight {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        (self.deliver_at, self.order).cmp(&(other.deliver_at, other.order))
-    }
 }
 
 /// A client request the cluster is waiting on.
@@ -230,7 +223,11 @@ pub struct Cluster {
     rng: Rng,
     nodes: BTreeMap<NodeId, SimNode>,
     network: Network,
-    in_flight: BinaryHeap<Reverse<InFlight>>,
+    /// Messages on the wire live in slots; the queue orders small (time, order, slot)
+    /// keys, so heap operations never move whole messages.
+    in_flight: BinaryHeap<Reverse<(Millis, u64, usize)>>,
+    flights: Vec<Option<InFlight>>,
+    free_slots: Vec<usize>,
     next_message_id: u64,
     next_request_id: RequestId,
     pending: BTreeMap<RequestId, Pending>,
@@ -258,6 +255,8 @@ impl Cluster {
             seq: 0,
             nodes: BTreeMap::new(),
             in_flight: BinaryHeap::new(),
+            flights: Vec::new(),
+            free_slots: Vec::new(),
             next_message_id: 1,
             next_request_id: 1,
             pending: BTreeMap::new(),
@@ -375,12 +374,11 @@ impl Cluster {
 
     /// Processes the single next event if it is due by `until`. Returns false if none is.
     pub fn step_until(&mut self, until: Millis) -> bool {
-        let next_message = self.in_flight.peek().map(|Reverse(m)| m.deliver_at);
+        let next_message = self.in_flight.peek().map(|Reverse((at, _, _))| *at);
         let next_timer = self
             .nodes
             .iter()
-            .filter(|(_, n)| !n.paused)
-            .filter_map(|(&id, n)| n.replica.as_ref().map(|r| (r.next_deadline(), id)))
+            .filter_map(|(&id, n)| n.timer().map(|t| (t, id)))
             .min();
         let timer_first = match (next_timer, next_message) {
             (Some((t, _)), Some(m)) => t < m,
@@ -402,7 +400,11 @@ impl Cluster {
                 return false;
             }
             self.now = self.now.max(at);
-            let Reverse(flight) = self.in_flight.pop().expect("peeked");
+            let Reverse((_, _, slot)) = self.in_flight.pop().expect("peeked");
+            let flight = self.flights[slot]
+                .take()
+                .expect("queued slots hold a message");
+            self.free_slots.push(slot);
             self.deliver(flight);
         }
         true
@@ -410,13 +412,8 @@ impl Cluster {
 
     /// The time of the next event, if any.
     pub fn next_event_at(&self) -> Option<Millis> {
-        let next_message = self.in_flight.peek().map(|Reverse(m)| m.deliver_at);
-        let next_timer = self
-            .nodes
-            .values()
-            .filter(|n| !n.paused)
-            .filter_map(|n| n.replica.as_ref().map(|r| r.next_deadline()))
-            .min();
+        let next_message = self.in_flight.peek().map(|Reverse((at, _, _))| *at);
+        let next_timer = self.nodes.values().filter_map(SimNode::timer).min();
         match (next_message, next_timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -491,6 +488,7 @@ impl Cluster {
             return;
         };
         let output = replica.ready();
+        node.deadline = replica.next_deadline();
         let Output {
             hard_state,
             log_write,
@@ -599,29 +597,48 @@ impl Cluster {
         match self.network.route(msg.from, msg.to, &mut self.rng) {
             Fate::Cut => self.record_drop(&summary, DropReason::Partitioned),
             Fate::Lost => self.record_drop(&summary, DropReason::Lost),
-            Fate::Deliver(delays) => {
-                for (copy, delay) in delays.into_iter().enumerate() {
-                    let deliver_at = now + delay;
-                    let s = summary.clone();
-                    self.trace.record(now, || {
-                        if copy == 0 {
-                            TraceKind::Send { msg: s, deliver_at }
-                        } else {
-                            TraceKind::Duplicate { msg: s, deliver_at }
-                        }
-                    });
-                    self.in_flight.push(Reverse(InFlight {
-                        deliver_at,
-                        order: self.next_message_id,
-                        sent: self.seq,
-                        sent_at: now,
-                        summary: summary.clone(),
-                        msg: msg.clone(),
-                    }));
-                    self.next_message_id += 1;
-                }
+            Fate::Deliver { delay, duplicate } => {
+                let deliver_at = now + delay;
+                let s = summary.clone();
+                self.trace
+                    .record(now, || TraceKind::Send { msg: s, deliver_at });
+                let Some(delay) = duplicate else {
+                    self.enqueue(deliver_at, summary, msg);
+                    return;
+                };
+                self.enqueue(deliver_at, summary.clone(), msg.clone());
+                let copy_at = now + delay;
+                let s = summary.clone();
+                self.trace.record(now, || TraceKind::Duplicate {
+                    msg: s,
+                    deliver_at: copy_at,
+                });
+                self.enqueue(copy_at, summary, msg);
             }
         }
+    }
+
+    fn enqueue(&mut self, deliver_at: Millis, summary: MessageSummary, msg: Message) {
+        let flight = InFlight {
+            deliver_at,
+            sent: self.seq,
+            sent_at: self.now,
+            summary,
+            msg,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.flights[slot] = Some(flight);
+                slot
+            }
+            None => {
+                self.flights.push(Some(flight));
+                self.flights.len() - 1
+            }
+        };
+        self.in_flight
+            .push(Reverse((deliver_at, self.next_message_id, slot)));
+        self.next_message_id += 1;
     }
 
     fn complete(
@@ -794,6 +811,7 @@ impl Cluster {
                 paused: false,
                 inbox: Vec::new(),
                 incarnation: 0,
+                deadline: 0,
             },
         );
         self.after_input(id);

@@ -12,7 +12,7 @@ use crate::rng::Rng;
 use crate::types::{Millis, NodeId};
 
 /// Faults on a link (or on every link, as the default).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct LinkFaults {
     pub latency_min: Millis,
@@ -36,8 +36,11 @@ impl LinkFaults {
 /// What happens to one message sent now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fate {
-    /// Delivered after each of these delays (two for a duplicate).
-    Deliver(Vec<Millis>),
+    /// Delivered after `delay`, and a second copy after `duplicate` if set.
+    Deliver {
+        delay: Millis,
+        duplicate: Option<Millis>,
+    },
     Cut,
     Lost,
 }
@@ -127,10 +130,10 @@ impl Network {
         if rng.chance_ppm(faults.loss_ppm) {
             return Fate::Lost;
         }
-        let mut delays = alloc::vec![rng.between(faults.latency_min, faults.latency_max + 1)];
-        if rng.chance_ppm(faults.duplicate_ppm) {
-            delays.push(rng.between(faults.latency_min, faults.latency_max + 1));
-        }
-        Fate::Deliver(delays)
+        let delay = rng.between(faults.latency_min, faults.latency_max + 1);
+        let duplicate = rng
+            .chance_ppm(faults.duplicate_ppm)
+            .then(|| rng.between(faults.latency_min, faults.latency_max + 1));
+        Fate::Deliver { delay, duplicate }
     }
 }

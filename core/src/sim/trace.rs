@@ -1,22 +1,23 @@
 //! The observable trace: every send, delivery and drop (with why), every node event (role
 //! and term changes, votes with reasons, commits), every action and client request.
-//! Hashing the trace's `Debug` form makes determinism checkable across targets.
+//! Hashing the trace (stably, see `StableHasher`) makes determinism checkable across targets.
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::{self, Write as _};
-use core::hash::Hasher as _;
+use core::fmt;
+use core::hash::{Hash, Hasher as _};
 
 #[cfg(feature = "serde")]
 use serde::Serialize;
 
 use super::Action;
+use super::stable_hash::StableHasher;
 use crate::events::Event;
 use crate::replica::{Reply, Request, RequestError, RequestId};
 use crate::types::{Millis, NodeId, Term};
 
 /// A message as the trace shows it: enough to draw it and explain it, without payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct MessageSummary {
     /// Unique per send (a duplicate shares its original's id).
@@ -28,7 +29,7 @@ pub struct MessageSummary {
     pub entries: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize), serde(rename_all = "snake_case"))]
 pub enum DropReason {
     /// The link was cut when the message was sent or when it arrived.
@@ -39,7 +40,7 @@ pub enum DropReason {
     NodeDown,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
 pub enum TraceKind {
     Send {
@@ -80,7 +81,7 @@ pub enum TraceKind {
     },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct TraceEvent {
     pub at: Millis,
@@ -106,18 +107,8 @@ pub enum TraceMode {
 pub struct Trace {
     mode: TraceMode,
     events: Vec<TraceEvent>,
-    hasher: fnv::FnvHasher,
+    hasher: StableHasher,
     count: u64,
-}
-
-/// Feeds `Debug` output straight into the hasher, without allocating.
-struct HashWriter<'a>(&'a mut fnv::FnvHasher);
-
-impl fmt::Write for HashWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.write(s.as_bytes());
-        Ok(())
-    }
 }
 
 impl Trace {
@@ -125,7 +116,7 @@ impl Trace {
         Trace {
             mode,
             events: Vec::new(),
-            hasher: fnv::FnvHasher::default(),
+            hasher: StableHasher::default(),
             count: 0,
         }
     }
@@ -145,7 +136,7 @@ impl Trace {
         }
         let event = TraceEvent { at, kind: kind() };
         self.count += 1;
-        let _ = writeln!(HashWriter(&mut self.hasher), "{event:?}");
+        event.hash(&mut self.hasher);
         if self.mode == TraceMode::Record {
             self.events.push(event);
         }
@@ -171,7 +162,7 @@ impl Trace {
         core::mem::take(&mut self.events)
     }
 
-    /// FNV-1a over the `Debug` form of every event so far.
+    /// A stable hash (see `StableHasher`) of every event so far.
     pub fn hash(&self) -> u64 {
         self.hasher.finish()
     }

@@ -168,9 +168,10 @@ impl Cluster {
             })
             .collect();
         let messages = self
-            .in_flight
+            .flights
             .iter()
-            .map(|core::cmp::Reverse(f)| MessageView {
+            .flatten()
+            .map(|f| MessageView {
                 id: f.summary.id,
                 from: f.summary.from,
                 to: f.summary.to,

@@ -94,7 +94,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// The duckgoose binary: `--bin`, or built with cargo (a no-op when up to date).
-fn locate_binary(opts: &Options) -> Result<PathBuf, String> {
+pub fn locate_binary(opts: &Options) -> Result<PathBuf, String> {
     if let Some(bin) = &opts.bin {
         return if bin.is_file() {
             Ok(bin.clone())
