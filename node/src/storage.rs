@@ -433,8 +433,7 @@ fn write_fresh(
     layer: &Layer,
 ) -> Result<(), StorageError> {
     let tmp = dir.join(format!("{WAL_FILE}.tmp"));
-    let mut buf = MAGIC.to_vec();
-    encode_state(&mut buf, id, p);
+    let buf = encode_log(id, p);
     let file = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
     let mut file = layer(file, &tmp);
     file.append(&buf).map_err(io_err(&tmp, "cannot write"))?;
@@ -442,6 +441,13 @@ fn write_fresh(
     drop(file);
     fs::rename(&tmp, path).map_err(io_err(path, "cannot rename into place"))?;
     sync_dir(dir)
+}
+
+/// A complete log file holding `p` for node `id`: what a fresh or compacted log is.
+pub fn encode_log(id: NodeId, p: &Persisted) -> Vec<u8> {
+    let mut buf = MAGIC.to_vec();
+    encode_state(&mut buf, id, p);
+    buf
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StorageError> {
@@ -520,6 +526,12 @@ pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut data))
         .map_err(io_err(path, "cannot read"))?;
+    replay_bytes(path, &data)
+}
+
+/// Checks and replays the bytes of a log file; `path` only names it in errors. (The
+/// fuzz target `wal` feeds this arbitrary bytes: it must never panic.)
+pub fn replay_bytes(path: &Path, data: &[u8]) -> Result<Replayed, StorageError> {
     let corrupt = |offset: usize, reason: String| StorageError::Corrupt {
         path: path.to_path_buf(),
         offset: offset as u64,
@@ -536,8 +548,8 @@ pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
     let mut torn_tail = None;
     let mut records = 0;
     while pos < data.len() {
-        let Some((payload, next)) = record_at(&data, pos) else {
-            if let Some(later) = valid_record_after(&data, pos) {
+        let Some((payload, next)) = record_at(data, pos) else {
+            if let Some(later) = valid_record_after(data, pos) {
                 return Err(corrupt(
                     pos,
                     format!(
@@ -545,7 +557,7 @@ pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
                     ),
                 ));
             }
-            if let Some(reason) = damaged_last_record(&data, pos) {
+            if let Some(reason) = damaged_last_record(data, pos) {
                 return Err(corrupt(pos, reason));
             }
             torn_tail = Some(TornTail {
