@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
                 for id in b.inbound.iter().chain(&b.outbound) {
                     assert!(*id != 0 && *id != me);
                 }
-                assert!(b.both().iter().all(|id| b.inbound.contains(id) && b.outbound.contains(id)));
+                assert!(
+                    b.both()
+                        .iter()
+                        .all(|id| b.inbound.contains(id) && b.outbound.contains(id))
+                );
             }
         }
         1 => {
@@ -34,7 +38,8 @@ fuzz_target!(|data: &[u8]| {
         3 => {
             if let Ok(c) = bodies::cas(body) {
                 let json = serde_json::json!({ "expected": c.expected, "value": c.value });
-                let again = bodies::cas(json.to_string().as_bytes()).expect("re-encoded cas parses");
+                let again =
+                    bodies::cas(json.to_string().as_bytes()).expect("re-encoded cas parses");
                 assert_eq!(again, c);
             }
         }

@@ -8,41 +8,107 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use duckgoose_core::{
-    AppendResult, Body, Command, Entry, Member, Membership, Message, Request,
-};
+use duckgoose_core::{AppendResult, Body, Command, Entry, Member, Membership, Message, Request};
 use duckgoose_fuzz::Harness;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum FBody {
-    PreVote { last_index: u8, last_term: u8 },
-    PreVoteReply { granted: bool },
-    Vote { last_index: u8, last_term: u8, transfer: bool },
-    VoteReply { granted: bool },
-    Append { prev_index: u8, prev_term: u8, entries: Vec<(u8, u8)>, commit: u8, round: u8, contiguous: bool },
-    Accepted { round: u8, match_index: u8 },
-    Rejected { round: u8, prev_index: u8, conflict_index: u8, conflict_term: Option<u8> },
+    PreVote {
+        last_index: u8,
+        last_term: u8,
+    },
+    PreVoteReply {
+        granted: bool,
+    },
+    Vote {
+        last_index: u8,
+        last_term: u8,
+        transfer: bool,
+    },
+    VoteReply {
+        granted: bool,
+    },
+    Append {
+        prev_index: u8,
+        prev_term: u8,
+        entries: Vec<(u8, u8)>,
+        commit: u8,
+        round: u8,
+        contiguous: bool,
+    },
+    Accepted {
+        round: u8,
+        match_index: u8,
+    },
+    Rejected {
+        round: u8,
+        prev_index: u8,
+        conflict_index: u8,
+        conflict_term: Option<u8>,
+    },
     TimeoutNow,
 }
 
 #[derive(Arbitrary, Debug)]
 enum Action {
-    Tick { node: u8, ms: u8 },
-    Deliver { index: u16 },
-    Duplicate { index: u16 },
-    Drop { index: u16 },
-    Forge { from: u8, to: u8, term: u8, body: FBody },
-    Put { node: u8, key: u8 },
-    Cas { node: u8, key: u8, expected: Option<u8> },
-    Delete { node: u8, key: u8 },
-    Get { node: u8, key: u8 },
-    Goose { node: u8 },
-    Add { node: u8, id: u8 },
-    Remove { node: u8, id: u8 },
-    Transfer { node: u8, to: u8 },
-    Crash { node: u8 },
-    Restart { node: u8 },
+    Tick {
+        node: u8,
+        ms: u8,
+    },
+    Deliver {
+        index: u16,
+    },
+    Duplicate {
+        index: u16,
+    },
+    Drop {
+        index: u16,
+    },
+    Forge {
+        from: u8,
+        to: u8,
+        term: u8,
+        body: FBody,
+    },
+    Put {
+        node: u8,
+        key: u8,
+    },
+    Cas {
+        node: u8,
+        key: u8,
+        expected: Option<u8>,
+    },
+    Delete {
+        node: u8,
+        key: u8,
+    },
+    Get {
+        node: u8,
+        key: u8,
+    },
+    Goose {
+        node: u8,
+    },
+    Add {
+        node: u8,
+        id: u8,
+    },
+    Remove {
+        node: u8,
+        id: u8,
+    },
+    Transfer {
+        node: u8,
+        to: u8,
+    },
+    Crash {
+        node: u8,
+    },
+    Restart {
+        node: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -55,20 +121,50 @@ struct Input {
 fn command(kind: u8, i: usize) -> Command {
     match kind % 5 {
         0 => Command::Noop,
-        1 => Command::Put { key: format!("k{}", kind % 3), value: format!("v{i}") },
-        2 => Command::Delete { key: format!("k{}", kind % 3) },
-        3 => Command::Cas { key: "k0".into(), expected: None, value: format!("c{i}") },
+        1 => Command::Put {
+            key: format!("k{}", kind % 3),
+            value: format!("v{i}"),
+        },
+        2 => Command::Delete {
+            key: format!("k{}", kind % 3),
+        },
+        3 => Command::Cas {
+            key: "k0".into(),
+            expected: None,
+            value: format!("c{i}"),
+        },
         _ => Command::Config(Membership::from_ids(1..=(2 + kind as u64 % 3))),
     }
 }
 
 fn body(b: FBody) -> Body {
     match b {
-        FBody::PreVote { last_index, last_term } => Body::PreVote { last_index: last_index.into(), last_term: last_term.into() },
+        FBody::PreVote {
+            last_index,
+            last_term,
+        } => Body::PreVote {
+            last_index: last_index.into(),
+            last_term: last_term.into(),
+        },
         FBody::PreVoteReply { granted } => Body::PreVoteReply { granted },
-        FBody::Vote { last_index, last_term, transfer } => Body::Vote { last_index: last_index.into(), last_term: last_term.into(), transfer },
+        FBody::Vote {
+            last_index,
+            last_term,
+            transfer,
+        } => Body::Vote {
+            last_index: last_index.into(),
+            last_term: last_term.into(),
+            transfer,
+        },
         FBody::VoteReply { granted } => Body::VoteReply { granted },
-        FBody::Append { prev_index, prev_term, entries, commit, round, contiguous } => Body::Append {
+        FBody::Append {
+            prev_index,
+            prev_term,
+            entries,
+            commit,
+            round,
+            contiguous,
+        } => Body::Append {
             prev_index: prev_index.into(),
             prev_term: prev_term.into(),
             entries: entries
@@ -76,7 +172,11 @@ fn body(b: FBody) -> Body {
                 .take(8)
                 .enumerate()
                 .map(|(i, (term, kind))| Entry {
-                    index: if contiguous { prev_index as u64 + 1 + i as u64 } else { kind as u64 },
+                    index: if contiguous {
+                        prev_index as u64 + 1 + i as u64
+                    } else {
+                        kind as u64
+                    },
                     term: term.into(),
                     command: command(kind, i),
                 })
@@ -84,8 +184,18 @@ fn body(b: FBody) -> Body {
             commit: commit.into(),
             round: round.into(),
         },
-        FBody::Accepted { round, match_index } => Body::AppendReply { round: round.into(), result: AppendResult::Accepted { match_index: match_index.into() } },
-        FBody::Rejected { round, prev_index, conflict_index, conflict_term } => Body::AppendReply {
+        FBody::Accepted { round, match_index } => Body::AppendReply {
+            round: round.into(),
+            result: AppendResult::Accepted {
+                match_index: match_index.into(),
+            },
+        },
+        FBody::Rejected {
+            round,
+            prev_index,
+            conflict_index,
+            conflict_term,
+        } => Body::AppendReply {
             round: round.into(),
             result: AppendResult::Rejected {
                 prev_index: prev_index.into(),
@@ -123,24 +233,62 @@ fuzz_target!(|input: Input| {
                     h.network.remove(i);
                 }
             }
-            Action::Forge { from, to, term, body: b } => h.deliver(Message {
+            Action::Forge {
+                from,
+                to,
+                term,
+                body: b,
+            } => h.deliver(Message {
                 from: (from % 6).into(),
                 to: node(to),
                 term: term.into(),
                 body: body(b),
             }),
-            Action::Put { node: n, key } => h.request(node(n), Request::Put { key: format!("k{}", key % 3), value: format!("p{i}") }),
-            Action::Cas { node: n, key, expected } => h.request(node(n), Request::Cas {
-                key: format!("k{}", key % 3),
-                expected: expected.map(|e| format!("p{e}")),
-                value: format!("c{i}"),
-            }),
-            Action::Delete { node: n, key } => h.request(node(n), Request::Delete { key: format!("k{}", key % 3) }),
-            Action::Get { node: n, key } => h.request(node(n), Request::Get { key: format!("k{}", key % 3) }),
+            Action::Put { node: n, key } => h.request(
+                node(n),
+                Request::Put {
+                    key: format!("k{}", key % 3),
+                    value: format!("p{i}"),
+                },
+            ),
+            Action::Cas {
+                node: n,
+                key,
+                expected,
+            } => h.request(
+                node(n),
+                Request::Cas {
+                    key: format!("k{}", key % 3),
+                    expected: expected.map(|e| format!("p{e}")),
+                    value: format!("c{i}"),
+                },
+            ),
+            Action::Delete { node: n, key } => h.request(
+                node(n),
+                Request::Delete {
+                    key: format!("k{}", key % 3),
+                },
+            ),
+            Action::Get { node: n, key } => h.request(
+                node(n),
+                Request::Get {
+                    key: format!("k{}", key % 3),
+                },
+            ),
             Action::Goose { node: n } => h.request(node(n), Request::Goose),
-            Action::Add { node: n, id } => h.request(node(n), Request::AddMember(Member::new((id % 6).into(), ""))),
-            Action::Remove { node: n, id } => h.request(node(n), Request::RemoveMember((id % 6).into())),
-            Action::Transfer { node: n, to } => h.request(node(n), Request::Transfer { to: (to % 6).into() }),
+            Action::Add { node: n, id } => h.request(
+                node(n),
+                Request::AddMember(Member::new((id % 6).into(), "")),
+            ),
+            Action::Remove { node: n, id } => {
+                h.request(node(n), Request::RemoveMember((id % 6).into()))
+            }
+            Action::Transfer { node: n, to } => h.request(
+                node(n),
+                Request::Transfer {
+                    to: (to % 6).into(),
+                },
+            ),
             Action::Crash { node: n } => h.crash(node(n)),
             Action::Restart { node: n } => h.restart(node(n)),
         }

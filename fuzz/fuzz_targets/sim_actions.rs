@@ -8,31 +8,74 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
+use duckgoose_core::Request;
 use duckgoose_core::sim::network::LinkFaults;
 use duckgoose_core::sim::trace::TraceMode;
 use duckgoose_core::sim::{Action, Cluster, SimConfig};
-use duckgoose_core::Request;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum Step {
-    Wait { ms: u8 },
-    Partition { mask: u8 },
-    Cut { from: u8, to: u8, connected: bool },
+    Wait {
+        ms: u8,
+    },
+    Partition {
+        mask: u8,
+    },
+    Cut {
+        from: u8,
+        to: u8,
+        connected: bool,
+    },
     Heal,
-    Crash { node: u8 },
-    Restart { node: u8 },
-    Pause { node: u8 },
-    Resume { node: u8 },
-    Add { node: u8 },
-    Remove { node: u8 },
-    Transfer { to: u8 },
-    Lossy { loss: u8, dup: u8, slow: bool },
-    Put { node: u8, key: u8, value: u8 },
-    Cas { node: u8, key: u8, expected: Option<u8>, value: u8 },
-    Get { node: u8, key: u8 },
-    Delete { node: u8, key: u8 },
-    Goose { node: u8 },
+    Crash {
+        node: u8,
+    },
+    Restart {
+        node: u8,
+    },
+    Pause {
+        node: u8,
+    },
+    Resume {
+        node: u8,
+    },
+    Add {
+        node: u8,
+    },
+    Remove {
+        node: u8,
+    },
+    Transfer {
+        to: u8,
+    },
+    Lossy {
+        loss: u8,
+        dup: u8,
+        slow: bool,
+    },
+    Put {
+        node: u8,
+        key: u8,
+        value: u8,
+    },
+    Cas {
+        node: u8,
+        key: u8,
+        expected: Option<u8>,
+        value: u8,
+    },
+    Get {
+        node: u8,
+        key: u8,
+    },
+    Delete {
+        node: u8,
+        key: u8,
+    },
+    Goose {
+        node: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -61,7 +104,15 @@ fuzz_target!(|input: Input| {
                     ids.into_iter().partition(|&id| mask & (1 << (id % 8)) != 0);
                 Action::Partition { groups: vec![a, b] }
             }
-            Step::Cut { from, to, connected } => Action::Link { from: node(from), to: node(to), connected },
+            Step::Cut {
+                from,
+                to,
+                connected,
+            } => Action::Link {
+                from: node(from),
+                to: node(to),
+                connected,
+            },
             Step::Heal => Action::Heal,
             Step::Crash { node: x } => Action::Crash { node: node(x) },
             Step::Restart { node: x } => Action::Restart { node: node(x) },
@@ -74,15 +125,31 @@ fuzz_target!(|input: Input| {
                 faults: LinkFaults {
                     loss_ppm: loss as u32 * 2_000,
                     duplicate_ppm: dup as u32 * 1_000,
-                    latency_max: if slow { 120 } else { LinkFaults::CALM.latency_max },
+                    latency_max: if slow {
+                        120
+                    } else {
+                        LinkFaults::CALM.latency_max
+                    },
                     ..LinkFaults::CALM
                 },
             },
-            Step::Put { node: x, key, value } => Action::Request {
+            Step::Put {
+                node: x,
+                key,
+                value,
+            } => Action::Request {
                 node: node(x),
-                request: Request::Put { key: format!("k{}", key % 3), value: format!("v{value}") },
+                request: Request::Put {
+                    key: format!("k{}", key % 3),
+                    value: format!("v{value}"),
+                },
             },
-            Step::Cas { node: x, key, expected, value } => Action::Request {
+            Step::Cas {
+                node: x,
+                key,
+                expected,
+                value,
+            } => Action::Request {
                 node: node(x),
                 request: Request::Cas {
                     key: format!("k{}", key % 3),
@@ -90,9 +157,22 @@ fuzz_target!(|input: Input| {
                     value: format!("v{value}"),
                 },
             },
-            Step::Get { node: x, key } => Action::Request { node: node(x), request: Request::Get { key: format!("k{}", key % 3) } },
-            Step::Delete { node: x, key } => Action::Request { node: node(x), request: Request::Delete { key: format!("k{}", key % 3) } },
-            Step::Goose { node: x } => Action::Request { node: node(x), request: Request::Goose },
+            Step::Get { node: x, key } => Action::Request {
+                node: node(x),
+                request: Request::Get {
+                    key: format!("k{}", key % 3),
+                },
+            },
+            Step::Delete { node: x, key } => Action::Request {
+                node: node(x),
+                request: Request::Delete {
+                    key: format!("k{}", key % 3),
+                },
+            },
+            Step::Goose { node: x } => Action::Request {
+                node: node(x),
+                request: Request::Goose,
+            },
         };
         cluster.apply(action);
         cluster.run_for(5);

@@ -15,7 +15,8 @@ use libfuzzer_sys::fuzz_target;
 fn fix_crcs(data: &mut [u8]) {
     let mut pos = storage::MAGIC.len();
     while pos + 8 <= data.len() {
-        let len = u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let len =
+            u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
         let end = pos + 8 + len;
         if len == 0 || end > data.len() {
             return;

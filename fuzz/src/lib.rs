@@ -220,7 +220,10 @@ impl Harness {
         // Volatile state.
         let last = raft.log().last_index();
         let commit = raft.commit_index();
-        assert!(commit <= last, "node {id}: commit {commit} past last {last}");
+        assert!(
+            commit <= last,
+            "node {id}: commit {commit} past last {last}"
+        );
         assert!(commit >= node.commit, "node {id}: commit went back");
         node.commit = commit;
         assert!(
@@ -229,19 +232,34 @@ impl Harness {
         );
         match raft.role() {
             Role::Leader => {
-                assert_eq!(raft.voted_for(), Some(id), "node {id}: leader without self-vote");
+                assert_eq!(
+                    raft.voted_for(),
+                    Some(id),
+                    "node {id}: leader without self-vote"
+                );
                 assert_eq!(raft.leader(), Some(id));
                 for peer in raft.membership().ids().filter(|&p| p != id) {
                     if let Some((m, n)) = raft.follower_progress(peer) {
-                        assert!(m < n && n <= last + 1, "node {id}: progress of {peer}: {m}/{n}");
+                        assert!(
+                            m < n && n <= last + 1,
+                            "node {id}: progress of {peer}: {m}/{n}"
+                        );
                     }
                 }
             }
             Role::Candidate => {
-                assert_eq!(raft.voted_for(), Some(id), "node {id}: candidate without self-vote")
+                assert_eq!(
+                    raft.voted_for(),
+                    Some(id),
+                    "node {id}: candidate without self-vote"
+                )
             }
             Role::Follower | Role::PreCandidate => {
-                assert_ne!(raft.leader(), Some(id), "node {id}: leads without being leader")
+                assert_ne!(
+                    raft.leader(),
+                    Some(id),
+                    "node {id}: leads without being leader"
+                )
             }
         }
 
@@ -250,7 +268,11 @@ impl Harness {
             assert_eq!(e.index, node.applied + 1, "node {id}: applied out of order");
             node.applied = e.index;
             let logged: Option<&Entry> = node.disk.log.get(e.index as usize - 1);
-            assert_eq!(logged, Some(e), "node {id}: applied an entry not in the log");
+            assert_eq!(
+                logged,
+                Some(e),
+                "node {id}: applied an entry not in the log"
+            );
         }
         assert!(node.applied <= commit, "node {id}: applied past commit");
         assert_eq!(replica.kv().applied_index(), node.applied);
