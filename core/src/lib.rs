@@ -44,4 +44,4 @@ pub use raft::{
     ReadOutcome, Ready,
 };
 pub use replica::{Output, Replica, Reply, Request, RequestError, RequestId, Response};
-pub use types::{Index, Member, Membership, Millis, NodeId, Term};
+pub use types::{Index, MAX_TERM, Member, Membership, Millis, NodeId, Term};

@@ -8,7 +8,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::entry::Entry;
-use crate::types::{Index, NodeId, Term};
+use crate::types::{Index, MAX_TERM, NodeId, Term};
 
 /// A leader's heartbeat round number. Every Append carries the leader's current round and
 /// every reply echoes it, so a leader can tell which followers acknowledged it *after* a
@@ -87,6 +87,8 @@ pub enum Malformed {
     EntryTermOutOfOrder,
     EntryTermAboveMessageTerm,
     ConflictIndexOutOfRange,
+    /// A term above `MAX_TERM`: no correct peer reaches one.
+    TermOutOfRange,
     /// An Append for the term this node leads: no correct peer sends one (election
     /// safety), so it is refused.
     SecondLeader,
@@ -105,6 +107,7 @@ impl fmt::Display for Malformed {
             Malformed::EntryTermOutOfOrder => "entry terms decrease",
             Malformed::EntryTermAboveMessageTerm => "entry term above the message term",
             Malformed::ConflictIndexOutOfRange => "conflict index is 0 or past prev_index + 1",
+            Malformed::TermOutOfRange => "term beyond any a correct node reaches",
             Malformed::SecondLeader => "an Append for the term this node leads",
             Malformed::ContradictsCommitted => "entries contradict committed entries",
         })
@@ -123,6 +126,9 @@ impl Message {
         }
         if self.from == self.to {
             return Err(Malformed::SelfAddressed);
+        }
+        if self.term > MAX_TERM {
+            return Err(Malformed::TermOutOfRange);
         }
         match &self.body {
             Body::Append {

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub type NodeId = u64;
 /// A Raft term. Terms only grow.
 pub type Term = u64;
+/// No correct node ever gets near this term (one election per millisecond would need
+/// 146 million years), so a message claiming more is refused: a node's term then stays
+/// at or below it and `term + 1` cannot overflow.
+pub const MAX_TERM: Term = 1 << 62;
 /// A log position. The first entry has index 1; index 0 means "before the log".
 pub type Index = u64;
 /// Virtual milliseconds. The core has no clock: the driver says what time it is.

@@ -3,7 +3,7 @@
 //! (these tests run with debug assertions on, where both used to trip an assertion).
 
 use duckgoose_core::message::Malformed;
-use duckgoose_core::{Body, Event, Role};
+use duckgoose_core::{Body, Event, MAX_TERM, Role};
 use duckgoose_tests::*;
 
 fn refused(events: &[Event], reason: Malformed) -> bool {
@@ -72,4 +72,36 @@ fn a_follower_refuses_entries_that_contradict_committed_ones() {
             ..
         }
     ));
+}
+
+#[test]
+fn a_term_no_correct_node_reaches_is_refused_so_terms_never_overflow() {
+    // Found by fuzzing peer batches: a TimeoutNow claiming term u64::MAX made the node
+    // adopt it and campaign at u64::MAX + 1 (an overflow; in release builds, term 0).
+    for (term, body) in [
+        (u64::MAX, Body::TimeoutNow),
+        (MAX_TERM + 1, Body::VoteReply { granted: false }),
+        (
+            u64::MAX,
+            Body::PreVote {
+                last_index: 9,
+                last_term: 9,
+            },
+        ),
+    ] {
+        let mut node = founder(2, &[1, 2, 3]);
+        node.step(msg(1, 2, term, body));
+        let ready = node.ready();
+        assert!(refused(&ready.events, Malformed::TermOutOfRange));
+        assert_eq!(node.term(), 0, "the term was not adopted");
+        assert_eq!(node.role(), Role::Follower);
+        assert!(ready.messages.is_empty(), "no reply, no campaign");
+    }
+    // The largest allowed term is adopted, and campaigning from it does not overflow.
+    let mut node = founder(2, &[1, 2, 3]);
+    node.step(msg(1, 2, MAX_TERM, Body::TimeoutNow));
+    let ready = node.ready();
+    assert!(!refused(&ready.events, Malformed::TermOutOfRange));
+    assert_eq!(node.role(), Role::Candidate);
+    assert_eq!(node.term(), MAX_TERM + 1);
 }
