@@ -1,14 +1,13 @@
 //! The replicated state machine: a small string key-value store. Deterministic, so every
 //! node that applies the same committed entries holds the same map.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Command, Entry};
-use crate::types::Index;
+use crate::types::{Index, Map};
 
 /// The result of applying one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +23,7 @@ pub enum Applied {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Kv {
-    map: BTreeMap<String, String>,
+    map: Map<String, String>,
     applied_index: Index,
 }
 

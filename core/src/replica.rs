@@ -2,7 +2,6 @@
 //! every driver (simulator, browser, native server) runs. Still sans-IO: requests come in
 //! with an id, responses come out of `ready()`.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -18,7 +17,7 @@ use crate::message::Message;
 use crate::raft::{
     DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft, ReadOutcome,
 };
-use crate::types::{Index, Member, Membership, Millis, NodeId, Term};
+use crate::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
 
 /// The driver's tag for a request; echoed in its response. Unique per replica.
 pub type RequestId = u64;
@@ -173,9 +172,9 @@ pub struct Replica {
     kv: Kv,
     request_timeout: Millis,
     /// Proposed entries by index, answered when that index applies.
-    entries: BTreeMap<Index, PendingEntry>,
+    entries: Map<Index, PendingEntry>,
     /// Goose queries and reads waiting for leadership confirmation, by request id.
-    queries: BTreeMap<RequestId, PendingQuery>,
+    queries: Map<RequestId, PendingQuery>,
     /// Confirmed reads waiting for the store to reach their index.
     reads: Vec<(Index, RequestId, String, Millis)>,
     transfer: Option<PendingTransfer>,
@@ -203,8 +202,8 @@ impl Replica {
             raft: Raft::new(config, persisted, now)?,
             kv: Kv::default(),
             request_timeout,
-            entries: BTreeMap::new(),
-            queries: BTreeMap::new(),
+            entries: Map::new(),
+            queries: Map::new(),
             reads: Vec::new(),
             transfer: None,
             responses: Vec::new(),

@@ -1,13 +1,11 @@
 //! Leader election (Raft §5.2, §5.4.1) with PreVote (thesis §9.6) and leader
 //! stickiness (thesis §4.2.3).
 
-use alloc::collections::BTreeMap;
-
 use super::{Raft, RoleState};
 use crate::events::{DenyReason, Event, RoleReason};
 use crate::message::{Body, Message};
 use crate::quorum::{VoteResult, tally};
-use crate::types::{Index, NodeId, Term};
+use crate::types::{Index, Map, NodeId, Term};
 
 impl Raft {
     /// The election timer fired: no leader was heard from for a whole timeout.
@@ -24,11 +22,17 @@ impl Raft {
         }
     }
 
+    fn own_vote(&self) -> Map<NodeId, bool> {
+        let mut votes = Map::new();
+        votes.insert(self.id(), true);
+        votes
+    }
+
     /// Asks "would you vote for me in term + 1?" without changing any state anyone else
     /// sees, so a node that cannot win (cut off, or behind) never bumps the cluster's term.
     fn become_pre_candidate(&mut self) {
         self.state = RoleState::PreCandidate {
-            votes: BTreeMap::from([(self.id(), true)]),
+            votes: self.own_vote(),
         };
         self.leader = None;
         self.reset_election_timer();
@@ -50,7 +54,7 @@ impl Raft {
         self.set_term(self.term + 1);
         self.set_vote(self.id());
         self.state = RoleState::Candidate {
-            votes: BTreeMap::from([(self.id(), true)]),
+            votes: self.own_vote(),
         };
         self.leader = None;
         self.reset_election_timer();

@@ -13,7 +13,6 @@ mod replication;
 mod transfer;
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -27,7 +26,7 @@ use crate::log::Log;
 use crate::message::{Body, Message};
 use crate::progress::Progress;
 use crate::rng::Rng;
-use crate::types::{Index, Membership, Millis, NodeId, Term};
+use crate::types::{Index, Map, Membership, Millis, NodeId, Term};
 
 pub use goose::{Confirmed, DuckReason, ReadOutcome};
 pub use membership::MembershipChange;
@@ -160,14 +159,14 @@ impl std::error::Error for ProposeError {}
 #[derive(Debug)]
 enum RoleState {
     Follower,
-    PreCandidate { votes: BTreeMap<NodeId, bool> },
-    Candidate { votes: BTreeMap<NodeId, bool> },
+    PreCandidate { votes: Map<NodeId, bool> },
+    Candidate { votes: Map<NodeId, bool> },
     Leader(Box<Leader>),
 }
 
 #[derive(Debug)]
 struct Leader {
-    progress: BTreeMap<NodeId, Progress>,
+    progress: Map<NodeId, Progress>,
     /// Index of this term's no-op: committing it makes the leader able to commit now.
     term_start: Index,
     heartbeat_due: Millis,
@@ -316,7 +315,7 @@ impl Raft {
     }
 
     /// Votes this node has collected, if it is a (pre-)candidate.
-    pub fn votes(&self) -> Option<&BTreeMap<NodeId, bool>> {
+    pub fn votes(&self) -> Option<&Map<NodeId, bool>> {
         match &self.state {
             RoleState::PreCandidate { votes } | RoleState::Candidate { votes } => Some(votes),
             _ => None,
@@ -668,7 +667,7 @@ impl Raft {
         debug_assert!(matches!(self.state, RoleState::Candidate { .. }));
         debug_assert_eq!(self.voted_for, Some(self.id()));
         let term_start = self.log.last_index() + 1;
-        let mut progress = BTreeMap::new();
+        let mut progress = Map::new();
         for id in self.membership().ids().filter(|&id| id != self.id()) {
             progress.insert(id, Progress::new(term_start));
         }
@@ -727,7 +726,7 @@ impl Raft {
             .ids()
             .filter(|&id| id == me || leader.progress.get(&id).is_some_and(|p| p.recent_active))
             .count();
-        for p in leader.progress.values_mut() {
+        for (_, p) in leader.progress.iter_mut() {
             p.recent_active = false;
         }
         if active >= membership.quorum() {

@@ -13,7 +13,6 @@
 //!
 //! Times here are sequence numbers of simulation events, so "before" is exact.
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -21,7 +20,7 @@ use alloc::vec::Vec;
 use super::stable_hash::StableHasher;
 use crate::entry::{Command, Entry};
 use crate::raft::Raft;
-use crate::types::{Index, Millis, NodeId, Term};
+use crate::types::{Index, Map, Millis, NodeId, Term};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -34,15 +33,15 @@ pub type Seq = u64;
 
 #[derive(Default)]
 pub struct Checker {
-    leaders: BTreeMap<Term, (NodeId, Seq)>,
-    entries: BTreeMap<(Index, Term), (Term, u64)>,
+    leaders: Map<Term, (NodeId, Seq)>,
+    entries: Map<(Index, Term), (Term, u64)>,
     /// The committed log as applied anywhere: (term, command hash) per index.
     committed: Vec<(Term, u64)>,
-    goose_by_term: BTreeMap<Term, NodeId>,
+    goose_by_term: Map<Term, NodeId>,
     /// Highest term among goose answers already delivered.
     max_goose_term_answered: Term,
     /// Latest send position of an AppendReply from `peer` to `leader` in `term` that arrived.
-    acks: BTreeMap<(NodeId, Term, NodeId), Seq>,
+    acks: Map<(NodeId, Term, NodeId), Seq>,
     violations: Vec<Violation>,
 }
 
@@ -177,9 +176,9 @@ impl Checker {
                 ),
             );
         }
-        if let Some((&newer, &(leader, _))) = self
-            .leaders
-            .range(term + 1..)
+        let (Ok(first_newer) | Err(first_newer)) = self.leaders.find_index(&(term + 1));
+        if let Some(&(newer, (leader, _))) = self.leaders.as_slice()[first_newer..]
+            .iter()
             .find(|(_, (_, at))| *at < asked)
         {
             self.fail(

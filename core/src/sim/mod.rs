@@ -13,7 +13,7 @@ pub mod stable_hash;
 pub mod trace;
 pub mod view;
 
-use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
@@ -28,7 +28,7 @@ use crate::message::{Body, Message};
 use crate::raft::Persisted;
 use crate::replica::{Output, Replica, Reply, Request, RequestError, RequestId};
 use crate::rng::Rng;
-use crate::types::{Index, Member, Membership, Millis, NodeId, Term};
+use crate::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
 use checker::{Checker, Seq, Violation};
 use network::{Fate, LinkFaults, Network};
 use trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
@@ -221,7 +221,7 @@ pub struct Cluster {
     now: Millis,
     seq: Seq,
     rng: Rng,
-    nodes: BTreeMap<NodeId, SimNode>,
+    nodes: Map<NodeId, SimNode>,
     network: Network,
     /// Messages on the wire live in slots; the queue orders small (time, order, slot)
     /// keys, so heap operations never move whole messages.
@@ -230,14 +230,14 @@ pub struct Cluster {
     free_slots: Vec<usize>,
     next_message_id: u64,
     next_request_id: RequestId,
-    pending: BTreeMap<RequestId, Pending>,
+    pending: Map<RequestId, Pending>,
     completed: Vec<Completed>,
     history: Vec<Operation>,
     trace: Trace,
     checker: Checker,
     /// Nodes asked to leave: shut down as soon as any node applies a membership without
     /// them (as an operator would), so they cannot linger and disrupt elections.
-    removing: BTreeSet<NodeId>,
+    removing: Map<NodeId, ()>,
     /// The newest membership any node has applied, and its index.
     committed_config: (Index, Membership),
     /// Node events processed (ticks, deliveries, requests): the simulator's unit of work.
@@ -253,18 +253,18 @@ impl Cluster {
             config,
             now: 0,
             seq: 0,
-            nodes: BTreeMap::new(),
+            nodes: Map::new(),
             in_flight: BinaryHeap::new(),
             flights: Vec::new(),
             free_slots: Vec::new(),
             next_message_id: 1,
             next_request_id: 1,
-            pending: BTreeMap::new(),
+            pending: Map::new(),
             completed: Vec::new(),
             history: Vec::new(),
             trace: Trace::new(trace),
             checker: Checker::default(),
-            removing: BTreeSet::new(),
+            removing: Map::new(),
             committed_config: (1, membership.clone()),
             node_events: 0,
         };
@@ -533,8 +533,9 @@ impl Cluster {
                 let before = &self.committed_config.1;
                 departed.extend(
                     self.removing
-                        .iter()
-                        .filter(|&&r| before.contains(r) && !m.contains(r)),
+                        .keys()
+                        .copied()
+                        .filter(|&r| before.contains(r) && !m.contains(r)),
                 );
                 self.committed_config = (entry.index, m.clone());
             }
@@ -733,7 +734,7 @@ impl Cluster {
                 return Some(self.submit(via, Request::AddMember(Member::new(node, ""))));
             }
             Action::RemoveNode { node } => {
-                self.removing.insert(node);
+                self.removing.insert(node, ());
                 let via = self.leader().unwrap_or(node);
                 return Some(self.submit(via, Request::RemoveMember(node)));
             }

@@ -2,14 +2,13 @@
 //! links, so one-way cuts come free), latency ranges, loss and duplication. Reordering
 //! follows from random latency.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
 use crate::rng::Rng;
-use crate::types::{Millis, NodeId};
+use crate::types::{Map, Millis, NodeId};
 
 /// Faults on a link (or on every link, as the default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,16 +47,17 @@ pub enum Fate {
 #[derive(Clone, Debug)]
 pub struct Network {
     pub defaults: LinkFaults,
-    overrides: BTreeMap<(NodeId, NodeId), LinkFaults>,
-    cut: BTreeSet<(NodeId, NodeId)>,
+    overrides: Map<(NodeId, NodeId), LinkFaults>,
+    /// Cut directed links (a map to nothing: a sorted set).
+    cut: Map<(NodeId, NodeId), ()>,
 }
 
 impl Network {
     pub fn new(defaults: LinkFaults) -> Self {
         Network {
             defaults,
-            overrides: BTreeMap::new(),
-            cut: BTreeSet::new(),
+            overrides: Map::new(),
+            cut: Map::new(),
         }
     }
 
@@ -76,7 +76,7 @@ impl Network {
     }
 
     pub fn is_connected(&self, from: NodeId, to: NodeId) -> bool {
-        !self.cut.contains(&(from, to))
+        !self.cut.contains_key(&(from, to))
     }
 
     /// Splits `nodes` into groups that cannot talk to each other. Nodes named in no group
@@ -92,7 +92,7 @@ impl Network {
         for &a in nodes {
             for &b in nodes {
                 if a != b && group_of(a) != group_of(b) {
-                    self.cut.insert((a, b));
+                    self.cut.insert((a, b), ());
                 }
             }
         }
@@ -101,7 +101,7 @@ impl Network {
     /// Cuts (or restores) the single directed link `from → to`.
     pub fn set_cut(&mut self, from: NodeId, to: NodeId, cut: bool) {
         if cut {
-            self.cut.insert((from, to));
+            self.cut.insert((from, to), ());
         } else {
             self.cut.remove(&(from, to));
         }
@@ -109,7 +109,7 @@ impl Network {
 
     /// Forgets every cut and override involving `id` (it left the cluster).
     pub fn heal_node(&mut self, id: NodeId) {
-        self.cut.retain(|&(a, b)| a != id && b != id);
+        self.cut.retain(|&(a, b), _| a != id && b != id);
         self.overrides.retain(|&(a, b), _| a != id && b != id);
     }
 
@@ -118,7 +118,7 @@ impl Network {
     }
 
     pub fn cut_links(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
-        self.cut.iter().copied()
+        self.cut.keys().copied()
     }
 
     /// Decides a message's fate. Draws from `rng` in a fixed order, so runs replay exactly.
