@@ -140,7 +140,7 @@ impl Options {
                 "latencyMax" => o.latency_max = Some(int()?),
                 "loss" => o.loss = Some(number()?),
                 "requestTimeout" => o.request_timeout = Some(int()?),
-                _ => return Err(Invalid(format!("options: unknown option {key:?}"))),
+                _ => return Err(Invalid(format!("options: unknown option \"{key}\""))),
             }
         }
         Ok(o)
@@ -154,7 +154,7 @@ impl Options {
             Some("raftscope") => SimConfig::raftscope(nodes, seed),
             Some(other) => {
                 return Err(Invalid(format!(
-                    "timings: \"paper\" or \"raftscope\", not {other:?}"
+                    "timings: \"paper\" or \"raftscope\", not \"{other}\""
                 )));
             }
         };

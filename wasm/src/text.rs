@@ -40,16 +40,16 @@ fn bad<T>(what: impl core::fmt::Display) -> Result<T, Invalid> {
 fn num<T: core::str::FromStr>(what: &str, s: &str) -> Result<T, Invalid> {
     // Plain decimal digits only (no signs, no spaces): the format has one spelling.
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 16 {
-        return bad(format!("{what}: expected a whole number, got {s:?}"));
+        return bad(format!("{what}: expected a whole number, got \"{s}\""));
     }
     s.parse()
-        .or_else(|_| bad(format!("{what}: {s:?} is out of range")))
+        .or_else(|_| bad(format!("{what}: \"{s}\" is out of range")))
 }
 
 fn range(what: &str, s: &str) -> Result<(Millis, Millis), Invalid> {
     match s.split_once('-') {
         Some((a, b)) => Ok((num(what, a)?, num(what, b)?)),
-        None => bad(format!("{what}: expected MIN-MAX, got {s:?}")),
+        None => bad(format!("{what}: expected MIN-MAX, got \"{s}\"")),
     }
 }
 
@@ -57,7 +57,7 @@ fn flag(what: &str, s: &str) -> Result<bool, Invalid> {
     match s {
         "1" => Ok(true),
         "0" => Ok(false),
-        _ => bad(format!("{what}: expected 0 or 1, got {s:?}")),
+        _ => bad(format!("{what}: expected 0 or 1, got \"{s}\"")),
     }
 }
 
@@ -92,7 +92,7 @@ pub fn decode(s: &str) -> Result<String, Invalid> {
                 .and_then(|h| u8::from_str_radix(h, 16).ok());
             match hex {
                 Some(b) => out.push(b),
-                None => return bad(format!("bad percent-encoding in {s:?}")),
+                None => return bad(format!("bad percent-encoding in \"{s}\"")),
             }
             i += 3;
         } else {
@@ -100,7 +100,7 @@ pub fn decode(s: &str) -> Result<String, Invalid> {
             i += 1;
         }
     }
-    String::from_utf8(out).or_else(|_| bad(format!("{s:?} is not UTF-8")))
+    String::from_utf8(out).or_else(|_| bad(format!("\"{s}\" is not UTF-8")))
 }
 
 fn id(s: &str) -> Result<NodeId, Invalid> {
@@ -252,7 +252,7 @@ pub fn parse_action(text: &str) -> Result<Action, Invalid> {
                     value: decode(v)?,
                 },
                 ("transfer", [to]) => Request::Transfer { to: id(to)? },
-                _ => return bad(format!("request: unknown or malformed {kind:?}")),
+                _ => return bad(format!("request: unknown or malformed \"{kind}\"")),
             };
             Ok(Action::Request {
                 node: id(node)?,
@@ -275,7 +275,7 @@ pub fn parse_action(text: &str) -> Result<Action, Invalid> {
             }),
             _ => bad("linkfaults: expected FROM TO MIN-MAX LOSS DUP, or FROM TO reset"),
         },
-        _ => bad(format!("unknown action {verb:?}")),
+        _ => bad(format!("unknown action \"{verb}\"")),
     }
 }
 
@@ -300,12 +300,12 @@ pub fn format_config(c: &SimConfig) -> String {
 /// Parses a config line; fields left out keep the paper's defaults (seed 0, 5 nodes).
 pub fn parse_config(line: &str) -> Result<SimConfig, Invalid> {
     let Some(rest) = line.strip_prefix(MAGIC) else {
-        return bad(format!("a run starts with {MAGIC:?}"));
+        return bad(format!("a run starts with \"{MAGIC}\""));
     };
     let mut c = SimConfig::new(5, 0);
     for field in rest.split_ascii_whitespace() {
         let Some((k, v)) = field.split_once('=') else {
-            return bad(format!("expected key=value, got {field:?}"));
+            return bad(format!("expected key=value, got \"{field}\""));
         };
         match k {
             "nodes" => c.nodes = num(k, v)?,
@@ -318,7 +318,7 @@ pub fn parse_config(line: &str) -> Result<SimConfig, Invalid> {
             "loss" => c.network.loss_ppm = num(k, v)?,
             "dup" => c.network.duplicate_ppm = num(k, v)?,
             "timeout" => c.request_timeout = num(k, v)?,
-            _ => return bad(format!("unknown setting {k:?}")),
+            _ => return bad(format!("unknown setting \"{k}\"")),
         }
     }
     Ok(c)
