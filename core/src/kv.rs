@@ -1,13 +1,14 @@
 //! The replicated state machine: a small string key-value store. Deterministic, so every
 //! node that applies the same committed entries holds the same map.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Command, Entry};
-use crate::types::{Index, Map};
+use crate::types::Index;
 
 /// The result of applying one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,7 +24,8 @@ pub enum Applied {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Kv {
-    map: Map<String, String>,
+    /// A B-tree, unlike the core's small tables: it grows with the data people store.
+    map: BTreeMap<String, String>,
     applied_index: Index,
 }
 

@@ -16,9 +16,10 @@ pub type Term = u64;
 pub const MAX_TERM: Term = 1 << 62;
 /// A log position. The first entry has index 1; index 0 means "before the log".
 pub type Index = u64;
-/// The core's map: a sorted `Vec` (litemap). Its tables are small (a few nodes, a few
-/// requests in flight, one entry per term), where a flat map is as quick as a B-tree, and
-/// it is one small piece of code instead of a B-tree per key type (a third of the wasm).
+/// The core's map for its own tables: a sorted `Vec` (litemap). They are small (a few
+/// nodes, the requests in flight, one entry per term), where a flat map is as quick as a
+/// B-tree, and it is one small piece of code instead of a B-tree per key type (they were a
+/// third of the wasm). The key-value store, which grows with the data, keeps a B-tree.
 pub type Map<K, V> = litemap::LiteMap<K, V>;
 /// Virtual milliseconds. The core has no clock: the driver says what time it is.
 pub type Millis = u64;
