@@ -39,12 +39,16 @@ impl Progress {
         }
     }
 
-    /// The follower matches through `index`. Returns whether that is news.
+    /// The follower matches through `index`. Returns whether that is news: a higher match,
+    /// or the answer to a probe (matching exactly what we knew), which ends probing. Stale
+    /// and repeated acceptances change nothing, so they cannot prompt another Append: a
+    /// probe answered again and again would otherwise ping-pong for ever.
     pub fn accept(&mut self, index: Index) -> bool {
-        self.probe_sent = false;
-        if index <= self.match_index {
+        let answers_probe = index == self.match_index && self.mode == Mode::Probe;
+        if index <= self.match_index && !answers_probe {
             return false;
         }
+        self.probe_sent = false;
         self.match_index = index;
         self.next_index = self.next_index.max(index + 1);
         self.mode = Mode::Replicate;
@@ -52,9 +56,9 @@ impl Progress {
     }
 
     /// The follower refused an Append at `prev_index`; retry from `next`. Stale refusals
-    /// (for entries we already know match) are ignored. Returns whether to resend.
+    /// (at an index we already know matches) are ignored. Returns whether to resend.
     pub fn reject(&mut self, prev_index: Index, next: Index) -> bool {
-        if prev_index < self.match_index {
+        if prev_index <= self.match_index {
             return false;
         }
         self.mode = Mode::Probe;
@@ -70,5 +74,55 @@ impl Progress {
             Mode::Probe => !self.probe_sent,
             Mode::Replicate => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replicating(match_index: Index) -> Progress {
+        let mut p = Progress::new(1);
+        assert!(p.accept(match_index));
+        assert_eq!(p.mode, Mode::Replicate);
+        p
+    }
+
+    #[test]
+    fn a_refusal_at_an_index_known_to_match_is_stale() {
+        let mut p = replicating(5);
+        assert!(!p.reject(5, 3), "5 is known to match: a late duplicate");
+        assert!(!p.reject(4, 2));
+        assert_eq!(
+            (p.mode, p.next_index, p.match_index),
+            (Mode::Replicate, 6, 5)
+        );
+        assert!(p.reject(7, 6), "a refusal past the match is news");
+        assert_eq!((p.mode, p.next_index), (Mode::Probe, 6));
+    }
+
+    #[test]
+    fn a_probe_answered_at_the_known_match_ends_probing_and_repeats_change_nothing() {
+        let mut p = replicating(5);
+        assert!(p.reject(7, 6));
+        p.probe_sent = true;
+        assert!(
+            p.accept(5),
+            "the probe's answer: the follower matches exactly what we knew"
+        );
+        assert_eq!(
+            (p.mode, p.next_index, p.probe_sent),
+            (Mode::Replicate, 6, false)
+        );
+        // The same answer again (a duplicate) is not news: no reason to send anything.
+        assert!(!p.accept(5));
+        assert!(!p.accept(4));
+        p.mode = Mode::Probe;
+        p.probe_sent = true;
+        assert!(
+            !p.accept(4),
+            "a stale acceptance does not release the probe"
+        );
+        assert!(p.probe_sent);
     }
 }

@@ -497,3 +497,49 @@ fn a_node_whose_own_removal_never_committed_can_still_be_elected() {
     assert_eq!(ids, vec![other]);
     assert!(net.node(other).commit_index() >= net.node(other).log().last_index() - 1);
 }
+
+#[test]
+fn late_duplicates_of_append_replies_do_not_start_an_endless_probe() {
+    // Found by the randomized simulation (seed 32963, duplication on): a late copy of a
+    // refusal at an index already known to match sent the leader back to probing, and the
+    // probe's answer, matching exactly what it knew, did not end it, so leader and follower
+    // exchanged empty Appends at every delivery until millions were in flight.
+    let mut leader = founder(1, &[1, 2, 3]);
+    elect(&mut leader);
+    let term = leader.term();
+    let last = leader.log().last_index();
+    let reply = |result| msg(2, 1, term, Body::AppendReply { round: 1, result });
+    let appends = |ready: &duckgoose_core::Ready| {
+        ready
+            .messages
+            .iter()
+            .filter(|m| m.to == 2 && matches!(m.body, Body::Append { .. }))
+            .count()
+    };
+    leader.step(reply(AppendResult::Accepted { match_index: last }));
+    assert_eq!(appends(&leader.ready()), 0, "follower 2 matches everything");
+
+    // A refusal it sent before catching up, at an index now known to match, arrives late.
+    leader.step(reply(AppendResult::Rejected {
+        prev_index: last,
+        conflict_index: last,
+        conflict_term: None,
+    }));
+    assert_eq!(
+        appends(&leader.ready()),
+        0,
+        "a stale refusal prompts nothing"
+    );
+    // And acceptances repeated any number of times prompt nothing either.
+    for _ in 0..3 {
+        leader.step(reply(AppendResult::Accepted { match_index: last }));
+        assert_eq!(
+            appends(&leader.ready()),
+            0,
+            "a repeated acceptance prompts nothing"
+        );
+    }
+    // New entries still go out at once.
+    leader.propose(put("k", "v")).unwrap();
+    assert_eq!(appends(&leader.ready()), 1);
+}
