@@ -303,6 +303,7 @@ pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
                     duckgoose_core::sim::trace::DropReason::Partitioned => "link cut",
                     duckgoose_core::sim::trace::DropReason::Lost => "lost",
                     duckgoose_core::sim::trace::DropReason::NodeDown => "receiver down",
+                    duckgoose_core::sim::trace::DropReason::Overload => "message storm",
                 }
             ),
         ),

@@ -42,6 +42,8 @@ pub struct Checker {
     max_goose_term_answered: Term,
     /// Latest send position of an AppendReply from `peer` to `leader` in `term` that arrived.
     acks: Map<(NodeId, Term, NodeId), Seq>,
+    /// A message storm was reported.
+    storm: bool,
     violations: Vec<Violation>,
 }
 
@@ -60,6 +62,27 @@ impl Checker {
 
     fn fail(&mut self, invariant: &'static str, detail: String) {
         self.violations.push(Violation { invariant, detail });
+    }
+
+    /// Whether `in_flight` messages on the wire is within what a healthy cluster keeps:
+    /// nine nodes with a minute of latency (the playground's limits), heartbeats, replies
+    /// and elections every few hundred milliseconds, stay under 50 000. Beyond the bound
+    /// is a message storm (replies prompting sends without end), reported once; the
+    /// simulator then drops what is sent, so the run ends with the violation instead of
+    /// filling memory.
+    pub fn traffic_ok(&mut self, in_flight: usize) -> bool {
+        const MAX_IN_FLIGHT: usize = 1 << 18;
+        if in_flight < MAX_IN_FLIGHT {
+            return true;
+        }
+        if !self.storm {
+            self.storm = true;
+            self.fail(
+                "bounded traffic",
+                format!("{in_flight} messages in flight: a message storm"),
+            );
+        }
+        false
     }
 
     /// `node` became leader of `term` with this log.
@@ -237,5 +260,21 @@ impl Checker {
                 format!("{goose} shows as goose of term {goose_term} while {leader} leads term {leader_term}"),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_storm_is_reported_once_and_cut_off() {
+        let mut checker = Checker::default();
+        assert!(checker.traffic_ok(50_000), "busy, not a storm");
+        assert!(checker.violations().is_empty());
+        assert!(!checker.traffic_ok(1 << 18));
+        assert!(!checker.traffic_ok((1 << 18) + 1));
+        assert_eq!(checker.violations().len(), 1, "reported once");
+        assert_eq!(checker.violations()[0].invariant, "bounded traffic");
     }
 }

@@ -595,6 +595,12 @@ impl Cluster {
         };
         self.next_message_id += 1;
         let now = self.now;
+        let before = self.checker.violations().len();
+        if !self.checker.traffic_ok(self.in_flight.len()) {
+            self.trace_new_violations(before);
+            self.record_drop(&summary, DropReason::Overload);
+            return;
+        }
         match self.network.route(msg.from, msg.to, &mut self.rng) {
             Fate::Cut => self.record_drop(&summary, DropReason::Partitioned),
             Fate::Lost => self.record_drop(&summary, DropReason::Lost),

@@ -38,6 +38,8 @@ pub enum DropReason {
     Lost,
     /// The receiver was crashed (or removed) when the message arrived.
     NodeDown,
+    /// A message storm: more in flight than the checker's bound (see `Checker::traffic_ok`).
+    Overload,
 }
 
 #[derive(Clone, Debug, PartialEq, Hash)]
