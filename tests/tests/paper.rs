@@ -574,6 +574,48 @@ fn votes_go_only_to_up_to_date_candidates() {
     }
 }
 
+/// §5.2, Figure 2's timer rules: a follower restarts its election timer when it hears from
+/// the current leader or grants a vote, not when it merely learns a higher term. Found by
+/// the long simulation (seeds 15994, 54298, without PreVote): a node whose log was behind
+/// campaigned again and again, every refusal restarted the up-to-date nodes' timers, and
+/// they barely ever got to campaign themselves.
+#[test]
+fn refusing_a_candidate_does_not_restart_the_election_timer() {
+    for (candidate_last, granted) in [((2, 2), false), ((3, 2), true)] {
+        let mut persisted = Persisted::bootstrap(duckgoose_core::Membership::from_ids(IDS));
+        persisted.log.push(entry(2, 2));
+        persisted.log.push(entry(3, 2));
+        persisted.term = 2;
+        let mut r = Raft::new(plain(1), persisted, 0).unwrap();
+        let (_, fires) = r.election_timer().unwrap();
+        r.tick(fires - 1);
+        r.step(msg(
+            2,
+            1,
+            3,
+            Body::Vote {
+                last_index: candidate_last.0,
+                last_term: candidate_last.1,
+                transfer: false,
+            },
+        ));
+        let reply = r.ready().messages.pop().unwrap();
+        assert_eq!(reply.body, Body::VoteReply { granted });
+        assert_eq!(r.term(), 3, "the higher term is adopted either way");
+        let (_, now_fires) = r.election_timer().unwrap();
+        if granted {
+            assert!(
+                now_fires > fires,
+                "granting a vote gives the candidate time"
+            );
+        } else {
+            assert_eq!(now_fires, fires, "a refusal leaves the timer alone");
+            r.tick(fires);
+            assert_eq!((r.role(), r.term()), (Role::Candidate, 4));
+        }
+    }
+}
+
 /// §5.4.2, Figure 8: a leader never commits an older term's entry by counting replicas;
 /// only once an entry of its own term is replicated.
 #[test]

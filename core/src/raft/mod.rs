@@ -653,7 +653,13 @@ impl Raft {
         if leader.is_some() {
             self.last_leader_contact = self.now;
         }
-        self.reset_election_timer();
+        // The timer restarts on a leader's word, or when leaving leadership (a leader runs
+        // none). Not for a term learned from a candidate or a reply: a node that cannot win
+        // (its log is behind) would otherwise keep the up-to-date nodes from ever timing
+        // out, just by campaigning again and again (Raft Figure 2's timer rules).
+        if leader.is_some() || old_role == Role::Leader {
+            self.reset_election_timer();
+        }
         if old_role != Role::Follower || old_term != self.term {
             self.emit(Event::RoleChanged {
                 role: Role::Follower,
