@@ -524,6 +524,15 @@ fn leader_repairs_every_follower_of_figure_7() {
 
 // ---- §5.4: safety -------------------------------------------------------------------
 
+/// Node 1 of `IDS` at term 2 with entries 2@2 and 3@2, running the paper's plain protocol.
+fn voter_with_log_through_3_at_term_2() -> Raft {
+    let mut persisted = Persisted::bootstrap(duckgoose_core::Membership::from_ids(IDS));
+    persisted.log.push(entry(2, 2));
+    persisted.log.push(entry(3, 2));
+    persisted.term = 2;
+    Raft::new(plain(1), persisted, 0).unwrap()
+}
+
 /// §5.4.1: votes go only to candidates whose log is at least as up-to-date as ours.
 #[test]
 fn votes_go_only_to_up_to_date_candidates() {
@@ -536,11 +545,7 @@ fn votes_go_only_to_up_to_date_candidates() {
         (9, 1, false),
         (1, 3, true),
     ] {
-        let mut persisted = Persisted::bootstrap(duckgoose_core::Membership::from_ids(IDS));
-        persisted.log.push(entry(2, 2));
-        persisted.log.push(entry(3, 2));
-        persisted.term = 2;
-        let mut r = Raft::new(plain(1), persisted, 0).unwrap();
+        let mut r = voter_with_log_through_3_at_term_2();
         r.step(msg(
             2,
             1,
@@ -582,11 +587,7 @@ fn votes_go_only_to_up_to_date_candidates() {
 #[test]
 fn refusing_a_candidate_does_not_restart_the_election_timer() {
     for (candidate_last, granted) in [((2, 2), false), ((3, 2), true)] {
-        let mut persisted = Persisted::bootstrap(duckgoose_core::Membership::from_ids(IDS));
-        persisted.log.push(entry(2, 2));
-        persisted.log.push(entry(3, 2));
-        persisted.term = 2;
-        let mut r = Raft::new(plain(1), persisted, 0).unwrap();
+        let mut r = voter_with_log_through_3_at_term_2();
         let (_, fires) = r.election_timer().unwrap();
         r.tick(fires - 1);
         r.step(msg(
