@@ -1,8 +1,9 @@
 //! # Duck Duck Goose core
 //!
 //! A Raft implementation as a pure, deterministic state machine (no clock, no sockets, no
-//! threads, no global randomness) plus a tiny replicated key-value store, and, behind the
-//! `sim` feature, a whole-cluster simulator with an invariant checker.
+//! threads, no global randomness) plus a tiny replicated key-value store. The simulator
+//! (`duckgoose-sim`) and the linearizability checker (`duckgoose-lincheck`) are crates of
+//! their own.
 //!
 //! Exactly one node is the **goose**: the leader that has committed an entry of its own
 //! term and has confirmed, with a heartbeat round started after the question was asked,
@@ -21,23 +22,20 @@ pub mod config;
 pub mod entry;
 pub mod events;
 pub mod kv;
-#[cfg(feature = "sim")]
-pub mod lincheck;
-pub mod log;
+mod log;
 pub mod message;
-pub mod progress;
-pub mod quorum;
+mod progress;
+mod quorum;
 pub mod raft;
 pub mod replica;
 pub mod rng;
-#[cfg(feature = "sim")]
-pub mod sim;
 pub mod types;
 
 pub use config::Config;
 pub use entry::{Command, Entry};
 pub use events::{DenyReason, Event, Role, RoleReason};
 pub use kv::{Applied, Kv};
+pub use log::Log;
 pub use message::{AppendResult, Body, Message};
 pub use raft::{
     Confirmed, DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft,

@@ -9,9 +9,9 @@
 
 use arbitrary::Arbitrary;
 use duckgoose_core::Request;
-use duckgoose_core::sim::network::LinkFaults;
-use duckgoose_core::sim::trace::TraceMode;
-use duckgoose_core::sim::{Action, Cluster, SimConfig};
+use duckgoose_sim::network::LinkFaults;
+use duckgoose_sim::trace::TraceMode;
+use duckgoose_sim::{Action, Cluster, SimConfig};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

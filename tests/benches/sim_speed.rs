@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use duckgoose_core::Request;
-use duckgoose_core::sim::{Cluster, SimConfig, trace::TraceMode};
+use duckgoose_sim::{Cluster, SimConfig, trace::TraceMode};
 
 const VIRTUAL_MS: u64 = 60_000;
 

@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use duckgoose_core::sim::nemesis::{self, NemesisConfig, Report};
-use duckgoose_core::sim::trace::TraceMode;
+use duckgoose_sim::nemesis::{self, NemesisConfig, Report};
+use duckgoose_sim::trace::TraceMode;
 
 #[derive(Debug, Default)]
 pub struct Summary {

@@ -1,7 +1,7 @@
 //! Same seed and actions, same trace: byte for byte (compared by hash).
 
-use duckgoose_core::sim::nemesis::{self, NemesisConfig};
-use duckgoose_core::sim::{SimConfig, trace::TraceMode};
+use duckgoose_sim::nemesis::{self, NemesisConfig};
+use duckgoose_sim::{SimConfig, trace::TraceMode};
 
 fn short() -> NemesisConfig {
     NemesisConfig {

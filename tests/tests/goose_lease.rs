@@ -2,9 +2,9 @@
 //! outlive the real goose: a voter that restarts and forgets it promised not to vote, and
 //! a leadership transfer whose TimeoutNow arrives after the leader gave up on it.
 
-use duckgoose_core::sim::network::LinkFaults;
-use duckgoose_core::sim::{Action, Cluster, SimConfig, trace::TraceMode};
 use duckgoose_core::{Request, Role};
+use duckgoose_sim::network::LinkFaults;
+use duckgoose_sim::{Action, Cluster, SimConfig, trace::TraceMode};
 
 fn others(cluster: &Cluster, of: u64) -> Vec<u64> {
     cluster.node_ids().filter(|&id| id != of).collect()

@@ -2,8 +2,8 @@
 //! The old goose stops answering goose, never answers goose once the majority has a new
 //! leader, the majority elects within a bound, and after healing there is exactly one goose.
 
-use duckgoose_core::sim::{Action, Cluster, SimConfig, trace::TraceMode};
 use duckgoose_core::{Reply, Request};
+use duckgoose_sim::{Action, Cluster, SimConfig, trace::TraceMode};
 
 /// Asks `node` "goose?" and runs until it answers (answers always come within an
 /// election timeout).

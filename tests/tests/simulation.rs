@@ -3,7 +3,7 @@
 //! recovery checked after the final heal. `DDG_SIM_SEEDS` and `DDG_SIM_DURATION_MS`
 //! override the defaults (10 000 seeds of two virtual minutes each).
 
-use duckgoose_core::sim::nemesis::NemesisConfig;
+use duckgoose_sim::nemesis::NemesisConfig;
 use duckgoose_tests::sweep::{available_threads, repro_command, sweep};
 
 fn env_u64(name: &str, default: u64) -> u64 {

@@ -4,8 +4,8 @@
 //! duplication on, and a partition and heal on the way.
 
 use duckgoose_core::Request;
-use duckgoose_core::sim::network::LinkFaults;
-use duckgoose_core::sim::{Action, Cluster, SimConfig, trace::TraceMode};
+use duckgoose_sim::network::LinkFaults;
+use duckgoose_sim::{Action, Cluster, SimConfig, trace::TraceMode};
 
 #[test]
 fn the_slowest_network_the_playground_allows_is_not_a_storm() {
@@ -31,7 +31,7 @@ fn the_slowest_network_the_playground_allows_is_not_a_storm() {
             cluster.request(1 + second % 9, Request::Goose);
         }
         cluster.run_for(1_000);
-        most = most.max(cluster.view(0).messages.len());
+        most = most.max(cluster.messages_in_flight().count());
     }
     assert!(
         cluster.violations().is_empty(),

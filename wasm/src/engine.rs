@@ -7,180 +7,20 @@
 //! a replay of a shared URL all produce the same trace. Scrubbing backwards replays from
 //! the start ([`Engine::seek`]); nothing is cloned or snapshotted.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
-use duckgoose_core::sim::network::LinkFaults;
-use duckgoose_core::sim::scenario::Scenario;
-use duckgoose_core::sim::trace::{TraceEvent, TraceMode};
-use duckgoose_core::sim::view::ClusterView;
-use duckgoose_core::sim::{Action, Cluster, Completed, SimConfig};
-use duckgoose_core::{Millis, NodeId, Request};
+use duckgoose_core::{Millis, NodeId};
+use duckgoose_sim::scenario::Scenario;
+use duckgoose_sim::trace::{TraceEvent, TraceMode};
+use duckgoose_sim::validate::{
+    Invalid, MAX_DELAY, MAX_NODE_ID, MAX_NODES, MAX_TIME, MAX_ZONES, check_action, check_scenario,
+};
+use duckgoose_sim::{Action, Cluster, Completed, SimConfig};
 
-/// At most this many nodes at once (the page lays out 1–9).
-pub const MAX_NODES: usize = 9;
-/// Node ids stay below this (ids are never reused, so adds are bounded too).
-pub const MAX_NODE_ID: NodeId = 99;
-/// Virtual time never goes past this (a day; keeps every addition far from overflow).
-pub const MAX_TIME: Millis = 86_400_000;
-/// Longest latency or timing a person can set.
-pub const MAX_DELAY: Millis = 60_000;
-/// Longest key or value a client request may carry.
-pub const MAX_TEXT: usize = 64;
-/// Most actions a scenario may hold.
-pub const MAX_ACTIONS: usize = 100_000;
-/// Most zones the page draws.
-pub const MAX_ZONES: usize = 3;
-
-/// Why an input was refused (shown to the person, thrown as a JS exception).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Invalid(pub String);
-
-impl core::fmt::Display for Invalid {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::view::ClusterView;
 
 macro_rules! invalid {
     ($($arg:tt)*) => { Err(Invalid(alloc::format!($($arg)*))) };
-}
-
-fn check_faults(f: &LinkFaults) -> Result<(), Invalid> {
-    if f.latency_min > f.latency_max {
-        return invalid!(
-            "latency: minimum {} above maximum {}",
-            f.latency_min,
-            f.latency_max
-        );
-    }
-    if f.latency_max > MAX_DELAY {
-        return invalid!("latency: at most {MAX_DELAY} ms");
-    }
-    if f.loss_ppm > 1_000_000 || f.duplicate_ppm > 1_000_000 {
-        return invalid!("loss and duplication are parts per million (0–1000000)");
-    }
-    Ok(())
-}
-
-/// Checks a configuration the simulator would otherwise refuse (or panic on).
-pub fn check_config(c: &SimConfig) -> Result<(), Invalid> {
-    if c.nodes == 0 || c.nodes as usize > MAX_NODES {
-        return invalid!("nodes: 1 to {MAX_NODES}");
-    }
-    if c.seed > (1 << 53) - 1 {
-        return invalid!("seed: 0 to 2^53-1 (it must survive a round trip through JavaScript)");
-    }
-    if c.heartbeat_interval == 0 || c.heartbeat_interval >= c.election_timeout_min {
-        return invalid!("heartbeat must be positive and below the minimum election timeout");
-    }
-    if c.election_timeout_max <= c.election_timeout_min {
-        return invalid!("election timeout: maximum must be above minimum");
-    }
-    if c.election_timeout_max > MAX_DELAY || c.request_timeout > MAX_DELAY {
-        return invalid!("timings: at most {MAX_DELAY} ms");
-    }
-    if c.request_timeout == 0 {
-        return invalid!("request timeout must be positive");
-    }
-    check_faults(&c.network)
-}
-
-fn check_id(id: NodeId) -> Result<(), Invalid> {
-    if id == 0 || id > MAX_NODE_ID {
-        return invalid!("node ids are 1 to {MAX_NODE_ID}, not {id}");
-    }
-    Ok(())
-}
-
-fn check_text(what: &str, s: &str) -> Result<(), Invalid> {
-    if s.len() > MAX_TEXT {
-        return invalid!("{what}: at most {MAX_TEXT} bytes");
-    }
-    Ok(())
-}
-
-/// Checks what can be checked about an action without a cluster (ids, ranges, sizes):
-/// enough that the simulator cannot misbehave on it. Used for imported scenarios.
-pub fn check_action(action: &Action) -> Result<(), Invalid> {
-    match action {
-        Action::Partition { groups } => {
-            if groups.len() > MAX_NODE_ID as usize {
-                return invalid!("too many groups");
-            }
-            for g in groups {
-                if g.len() > MAX_NODE_ID as usize {
-                    return invalid!("group too large");
-                }
-                for &id in g {
-                    check_id(id)?;
-                }
-            }
-            Ok(())
-        }
-        Action::Link { from, to, .. } => {
-            check_id(*from)?;
-            check_id(*to)
-        }
-        Action::Heal => Ok(()),
-        Action::Crash { node }
-        | Action::Restart { node }
-        | Action::Pause { node }
-        | Action::Resume { node }
-        | Action::AddNode { node }
-        | Action::RemoveNode { node } => check_id(*node),
-        Action::Transfer { to } => check_id(*to),
-        Action::Request { node, request } => {
-            check_id(*node)?;
-            match request {
-                Request::Put { key, value } => {
-                    check_text("key", key)?;
-                    check_text("value", value)
-                }
-                Request::Delete { key } | Request::Get { key } => check_text("key", key),
-                Request::Cas {
-                    key,
-                    expected,
-                    value,
-                } => {
-                    check_text("key", key)?;
-                    check_text("value", value)?;
-                    check_text("expected", expected.as_deref().unwrap_or(""))
-                }
-                Request::Goose => Ok(()),
-                Request::Transfer { to } => check_id(*to),
-                Request::AddMember(_) | Request::RemoveMember(_) => {
-                    invalid!("membership changes go through add_node / remove_node")
-                }
-            }
-        }
-        Action::Network { faults } => check_faults(faults),
-        Action::LinkFaults { from, to, faults } => {
-            check_id(*from)?;
-            check_id(*to)?;
-            faults.as_ref().map_or(Ok(()), check_faults)
-        }
-    }
-}
-
-/// Checks an imported scenario: a valid config and valid actions in time order.
-pub fn check_scenario(s: &Scenario) -> Result<(), Invalid> {
-    check_config(&s.config)?;
-    if s.actions.len() > MAX_ACTIONS {
-        return invalid!("at most {MAX_ACTIONS} actions");
-    }
-    let mut last = 0;
-    for (i, (at, action)) in s.actions.iter().enumerate() {
-        if *at < last {
-            return invalid!("action {i} at {at} ms comes before the one above it");
-        }
-        if *at > MAX_TIME {
-            return invalid!("action {i}: time past {MAX_TIME} ms");
-        }
-        last = *at;
-        check_action(action).map_err(|e| Invalid(alloc::format!("action {i}: {e}")))?;
-    }
-    Ok(())
 }
 
 pub struct Engine {
@@ -443,7 +283,7 @@ impl Engine {
     }
 
     pub fn view(&self, log_tail: usize) -> ClusterView {
-        self.cluster.view(log_tail)
+        ClusterView::of(&self.cluster, log_tail)
     }
 
     pub fn hash(&self) -> u64 {
@@ -451,18 +291,13 @@ impl Engine {
     }
 }
 
-/// Replays `scenario` to `until` keeping only the hash: what the native `replay` binary
-/// prints, for the cross-target determinism test.
-pub fn replay_hash(scenario: &Scenario, until: Millis) -> Result<(u64, u64), Invalid> {
-    check_scenario(scenario)?;
-    let cluster = scenario.replay(until.min(MAX_TIME), TraceMode::HashOnly);
-    Ok((cluster.trace().hash(), cluster.node_events()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duckgoose_core::sim::trace::TraceMode;
+    use duckgoose_core::Request;
+    use duckgoose_sim::network::LinkFaults;
+    use duckgoose_sim::scenario::replay_hash;
+    use duckgoose_sim::trace::TraceMode;
 
     fn engine(seed: u64) -> Engine {
         Engine::new(SimConfig::new(5, seed)).unwrap()
@@ -515,10 +350,7 @@ mod tests {
         assert_eq!(e.horizon(), 5_000);
         e.seek(5_000);
         assert_eq!(e.hash(), at_5s);
-        assert_eq!(
-            e.cluster().status(1),
-            Some(duckgoose_core::sim::NodeStatus::Down)
-        );
+        assert_eq!(e.cluster().status(1), Some(duckgoose_sim::NodeStatus::Down));
     }
 
     #[test]
@@ -602,8 +434,7 @@ mod tests {
         e.act(Action::AddNode { node: id }).unwrap();
         e.advance_to(4_000);
         assert!(
-            e.cluster()
-                .view(0)
+            ClusterView::of(e.cluster(), 0)
                 .nodes
                 .iter()
                 .any(|n| n.id == 6 && n.member)

@@ -8,10 +8,10 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use duckgoose_core::events::{Event, Role, RoleReason};
-use duckgoose_core::sim::Action;
-use duckgoose_core::sim::Completed;
-use duckgoose_core::sim::trace::{TraceEvent, TraceKind};
 use duckgoose_core::{NodeId, Reply, Request, RequestError, Term};
+use duckgoose_sim::Action;
+use duckgoose_sim::Completed;
+use duckgoose_sim::trace::{TraceEvent, TraceKind};
 
 /// One line of the event log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -300,10 +300,10 @@ pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
                 msg.to,
                 msg.kind,
                 match reason {
-                    duckgoose_core::sim::trace::DropReason::Partitioned => "link cut",
-                    duckgoose_core::sim::trace::DropReason::Lost => "lost",
-                    duckgoose_core::sim::trace::DropReason::NodeDown => "receiver down",
-                    duckgoose_core::sim::trace::DropReason::Overload => "message storm",
+                    duckgoose_sim::trace::DropReason::Partitioned => "link cut",
+                    duckgoose_sim::trace::DropReason::Lost => "lost",
+                    duckgoose_sim::trace::DropReason::NodeDown => "receiver down",
+                    duckgoose_sim::trace::DropReason::Overload => "message storm",
                 }
             ),
         ),
@@ -314,7 +314,7 @@ pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duckgoose_core::sim::trace::TraceEvent;
+    use duckgoose_sim::trace::TraceEvent;
 
     #[test]
     fn explains_step_downs_and_denials() {

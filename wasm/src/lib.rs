@@ -6,7 +6,7 @@
 //! partition zones and the trace hash. Every input is validated here and refused with a
 //! JS exception; nothing the page can send makes this panic.
 //!
-//! A run is a scenario (config plus timed actions, as text: see [`text`]): exported for shareable URLs,
+//! A run is a scenario (config plus timed actions, as text: see [`duckgoose_sim::text`]): exported for shareable URLs,
 //! imported to reproduce one, replayed from the start to scrub backwards.
 
 #![forbid(unsafe_code)]
@@ -15,7 +15,7 @@ extern crate alloc;
 
 pub mod engine;
 pub mod explain;
-pub mod text;
+pub mod view;
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -24,12 +24,14 @@ use alloc::vec::Vec;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use duckgoose_core::sim::network::LinkFaults;
-use duckgoose_core::sim::view::ClusterView;
-use duckgoose_core::sim::{Action, SimConfig};
+use crate::view::ClusterView;
 use duckgoose_core::{Millis, NodeId};
+use duckgoose_sim::network::LinkFaults;
+use duckgoose_sim::{Action, SimConfig};
 
-use engine::{Engine, Invalid};
+use duckgoose_sim::text;
+use duckgoose_sim::validate::{self as limits, Invalid};
+use engine::Engine;
 use explain::{Answer, Line};
 
 /// Most event-log lines one frame hands over (a long jump at 100× would make thousands).
@@ -185,7 +187,7 @@ impl Options {
         if let Some(v) = self.request_timeout {
             c.request_timeout = v;
         }
-        engine::check_config(&c)?;
+        limits::check_config(&c)?;
         Ok(c)
     }
 }
@@ -418,7 +420,8 @@ impl Sim {
     pub fn replay_hash(scenario: &str, until: f64) -> Result<JsValue, JsError> {
         let scenario = text::parse_scenario(scenario).map_err(invalid)?;
         let until = checked_time(until)?;
-        let (hash, node_events) = engine::replay_hash(&scenario, until).map_err(invalid)?;
+        let (hash, node_events) =
+            duckgoose_sim::scenario::replay_hash(&scenario, until).map_err(invalid)?;
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Replayed {
@@ -503,17 +506,17 @@ fn goose_line(view: &ClusterView, before: Option<NodeId>) -> Line {
 }
 
 fn checked_time(t: f64) -> Result<Millis, JsError> {
-    if !t.is_finite() || t < 0.0 || t > engine::MAX_TIME as f64 {
-        return Err(JsError::new(&format!("time: 0 to {} ms", engine::MAX_TIME)));
+    if !t.is_finite() || t < 0.0 || t > limits::MAX_TIME as f64 {
+        return Err(JsError::new(&format!("time: 0 to {} ms", limits::MAX_TIME)));
     }
     Ok(t as Millis)
 }
 
 fn checked_id(id: f64) -> Result<NodeId, JsError> {
-    if !(1.0..=engine::MAX_NODE_ID as f64).contains(&id) || id.fract() != 0.0 {
+    if !(1.0..=limits::MAX_NODE_ID as f64).contains(&id) || id.fract() != 0.0 {
         return Err(JsError::new(&format!(
             "node ids are whole numbers from 1 to {}",
-            engine::MAX_NODE_ID
+            limits::MAX_NODE_ID
         )));
     }
     Ok(id as NodeId)
@@ -522,10 +525,10 @@ fn checked_id(id: f64) -> Result<NodeId, JsError> {
 // Error messages here never print the offending f64: float formatting alone would add
 // 15 KB to the wasm.
 fn checked_delay(what: &str, ms: f64) -> Result<Millis, JsError> {
-    if !ms.is_finite() || ms < 0.0 || ms > engine::MAX_DELAY as f64 {
+    if !ms.is_finite() || ms < 0.0 || ms > limits::MAX_DELAY as f64 {
         return Err(JsError::new(&format!(
             "{what}: 0 to {} ms",
-            engine::MAX_DELAY
+            limits::MAX_DELAY
         )));
     }
     Ok(ms.round() as Millis)

@@ -1,5 +1,5 @@
 // Determinism across targets: the same seed and actions give the same trace hash in
-// wasm (in Chromium) and natively (the `replay` binary of the wasm crate).
+// wasm (in Chromium) and natively (the `replay` binary of the simulator crate).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,7 +17,7 @@ function nativeReplay(file, until) {
   const args = ['--scenario', file, '--until', String(until)];
   const out = bin
     ? execFileSync(bin, args, { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '--release', '-p', 'duckgoose-wasm', '--bin', 'replay', '--', ...args], { cwd: REPO, encoding: 'utf8' });
+    : execFileSync('cargo', ['run', '-q', '--release', '-p', 'duckgoose-sim', '--features', 'cli', '--bin', 'replay', '--', ...args], { cwd: REPO, encoding: 'utf8' });
   return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')));
 }
 

@@ -4,8 +4,8 @@
 //!   sim --seed 1234 --trace                     # replay one seed, print its trace
 
 use clap::Parser;
-use duckgoose_core::sim::nemesis::{self, NemesisConfig};
-use duckgoose_core::sim::trace::TraceMode;
+use duckgoose_sim::nemesis::{self, NemesisConfig};
+use duckgoose_sim::trace::TraceMode;
 use duckgoose_tests::sweep::{available_threads, repro_command, sweep};
 
 #[derive(Parser)]

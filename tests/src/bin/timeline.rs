@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use clap::Parser;
 use duckgoose_core::events::{Event, Role};
-use duckgoose_core::sim::trace::{TraceKind, TraceMode};
-use duckgoose_core::sim::{Action, Cluster, NodeStatus, SimConfig};
+use duckgoose_sim::trace::{TraceKind, TraceMode};
+use duckgoose_sim::{Action, Cluster, NodeStatus, SimConfig};
 
 #[derive(Parser)]
 #[command(about = "Print a goose-per-second timeline of a simulated cluster")]

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use duckgoose_core::lincheck::{self, CheckError, KvOp, KvOutput, Operation, Outcome};
+use duckgoose_lincheck::{self as lincheck, CheckError, KvOp, KvOutput, Operation, Outcome};
 use serde::{Deserialize, Serialize};
 
 use super::faults::CleanWindow;

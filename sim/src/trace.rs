@@ -10,11 +10,11 @@ use core::hash::{Hash, Hasher as _};
 #[cfg(feature = "serde")]
 use serde::Serialize;
 
-use super::Action;
-use super::stable_hash::StableHasher;
-use crate::events::Event;
-use crate::replica::{Reply, Request, RequestError, RequestId};
-use crate::types::{Millis, NodeId, Term};
+use crate::Action;
+use crate::stable_hash::StableHasher;
+use duckgoose_core::events::Event;
+use duckgoose_core::replica::{Reply, Request, RequestError, RequestId};
+use duckgoose_core::types::{Millis, NodeId, Term};
 
 /// A message as the trace shows it: enough to draw it and explain it, without payload.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -6,9 +6,11 @@ use alloc::vec::Vec;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use super::trace::TraceMode;
-use super::{Action, Cluster, SimConfig};
-use crate::types::Millis;
+use duckgoose_core::Millis;
+
+use crate::trace::TraceMode;
+use crate::validate::{Invalid, MAX_TIME, check_scenario};
+use crate::{Action, Cluster, SimConfig};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
@@ -39,4 +41,12 @@ impl Scenario {
         cluster.run_until(until);
         cluster
     }
+}
+
+/// Replays `scenario` to `until` keeping only the hash and the node-event count: what
+/// the native `replay` binary prints, for the cross-target determinism test.
+pub fn replay_hash(scenario: &Scenario, until: Millis) -> Result<(u64, u64), Invalid> {
+    check_scenario(scenario)?;
+    let cluster = scenario.replay(until.min(MAX_TIME), TraceMode::HashOnly);
+    Ok((cluster.trace().hash(), cluster.node_events()))
 }

@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::rng::Rng;
-use crate::types::{Map, Millis, NodeId};
+use duckgoose_core::rng::Rng;
+use duckgoose_core::types::{Map, Millis, NodeId};
 
 /// Faults on a link (or on every link, as the default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

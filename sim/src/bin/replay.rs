@@ -1,7 +1,7 @@
 //! Replays a scenario file natively and prints its trace hash: the native half of the
 //! cross-target determinism test, and the native side of the simulation-speed
 //! benchmark. Reads the playground's text form (`sim.scenario()`, see
-//! `duckgoose_wasm::text`) or the core's serde JSON form (`sim.scenarioJson()`).
+//! `duckgoose_sim::text`) or the core's serde JSON form (`sim.scenarioJson()`).
 //!
 //!     replay --scenario run.txt [--until MS] [--bench REPEATS]
 //!
@@ -11,8 +11,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use duckgoose_core::sim::scenario::Scenario;
-use duckgoose_wasm::{engine, text};
+use duckgoose_sim::scenario::{self, Scenario};
+use duckgoose_sim::text;
 
 fn usage() -> ExitCode {
     eprintln!("usage: replay --scenario FILE [--until MS] [--bench REPEATS]");
@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     let mut result = None;
     for _ in 0..bench.unwrap_or(1) {
         let start = Instant::now();
-        match engine::replay_hash(&scenario, until) {
+        match scenario::replay_hash(&scenario, until) {
             Ok(r) => result = Some(r),
             Err(e) => {
                 eprintln!("replay: {file}: {e}");

@@ -24,12 +24,12 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
-use duckgoose_core::sim::network::LinkFaults;
-use duckgoose_core::sim::scenario::Scenario;
-use duckgoose_core::sim::{Action, SimConfig};
+use crate::network::LinkFaults;
+use crate::scenario::Scenario;
+use crate::{Action, SimConfig};
 use duckgoose_core::{Millis, NodeId, Request};
 
-use crate::engine::{Invalid, MAX_ACTIONS};
+use crate::validate::{Invalid, MAX_ACTIONS};
 
 const MAGIC: &str = "duckgoose 1";
 
@@ -352,6 +352,7 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use duckgoose_core::Member;
 
     fn all_actions() -> Vec<Action> {

@@ -5,16 +5,14 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-#[cfg(feature = "serde")]
 use serde::Serialize;
 
-use super::{Cluster, NodeStatus};
-use crate::entry::{Command, Entry};
-use crate::events::Role;
-use crate::types::{Index, Millis, NodeId, Term};
+use duckgoose_core::entry::{Command, Entry};
+use duckgoose_core::events::Role;
+use duckgoose_core::types::{Index, Millis, NodeId, Term};
+use duckgoose_sim::{Cluster, NodeStatus};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EntryView {
     pub index: Index,
     pub term: Term,
@@ -22,8 +20,7 @@ pub struct EntryView {
     pub label: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NodeView {
     pub id: NodeId,
     pub status: NodeStatus,
@@ -50,8 +47,7 @@ pub struct NodeView {
     pub kv_len: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MessageView {
     pub id: u64,
     pub from: NodeId,
@@ -63,8 +59,7 @@ pub struct MessageView {
     pub deliver_at: Millis,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClusterView {
     pub now: Millis,
     pub nodes: Vec<NodeView>,
@@ -100,15 +95,15 @@ fn entry_views(entries: &[Entry], tail: usize) -> Vec<EntryView> {
         .collect()
 }
 
-impl Cluster {
-    /// The cluster now, with the last `log_tail` entries of each log.
-    pub fn view(&self, log_tail: usize) -> ClusterView {
-        let nodes = self
-            .nodes
-            .iter()
-            .map(|(&id, node)| {
-                let status = self.status(id).expect("listed node");
-                match &node.replica {
+impl ClusterView {
+    /// `cluster` now, with the last `log_tail` entries of each log.
+    pub fn of(cluster: &Cluster, log_tail: usize) -> ClusterView {
+        let nodes = cluster
+            .node_ids()
+            .map(|id| {
+                let status = cluster.status(id).expect("listed node");
+                let disk = cluster.persisted(id).expect("listed node");
+                match cluster.replica(id) {
                     Some(replica) => {
                         let raft = replica.raft();
                         NodeView {
@@ -116,7 +111,7 @@ impl Cluster {
                             status,
                             member: raft.membership().contains(id),
                             role: Some(raft.role()),
-                            goose: raft.shows_goose_at(self.now),
+                            goose: raft.shows_goose_at(cluster.now()),
                             term: raft.term(),
                             voted_for: raft.voted_for(),
                             leader: raft.leader(),
@@ -140,8 +135,7 @@ impl Cluster {
                     None => NodeView {
                         id,
                         status,
-                        member: node
-                            .disk
+                        member: disk
                             .log
                             .iter()
                             .rev()
@@ -152,43 +146,41 @@ impl Cluster {
                             .unwrap_or(false),
                         role: None,
                         goose: false,
-                        term: node.disk.term,
-                        voted_for: node.disk.voted_for,
+                        term: disk.term,
+                        voted_for: disk.voted_for,
                         leader: None,
                         commit_index: 0,
                         applied_index: 0,
-                        last_index: node.disk.log.len() as Index,
+                        last_index: disk.log.len() as Index,
                         election_timer: None,
                         votes: Vec::new(),
                         matched: Vec::new(),
-                        log: entry_views(&node.disk.log, log_tail),
+                        log: entry_views(&disk.log, log_tail),
                         kv_len: 0,
                     },
                 }
             })
             .collect();
-        let messages = self
-            .flights
-            .iter()
-            .flatten()
-            .map(|f| MessageView {
-                id: f.summary.id,
-                from: f.summary.from,
-                to: f.summary.to,
-                kind: f.summary.kind,
-                term: f.summary.term,
-                entries: f.summary.entries,
-                sent_at: f.sent_at,
-                deliver_at: f.deliver_at,
+        let messages = cluster
+            .messages_in_flight()
+            .map(|(summary, sent_at, deliver_at)| MessageView {
+                id: summary.id,
+                from: summary.from,
+                to: summary.to,
+                kind: summary.kind,
+                term: summary.term,
+                entries: summary.entries,
+                sent_at,
+                deliver_at,
             })
             .collect();
         ClusterView {
-            now: self.now,
+            now: cluster.now(),
             nodes,
             messages,
-            cut: self.network.cut_links().collect(),
-            goose: self.goose(),
-            violations: self
+            cut: cluster.network().cut_links().collect(),
+            goose: cluster.goose(),
+            violations: cluster
                 .violations()
                 .iter()
                 .map(|v| format!("{}: {}", v.invariant, v.detail))

@@ -37,6 +37,13 @@
 //! Times are positions on one global clock: `a` precedes `b` iff `a` completed strictly
 //! before `b` was invoked; equal times count as concurrent.
 
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;

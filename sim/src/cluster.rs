@@ -1,17 +1,5 @@
-//! A whole cluster in one process, in virtual time: nodes with persisted and volatile
-//! state, a faulty network, client requests, and an invariant checker run after every
-//! step. Deterministic: the same seed and actions give the same trace, natively and in wasm.
-//!
-//! The cluster is event driven: it jumps to the next message delivery or node timer,
-//! so idle stretches cost nothing.
-
-pub mod checker;
-pub mod nemesis;
-pub mod network;
-pub mod scenario;
-pub mod stable_hash;
-pub mod trace;
-pub mod view;
+//! The simulated cluster: nodes, the network between them, clients, and the checker run
+//! after every step.
 
 use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
@@ -20,18 +8,19 @@ use core::cmp::Reverse;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-use crate::entry::Command;
-use crate::events::{Event, Role};
-use crate::lincheck::{self, KvOp, KvOutput, Operation, Outcome};
-use crate::message::{Body, Message};
-use crate::raft::Persisted;
-use crate::replica::{Output, Replica, Reply, Request, RequestError, RequestId};
-use crate::rng::Rng;
-use crate::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
-use checker::{Checker, Seq, Violation};
-use network::{Fate, LinkFaults, Network};
-use trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
+use duckgoose_core::config::Config;
+use duckgoose_core::entry::Command;
+use duckgoose_core::events::{Event, Role};
+use duckgoose_core::message::{Body, Message};
+use duckgoose_core::raft::Persisted;
+use duckgoose_core::replica::{Output, Replica, Reply, Request, RequestError, RequestId};
+use duckgoose_core::rng::Rng;
+use duckgoose_core::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
+use duckgoose_lincheck::{self as lincheck, KvOp, KvOutput, Operation, Outcome};
+
+use crate::checker::{Checker, Seq, Violation};
+use crate::network::{Fate, LinkFaults, Network};
+use crate::trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
 
 /// Everything that determines a run, together with the seed and the recorded actions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -290,7 +279,7 @@ impl Cluster {
 
     /// The trace events recorded since the last call, forgotten here (see `Trace::take`):
     /// keeps memory flat in a run that never ends, like the browser playground's.
-    pub fn take_trace(&mut self) -> Vec<trace::TraceEvent> {
+    pub fn take_trace(&mut self) -> Vec<crate::trace::TraceEvent> {
         self.trace.take()
     }
 
@@ -329,11 +318,24 @@ impl Cluster {
     }
 
     /// A running node's replica (`None` if unknown or crashed).
+    /// What node `id` holds on disk: what a restart would start from.
+    pub fn persisted(&self, id: NodeId) -> Option<&Persisted> {
+        self.nodes.get(&id).map(|n| &n.disk)
+    }
+
+    /// Messages in flight, with when each was sent and when it is due.
+    pub fn messages_in_flight(&self) -> impl Iterator<Item = (&MessageSummary, Millis, Millis)> {
+        self.flights
+            .iter()
+            .flatten()
+            .map(|f| (&f.summary, f.sent_at, f.deliver_at))
+    }
+
     pub fn replica(&self, id: NodeId) -> Option<&Replica> {
         self.nodes.get(&id)?.replica.as_ref()
     }
 
-    fn live_rafts(&self) -> impl Iterator<Item = &crate::raft::Raft> {
+    fn live_rafts(&self) -> impl Iterator<Item = &duckgoose_core::raft::Raft> {
         self.nodes
             .values()
             .filter_map(|n| n.replica.as_ref())

@@ -17,10 +17,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::stable_hash::StableHasher;
-use crate::entry::{Command, Entry};
-use crate::raft::Raft;
-use crate::types::{Index, Map, Millis, NodeId, Term};
+use crate::stable_hash::StableHasher;
+use duckgoose_core::entry::{Command, Entry};
+use duckgoose_core::raft::Raft;
+use duckgoose_core::types::{Index, Map, Millis, NodeId, Term};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {

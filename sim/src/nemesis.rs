@@ -6,13 +6,13 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::network::LinkFaults;
-use super::trace::TraceMode;
-use super::{Action, Cluster, NodeStatus, SimConfig};
-use crate::lincheck;
-use crate::replica::{Reply, Request, RequestError, RequestId};
-use crate::rng::Rng;
-use crate::types::{Millis, NodeId};
+use crate::network::LinkFaults;
+use crate::trace::TraceMode;
+use crate::{Action, Cluster, NodeStatus, SimConfig};
+use duckgoose_core::replica::{Reply, Request, RequestError, RequestId};
+use duckgoose_core::rng::Rng;
+use duckgoose_core::types::{Millis, NodeId};
+use duckgoose_lincheck as lincheck;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
