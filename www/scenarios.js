@@ -6,6 +6,8 @@
 // and until `when(ctx)` holds, then runs `act(ctx)` and shows `say` (a string, or a
 // function of ctx).
 
+import { quorumSize, isRoleChange } from './ddg/view-model.js';
+
 const ducks = (ctx) => ctx.live().filter((n) => n.id !== ctx.goose());
 const firstDuck = (ctx) => ducks(ctx)[0]?.id;
 const isGoose = (ctx) => `Node ${ctx.goose()} is the goose of term ${ctx.term(ctx.goose())}: it leads, and a quorum has confirmed its lease.`;
@@ -104,7 +106,7 @@ export const SCENARIOS = {
       { after: 1000, act: (ctx) => { ctx.mem.added = ctx.addNode(); },
         say: (ctx) => `Start node ${ctx.mem.added} and ask the goose to add it. The goose appends a config entry and replicates its log to the newcomer.` },
       { when: (ctx) => ctx.isMember(ctx.mem.added),
-        say: (ctx) => `Committed: ${ctx.live().length} members, so a quorum is now ${Math.floor(ctx.live().length / 2) + 1}.` },
+        say: (ctx) => `Committed: ${ctx.live().length} members, so a quorum is now ${quorumSize(ctx.live().length)}.` },
       { after: 1500, act: (ctx) => { ctx.mem.removed = firstDuck(ctx); ctx.removeNode(ctx.mem.removed); },
         say: (ctx) => `Remove node ${ctx.mem.removed}. Once the change commits it is shut down.` },
       { when: (ctx) => !ctx.exists(ctx.mem.removed),
@@ -142,7 +144,7 @@ export function findSeed(Sim, scenario, base) {
     sim.free();
     const byTerm = new Map();
     for (const l of f.lines) {
-      if (l.kind === 'role' && /became candidate/.test(l.text)) {
+      if (isRoleChange(l, 'candidate')) {
         const s = byTerm.get(l.term) ?? new Set();
         s.add(l.node);
         byTerm.set(l.term, s);
