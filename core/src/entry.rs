@@ -1,10 +1,9 @@
 //! What the log holds: entries, each carrying one command for the replicated state machine.
 
-use alloc::string::String;
-
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
+use crate::kv::Op;
 use crate::types::{Index, Membership, Term};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -24,20 +23,9 @@ pub enum Command {
     /// The complete new membership. Takes effect as soon as it is in a log, committed
     /// or not; the bootstrap entry (index 1, term 0) is the initial membership.
     Config(Membership),
-    /// Key-value state machine commands.
-    Put {
-        key: String,
-        value: String,
-    },
-    Delete {
-        key: String,
-    },
-    /// Set `key` to `value` if its current value is `expected` (`None`: absent).
-    Cas {
-        key: String,
-        expected: Option<String>,
-        value: String,
-    },
+    /// An application command: the key-value store's operation. The protocol never
+    /// looks inside it.
+    App(Op),
 }
 
 impl Command {

@@ -1,5 +1,9 @@
 //! The replicated state machine: a small string key-value store. Deterministic, so every
 //! node that applies the same committed entries holds the same map.
+//!
+//! [`Op`] and [`Output`] are the one vocabulary of key-value operations: the log entry
+//! carries an `Op`, a client request asks for one, and the linearizability checker and
+//! the process nemesis record histories of them.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -10,13 +14,60 @@ use serde::{Deserialize, Serialize};
 use crate::entry::{Command, Entry};
 use crate::types::Index;
 
-/// The result of applying one entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A key-value operation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub enum Applied {
-    /// No-ops and membership changes.
-    Nothing,
+pub enum Op {
+    Put {
+        key: String,
+        value: String,
+    },
+    /// A linearizable read: answered after a goose round (ReadIndex), never logged.
+    Get {
+        key: String,
+    },
+    Delete {
+        key: String,
+    },
+    /// Set `key` to `value` if its current value is `expected` (`None`: absent).
+    Cas {
+        key: String,
+        expected: Option<String>,
+        value: String,
+    },
+}
+
+impl Op {
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Put { key, .. } | Op::Get { key } | Op::Delete { key } | Op::Cas { key, .. } => key,
+        }
+    }
+
+    /// The operation's name, as histories and logs print it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Put { .. } => "put",
+            Op::Get { .. } => "get",
+            Op::Delete { .. } => "delete",
+            Op::Cas { .. } => "cas",
+        }
+    }
+
+    /// Reads change nothing, so they need no log entry.
+    pub fn is_read(&self) -> bool {
+        matches!(self, Op::Get { .. })
+    }
+}
+
+/// What an operation returned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub enum Output {
+    /// Put and Delete.
     Written,
+    /// Get.
+    Value(Option<String>),
     Cas {
         swapped: bool,
     },
@@ -50,8 +101,9 @@ impl Kv {
         self.map.is_empty()
     }
 
-    /// Applies the next committed entry. Entries must come in index order, each once.
-    pub fn apply(&mut self, entry: &Entry) -> Applied {
+    /// Applies the next committed entry: `None` for no-ops and membership changes.
+    /// Entries must come in index order, each once.
+    pub fn apply(&mut self, entry: &Entry) -> Option<Output> {
         assert_eq!(
             entry.index,
             self.applied_index + 1,
@@ -59,16 +111,24 @@ impl Kv {
         );
         self.applied_index = entry.index;
         match &entry.command {
-            Command::Noop | Command::Config(_) => Applied::Nothing,
-            Command::Put { key, value } => {
+            Command::Noop | Command::Config(_) => None,
+            Command::App(op) => Some(self.execute(op)),
+        }
+    }
+
+    /// Runs one operation against the map (what applying its entry does).
+    pub fn execute(&mut self, op: &Op) -> Output {
+        match op {
+            Op::Put { key, value } => {
                 self.map.insert(key.clone(), value.clone());
-                Applied::Written
+                Output::Written
             }
-            Command::Delete { key } => {
+            Op::Get { key } => Output::Value(self.map.get(key).cloned()),
+            Op::Delete { key } => {
                 self.map.remove(key);
-                Applied::Written
+                Output::Written
             }
-            Command::Cas {
+            Op::Cas {
                 key,
                 expected,
                 value,
@@ -77,7 +137,7 @@ impl Kv {
                 if swapped {
                     self.map.insert(key.clone(), value.clone());
                 }
-                Applied::Cas { swapped }
+                Output::Cas { swapped }
             }
         }
     }

@@ -34,12 +34,12 @@ pub mod types;
 pub use config::Config;
 pub use entry::{Command, Entry};
 pub use events::{DenyReason, Event, Role, RoleReason};
-pub use kv::{Applied, Kv};
+pub use kv::{Kv, Op, Output};
 pub use log::Log;
 pub use message::{AppendResult, Body, Message};
 pub use raft::{
     Confirmed, DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft,
     ReadOutcome, Ready,
 };
-pub use replica::{Output, Replica, Reply, Request, RequestError, RequestId, Response};
+pub use replica::{Replica, ReplicaReady, Reply, Request, RequestError, RequestId, Response};
 pub use types::{Index, MAX_TERM, Member, Membership, Millis, NodeId, Term};

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, ConfigError};
 use crate::entry::{Command, Entry};
 use crate::events::Event;
-use crate::kv::{Applied, Kv};
+use crate::kv::{Kv, Op, Output};
 use crate::message::Message;
 use crate::raft::{
     DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft, ReadOutcome,
@@ -25,22 +25,9 @@ pub type RequestId = u64;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum Request {
-    Put {
-        key: String,
-        value: String,
-    },
-    Delete {
-        key: String,
-    },
-    Cas {
-        key: String,
-        expected: Option<String>,
-        value: String,
-    },
-    /// Linearizable read (ReadIndex, then wait until applied).
-    Get {
-        key: String,
-    },
+    /// A key-value operation. Writes go through the log; a get is a linearizable read
+    /// (ReadIndex, then wait until applied).
+    Kv(Op),
     /// "Are you the goose?"
     Goose,
     AddMember(Member),
@@ -53,11 +40,8 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum Reply {
-    Written,
-    Cas {
-        swapped: bool,
-    },
-    Value(Option<String>),
+    /// What a key-value operation returned.
+    Kv(Output),
     /// This node was the goose of `term` at a moment during the request.
     Goose {
         term: Term,
@@ -136,7 +120,7 @@ pub struct Response {
 /// What `Replica::ready` hands the driver. Order of duties: persist `hard_state` and
 /// `log_write`, then send `messages`, then deliver `responses`.
 #[derive(Debug, Default)]
-pub struct Output {
+pub struct ReplicaReady {
     pub hard_state: Option<HardState>,
     pub log_write: Option<LogWrite>,
     pub messages: Vec<Message>,
@@ -249,28 +233,18 @@ impl Replica {
         let deadline = self.raft.now() + self.request_timeout;
         let term = self.raft.term();
         let proposed = match request {
-            Request::Put { key, value } => self.raft.propose(Command::Put { key, value }),
-            Request::Delete { key } => self.raft.propose(Command::Delete { key }),
-            Request::Cas {
-                key,
-                expected,
-                value,
-            } => self.raft.propose(Command::Cas {
-                key,
-                expected,
-                value,
-            }),
+            Request::Kv(Op::Get { key }) => {
+                self.queries.insert(id, PendingQuery::Get { key, deadline });
+                self.raft.confirm_leadership(id);
+                return;
+            }
+            Request::Kv(op) => self.raft.propose(Command::App(op)),
             Request::AddMember(member) => self
                 .raft
                 .propose_membership_change(MembershipChange::Add(member)),
             Request::RemoveMember(node) => self
                 .raft
                 .propose_membership_change(MembershipChange::Remove(node)),
-            Request::Get { key } => {
-                self.queries.insert(id, PendingQuery::Get { key, deadline });
-                self.raft.confirm_leadership(id);
-                return;
-            }
             Request::Goose => {
                 self.queries.insert(id, PendingQuery::Goose);
                 self.raft.confirm_leadership(id);
@@ -307,7 +281,7 @@ impl Replica {
 
     /// Collects Raft's output, applies newly committed entries, and answers whatever
     /// requests are now decided.
-    pub fn ready(&mut self) -> Output {
+    pub fn ready(&mut self) -> ReplicaReady {
         let ready = self.raft.ready();
         for entry in &ready.committed {
             let applied = self.kv.apply(entry);
@@ -318,7 +292,7 @@ impl Replica {
         }
         self.answer_reads_now_applied();
         self.check_transfer();
-        Output {
+        ReplicaReady {
             hard_state: ready.hard_state,
             log_write: ready.log_write,
             messages: ready.messages,
@@ -332,7 +306,7 @@ impl Replica {
         self.responses.push(Response { id, result });
     }
 
-    fn answer_entry(&mut self, entry: &Entry, applied: Applied) {
+    fn answer_entry(&mut self, entry: &Entry, applied: Option<Output>) {
         let Some(pending) = self.entries.remove(&entry.index) else {
             return;
         };
@@ -346,8 +320,9 @@ impl Replica {
                 index: entry.index,
                 membership: membership.clone(),
             },
-            (_, Applied::Cas { swapped }) => Reply::Cas { swapped },
-            _ => Reply::Written,
+            (_, Some(output)) => Reply::Kv(output),
+            // A no-op is never a client's entry.
+            (_, None) => Reply::Kv(Output::Written),
         };
         self.respond(pending.id, Ok(reply));
     }
@@ -384,7 +359,7 @@ impl Replica {
             if self.reads[i].0 <= applied {
                 let (_, id, key, _) = self.reads.swap_remove(i);
                 let value = self.kv.get(&key).cloned();
-                self.respond(id, Ok(Reply::Value(value)));
+                self.respond(id, Ok(Reply::Kv(Output::Value(value))));
             } else {
                 i += 1;
             }

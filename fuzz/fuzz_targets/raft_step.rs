@@ -8,7 +8,9 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use duckgoose_core::{AppendResult, Body, Command, Entry, Member, Membership, Message, Request};
+use duckgoose_core::{
+    AppendResult, Body, Command, Entry, Member, Membership, Message, Op, Request,
+};
 use duckgoose_fuzz::Harness;
 use libfuzzer_sys::fuzz_target;
 
@@ -121,18 +123,18 @@ struct Input {
 fn command(kind: u8, i: usize) -> Command {
     match kind % 5 {
         0 => Command::Noop,
-        1 => Command::Put {
+        1 => Command::App(Op::Put {
             key: format!("k{}", kind % 3),
             value: format!("v{i}"),
-        },
-        2 => Command::Delete {
+        }),
+        2 => Command::App(Op::Delete {
             key: format!("k{}", kind % 3),
-        },
-        3 => Command::Cas {
+        }),
+        3 => Command::App(Op::Cas {
             key: "k0".into(),
             expected: None,
             value: format!("c{i}"),
-        },
+        }),
         _ => Command::Config(Membership::from_ids(1..=(2 + kind as u64 % 3))),
     }
 }
@@ -246,10 +248,10 @@ fuzz_target!(|input: Input| {
             }),
             Action::Put { node: n, key } => h.request(
                 node(n),
-                Request::Put {
+                Request::Kv(Op::Put {
                     key: format!("k{}", key % 3),
                     value: format!("p{i}"),
-                },
+                }),
             ),
             Action::Cas {
                 node: n,
@@ -257,23 +259,23 @@ fuzz_target!(|input: Input| {
                 expected,
             } => h.request(
                 node(n),
-                Request::Cas {
+                Request::Kv(Op::Cas {
                     key: format!("k{}", key % 3),
                     expected: expected.map(|e| format!("p{e}")),
                     value: format!("c{i}"),
-                },
+                }),
             ),
             Action::Delete { node: n, key } => h.request(
                 node(n),
-                Request::Delete {
+                Request::Kv(Op::Delete {
                     key: format!("k{}", key % 3),
-                },
+                }),
             ),
             Action::Get { node: n, key } => h.request(
                 node(n),
-                Request::Get {
+                Request::Kv(Op::Get {
                     key: format!("k{}", key % 3),
-                },
+                }),
             ),
             Action::Goose { node: n } => h.request(node(n), Request::Goose),
             Action::Add { node: n, id } => h.request(

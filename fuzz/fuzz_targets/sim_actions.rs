@@ -8,7 +8,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use duckgoose_core::Request;
+use duckgoose_core::{Op, Request};
 use duckgoose_sim::network::LinkFaults;
 use duckgoose_sim::trace::TraceMode;
 use duckgoose_sim::{Action, Cluster, SimConfig};
@@ -139,10 +139,10 @@ fuzz_target!(|input: Input| {
                 value,
             } => Action::Request {
                 node: node(x),
-                request: Request::Put {
+                request: Request::Kv(Op::Put {
                     key: format!("k{}", key % 3),
                     value: format!("v{value}"),
-                },
+                }),
             },
             Step::Cas {
                 node: x,
@@ -151,23 +151,23 @@ fuzz_target!(|input: Input| {
                 value,
             } => Action::Request {
                 node: node(x),
-                request: Request::Cas {
+                request: Request::Kv(Op::Cas {
                     key: format!("k{}", key % 3),
                     expected: expected.map(|e| format!("v{e}")),
                     value: format!("v{value}"),
-                },
+                }),
             },
             Step::Get { node: x, key } => Action::Request {
                 node: node(x),
-                request: Request::Get {
+                request: Request::Kv(Op::Get {
                     key: format!("k{}", key % 3),
-                },
+                }),
             },
             Step::Delete { node: x, key } => Action::Request {
                 node: node(x),
-                request: Request::Delete {
+                request: Request::Kv(Op::Delete {
                     key: format!("k{}", key % 3),
-                },
+                }),
             },
             Step::Goose { node: x } => Action::Request {
                 node: node(x),

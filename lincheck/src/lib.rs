@@ -49,54 +49,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
+pub use duckgoose_core::kv::{Op, Output};
+
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
-
-/// What a client asked for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub enum KvOp {
-    Put {
-        key: String,
-        value: String,
-    },
-    Get {
-        key: String,
-    },
-    Delete {
-        key: String,
-    },
-    /// Sets `new` iff the current value is `expected` (`None`: the key is absent).
-    Cas {
-        key: String,
-        expected: Option<String>,
-        new: String,
-    },
-}
-
-impl KvOp {
-    pub fn key(&self) -> &str {
-        match self {
-            KvOp::Put { key, .. }
-            | KvOp::Get { key }
-            | KvOp::Delete { key }
-            | KvOp::Cas { key, .. } => key,
-        }
-    }
-}
-
-/// What a completed operation returned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub enum KvOutput {
-    /// Put and Delete.
-    Written,
-    /// Get.
-    Value(Option<String>),
-    Cas {
-        swapped: bool,
-    },
-}
 
 /// One client operation of a history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,7 +60,7 @@ pub enum KvOutput {
 pub struct Operation {
     /// Informational only: the checker needs no per-client order.
     pub client: u64,
-    pub op: KvOp,
+    pub op: Op,
     pub invoked_at: u64,
     pub outcome: Outcome,
 }
@@ -114,7 +70,7 @@ pub struct Operation {
 pub enum Outcome {
     Ok {
         completed_at: u64,
-        output: KvOutput,
+        output: Output,
     },
     /// Failed for sure: had no effect.
     Failed,
@@ -268,11 +224,11 @@ impl<'h> Interner<'h> {
         };
         for op in ops {
             let read = match (&op.op, &op.outcome) {
-                (KvOp::Cas { expected, .. }, _) => expected.as_deref(),
+                (Op::Cas { expected, .. }, _) => expected.as_deref(),
                 (
-                    KvOp::Get { .. },
+                    Op::Get { .. },
                     Outcome::Ok {
-                        output: KvOutput::Value(v),
+                        output: Output::Value(v),
                         ..
                     },
                 ) => v.as_deref(),
@@ -292,12 +248,16 @@ impl<'h> Interner<'h> {
         self.ids.get(name).copied().unwrap_or(UNREAD)
     }
 
-    fn call(&self, op: &KvOp) -> Call {
+    fn call(&self, op: &Op) -> Call {
         match op {
-            KvOp::Put { value, .. } => Call::Put(self.id(value)),
-            KvOp::Get { .. } => Call::Get,
-            KvOp::Delete { .. } => Call::Delete,
-            KvOp::Cas { expected, new, .. } => Call::Cas {
+            Op::Put { value, .. } => Call::Put(self.id(value)),
+            Op::Get { .. } => Call::Get,
+            Op::Delete { .. } => Call::Delete,
+            Op::Cas {
+                expected,
+                value: new,
+                ..
+            } => Call::Cas {
                 expected: expected.as_deref().map(|e| self.id(e)),
                 new: self.id(new),
             },
@@ -907,11 +867,9 @@ fn check_key(ops: &[&Operation], budget: u64) -> Result<(usize, u64), KeyFailure
                     )));
                 }
                 let ret = match (call, output) {
-                    (Call::Put(_) | Call::Delete, KvOutput::Written) => Ret::Written,
-                    (Call::Get, KvOutput::Value(v)) => {
-                        Ret::Value(v.as_deref().map(|v| values.id(v)))
-                    }
-                    (Call::Cas { .. }, KvOutput::Cas { swapped }) => Ret::Cas(*swapped),
+                    (Call::Put(_) | Call::Delete, Output::Written) => Ret::Written,
+                    (Call::Get, Output::Value(v)) => Ret::Value(v.as_deref().map(|v| values.id(v))),
+                    (Call::Cas { .. }, Output::Cas { swapped }) => Ret::Cas(*swapped),
                     _ => {
                         return Err(KeyFailure::Violation(alloc::format!(
                             "malformed history: #{id} ({op}) has an output of the wrong kind"
@@ -994,7 +952,7 @@ fn explain(
 ) -> fmt::Result {
     // The only unread value that can show up is the current one; name it after its write.
     let unread = d.written_by.and_then(|id| match &ops[id].op {
-        KvOp::Put { value, .. } | KvOp::Cas { new: value, .. } => Some(value.as_str()),
+        Op::Put { value, .. } | Op::Cas { value, .. } => Some(value.as_str()),
         _ => None,
     });
     let state = |s: State| ShowState(s, names, unread);
@@ -1071,10 +1029,14 @@ impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "client {}: ", self.client)?;
         match &self.op {
-            KvOp::Put { key, value } => write!(f, "put({key:?}, {value:?})")?,
-            KvOp::Get { key } => write!(f, "get({key:?})")?,
-            KvOp::Delete { key } => write!(f, "delete({key:?})")?,
-            KvOp::Cas { key, expected, new } => write!(
+            Op::Put { key, value } => write!(f, "put({key:?}, {value:?})")?,
+            Op::Get { key } => write!(f, "get({key:?})")?,
+            Op::Delete { key } => write!(f, "delete({key:?})")?,
+            Op::Cas {
+                key,
+                expected,
+                value: new,
+            } => write!(
                 f,
                 "cas({key:?}, {} -> {new:?})",
                 ShowValue(expected.as_deref())
@@ -1086,10 +1048,10 @@ impl fmt::Display for Operation {
                 output,
             } => {
                 match output {
-                    KvOutput::Written => write!(f, " -> ok")?,
-                    KvOutput::Value(v) => write!(f, " -> {}", ShowValue(v.as_deref()))?,
-                    KvOutput::Cas { swapped: true } => write!(f, " -> swapped")?,
-                    KvOutput::Cas { swapped: false } => write!(f, " -> not swapped")?,
+                    Output::Written => write!(f, " -> ok")?,
+                    Output::Value(v) => write!(f, " -> {}", ShowValue(v.as_deref()))?,
+                    Output::Cas { swapped: true } => write!(f, " -> swapped")?,
+                    Output::Cas { swapped: false } => write!(f, " -> not swapped")?,
                 }
                 write!(f, " @ [{}, {completed_at}]", self.invoked_at)
             }
@@ -1136,7 +1098,7 @@ mod tests {
 
     // --- Builders: key "k" unless given, client 0 (the checker ignores clients).
 
-    fn ok(op: KvOp, (invoked, completed): (u64, u64), output: KvOutput) -> Operation {
+    fn ok(op: Op, (invoked, completed): (u64, u64), output: Output) -> Operation {
         Operation {
             client: 0,
             op,
@@ -1149,16 +1111,16 @@ mod tests {
     }
 
     fn put_on(key: &str, value: &str, at: (u64, u64)) -> Operation {
-        let op = KvOp::Put {
+        let op = Op::Put {
             key: key.into(),
             value: value.into(),
         };
-        ok(op, at, KvOutput::Written)
+        ok(op, at, Output::Written)
     }
 
     fn get_on(key: &str, value: Option<&str>, at: (u64, u64)) -> Operation {
-        let op = KvOp::Get { key: key.into() };
-        ok(op, at, KvOutput::Value(value.map(String::from)))
+        let op = Op::Get { key: key.into() };
+        ok(op, at, Output::Value(value.map(String::from)))
     }
 
     fn put(value: &str, at: (u64, u64)) -> Operation {
@@ -1170,16 +1132,16 @@ mod tests {
     }
 
     fn delete(at: (u64, u64)) -> Operation {
-        ok(KvOp::Delete { key: "k".into() }, at, KvOutput::Written)
+        ok(Op::Delete { key: "k".into() }, at, Output::Written)
     }
 
     fn cas(expected: Option<&str>, new: &str, swapped: bool, at: (u64, u64)) -> Operation {
-        let op = KvOp::Cas {
+        let op = Op::Cas {
             key: "k".into(),
             expected: expected.map(String::from),
-            new: new.into(),
+            value: new.into(),
         };
-        ok(op, at, KvOutput::Cas { swapped })
+        ok(op, at, Output::Cas { swapped })
     }
 
     fn indeterminate(mut op: Operation) -> Operation {
@@ -1496,7 +1458,7 @@ mod tests {
             "{}",
             v.explanation
         );
-        let v = assert_violation(&[ok(KvOp::Get { key: "k".into() }, (0, 1), KvOutput::Written)]);
+        let v = assert_violation(&[ok(Op::Get { key: "k".into() }, (0, 1), Output::Written)]);
         assert!(v.explanation.contains("wrong kind"), "{}", v.explanation);
     }
 
@@ -1560,23 +1522,27 @@ mod tests {
     }
 
     /// The reference model: executes `op` on one key's value.
-    fn execute(value: &mut Option<String>, op: &KvOp) -> KvOutput {
+    fn execute(value: &mut Option<String>, op: &Op) -> Output {
         match op {
-            KvOp::Put { value: v, .. } => {
+            Op::Put { value: v, .. } => {
                 *value = Some(v.clone());
-                KvOutput::Written
+                Output::Written
             }
-            KvOp::Get { .. } => KvOutput::Value(value.clone()),
-            KvOp::Delete { .. } => {
+            Op::Get { .. } => Output::Value(value.clone()),
+            Op::Delete { .. } => {
                 *value = None;
-                KvOutput::Written
+                Output::Written
             }
-            KvOp::Cas { expected, new, .. } => {
+            Op::Cas {
+                expected,
+                value: new,
+                ..
+            } => {
                 let swapped = value == expected;
                 if swapped {
                     *value = Some(new.clone());
                 }
-                KvOutput::Cas { swapped }
+                Output::Cas { swapped }
             }
         }
     }
@@ -1612,9 +1578,9 @@ mod tests {
             let value = store.entry(key.clone()).or_default();
             let new = format!("v{n}");
             let op = match rng.below(10) {
-                0..=3 => KvOp::Get { key },
-                4..=6 => KvOp::Put { key, value: new },
-                7 => KvOp::Delete { key },
+                0..=3 => Op::Get { key },
+                4..=6 => Op::Put { key, value: new },
+                7 => Op::Delete { key },
                 _ => {
                     let expected = if rng.chance(60) {
                         value.clone()
@@ -1623,11 +1589,15 @@ mod tests {
                     } else {
                         Some(format!("v{}", rng.below(n as u64 + 1)))
                     };
-                    KvOp::Cas { key, expected, new }
+                    Op::Cas {
+                        key,
+                        expected,
+                        value: new,
+                    }
                 }
             };
             let unknown = rng.chance(indeterminate_percent);
-            let fails = !unknown && !matches!(op, KvOp::Get { .. }) && rng.chance(3);
+            let fails = !unknown && !matches!(op, Op::Get { .. }) && rng.chance(3);
             let outcome = if fails {
                 Outcome::Failed
             } else if unknown {
@@ -1657,7 +1627,7 @@ mod tests {
             .filter(|&i| {
                 matches!(
                     (&history[i].op, &history[i].outcome),
-                    (KvOp::Get { .. }, Outcome::Ok { .. })
+                    (Op::Get { .. }, Outcome::Ok { .. })
                 )
             })
             .collect();
@@ -1666,7 +1636,7 @@ mod tests {
         }
         let op = &mut history[reads[rng.below(reads.len() as u64) as usize]];
         if let Outcome::Ok { output, .. } = &mut op.outcome {
-            *output = KvOutput::Value(Some("never written".into()));
+            *output = Output::Value(Some("never written".into()));
         }
         Some(op.op.key().into())
     }
@@ -1702,7 +1672,7 @@ mod tests {
             .filter(|op| match op.outcome {
                 Outcome::Ok { .. } => true,
                 Outcome::Failed => false,
-                Outcome::Indeterminate => !matches!(op.op, KvOp::Get { .. }),
+                Outcome::Indeterminate => !matches!(op.op, Op::Get { .. }),
             })
             .collect();
         let completed_at = |op: &Operation| match op.outcome {
@@ -1769,20 +1739,20 @@ mod tests {
             .map(|(_, invoked, completed_at)| {
                 let key = String::from("k");
                 let op = match rng.below(4) {
-                    0 => KvOp::Get { key },
-                    1 => KvOp::Put {
+                    0 => Op::Get { key },
+                    1 => Op::Put {
                         key,
                         value: value(rng),
                     },
-                    2 => KvOp::Delete { key },
-                    _ => KvOp::Cas {
+                    2 => Op::Delete { key },
+                    _ => Op::Cas {
                         key,
                         expected: if real && rng.chance(50) {
                             current.clone()
                         } else {
                             maybe(rng)
                         },
-                        new: value(rng),
+                        value: value(rng),
                     },
                 };
                 let outcome = match rng.below(10) {
@@ -1801,8 +1771,8 @@ mod tests {
                         };
                         if real && rng.chance(4) {
                             output = match output {
-                                KvOutput::Value(_) => KvOutput::Value(maybe(rng)),
-                                KvOutput::Cas { swapped } => KvOutput::Cas { swapped: !swapped },
+                                Output::Value(_) => Output::Value(maybe(rng)),
+                                Output::Cas { swapped } => Output::Cas { swapped: !swapped },
                                 written => written,
                             };
                         }

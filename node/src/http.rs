@@ -13,7 +13,9 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use duckgoose_core::{DuckReason, Member, NodeId, ProposeError, Reply, Request, RequestError};
+use duckgoose_core::{
+    DuckReason, Member, NodeId, Op, Output, ProposeError, Reply, Request, RequestError,
+};
 use serde_json::json;
 
 use crate::bodies;
@@ -279,9 +281,9 @@ async fn kv_get(State(shared): State<App>, Path(key): Path<String>, uri: Uri) ->
     if let Err(r) = check_key(&key) {
         return r;
     }
-    match runtime::call(&shared, Request::Get { key }).await {
-        Ok(Ok(Reply::Value(Some(v)))) => (StatusCode::OK, v).into_response(),
-        Ok(Ok(Reply::Value(None))) => text(StatusCode::NOT_FOUND, "no such key"),
+    match runtime::call(&shared, Request::Kv(Op::Get { key })).await {
+        Ok(Ok(Reply::Kv(Output::Value(Some(v))))) => (StatusCode::OK, v).into_response(),
+        Ok(Ok(Reply::Kv(Output::Value(None)))) => text(StatusCode::NOT_FOUND, "no such key"),
         Ok(Ok(other)) => unexpected(other),
         Ok(Err(e)) => request_error(&shared, e, &uri, false),
         Err(e) => call_error(e),
@@ -301,8 +303,8 @@ async fn kv_put(
         Ok(v) => v,
         Err(reason) => return bad_request(reason),
     };
-    match runtime::call(&shared, Request::Put { key, value }).await {
-        Ok(Ok(Reply::Written)) => text(StatusCode::OK, "ok"),
+    match runtime::call(&shared, Request::Kv(Op::Put { key, value })).await {
+        Ok(Ok(Reply::Kv(Output::Written))) => text(StatusCode::OK, "ok"),
         Ok(Ok(other)) => unexpected(other),
         Ok(Err(e)) => request_error(&shared, e, &uri, false),
         Err(e) => call_error(e),
@@ -313,8 +315,8 @@ async fn kv_delete(State(shared): State<App>, Path(key): Path<String>, uri: Uri)
     if let Err(r) = check_key(&key) {
         return r;
     }
-    match runtime::call(&shared, Request::Delete { key }).await {
-        Ok(Ok(Reply::Written)) => text(StatusCode::OK, "ok"),
+    match runtime::call(&shared, Request::Kv(Op::Delete { key })).await {
+        Ok(Ok(Reply::Kv(Output::Written))) => text(StatusCode::OK, "ok"),
         Ok(Ok(other)) => unexpected(other),
         Ok(Err(e)) => request_error(&shared, e, &uri, false),
         Err(e) => call_error(e),
@@ -336,13 +338,13 @@ async fn kv_cas(
         Ok(c) => c,
         Err(reason) => return bad_request(reason),
     };
-    let request = Request::Cas {
+    let request = Request::Kv(Op::Cas {
         key,
         expected,
         value,
-    };
+    });
     match runtime::call(&shared, request).await {
-        Ok(Ok(Reply::Cas { swapped })) => json_ok(json!({ "swapped": swapped })),
+        Ok(Ok(Reply::Kv(Output::Cas { swapped }))) => json_ok(json!({ "swapped": swapped })),
         Ok(Ok(other)) => unexpected(other),
         Ok(Err(e)) => request_error(&shared, e, &uri, false),
         Err(e) => call_error(e),

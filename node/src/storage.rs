@@ -49,7 +49,9 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: &[u8; 8] = b"DGWAL001";
 pub const WAL_FILE: &str = "raft.wal";
 pub const LOCK_FILE: &str = "LOCK";
-const FORMAT_VERSION: u32 = 1;
+/// 2: an entry's key-value command is one `Command::App(kv::Op)` (1 had Put, Delete and
+/// Cas as commands of their own). A version-1 WAL is refused by name, never misread.
+const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8;
 /// No single record may exceed this; a larger length field is damage, not data.
 pub const MAX_RECORD: usize = 64 << 20;
@@ -648,7 +650,7 @@ pub fn replay_bytes(path: &Path, data: &[u8]) -> Result<Replayed, StorageError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duckgoose_core::{Command, Member, Membership};
+    use duckgoose_core::{Command, Member, Membership, Op};
 
     fn tempdir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -664,10 +666,10 @@ mod tests {
         Entry {
             index,
             term,
-            command: Command::Put {
+            command: Command::App(Op::Put {
                 key: key.into(),
                 value: format!("v{index}"),
-            },
+            }),
         }
     }
 
@@ -852,10 +854,10 @@ mod tests {
                     entries: vec![Entry {
                         index: 2,
                         term,
-                        command: Command::Put {
+                        command: Command::App(Op::Put {
                             key: "k".into(),
                             value: big.clone(),
-                        },
+                        }),
                     }],
                 }),
             )

@@ -20,8 +20,8 @@ use duckgoose::storage::{
     self, Layer, LogFile, MAGIC, Record, Storage, StorageError, WAL_FILE, encode_record,
 };
 use duckgoose_core::{
-    Body, Command, Config, Entry, HardState, Index, LogWrite, Member, Membership, Message,
-    Persisted, Replica, Reply, Request, RequestError, Term,
+    Body, Command, Config, Entry, HardState, Index, LogWrite, Member, Membership, Message, Op,
+    Output, Persisted, Replica, Reply, Request, RequestError, Term,
 };
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -40,10 +40,10 @@ fn put(index: Index, term: Term, key: &str) -> Entry {
     Entry {
         index,
         term,
-        command: Command::Put {
+        command: Command::App(Op::Put {
             key: key.into(),
             value: format!("value of {key} at {index}"),
-        },
+        }),
     }
 }
 
@@ -495,10 +495,10 @@ fn faults_while_creating_repairing_or_compacting_refuse_to_start_with_a_clear_er
         let entry = Entry {
             index: 2,
             term,
-            command: Command::Put {
+            command: Command::App(Op::Put {
                 key: "k".into(),
                 value: big.clone(),
-            },
+            }),
         };
         s.persist(
             Some(&HardState {
@@ -638,16 +638,19 @@ fn an_fsync_failure_stops_a_leader_before_it_acknowledges_the_write() {
                 .shared
                 .inputs
                 .try_send(Input::Request {
-                    request: Request::Put {
+                    request: Request::Kv(Op::Put {
                         key: key.into(),
                         value: "v".into(),
-                    },
+                    }),
                     reply: tx,
                 })
                 .unwrap();
             rx
         };
-        assert_eq!(put("before").blocking_recv().unwrap(), Ok(Reply::Written));
+        assert_eq!(
+            put("before").blocking_recv().unwrap(),
+            Ok(Reply::Kv(Output::Written))
+        );
         // Now the next fsync fails.
         p.lock().unwrap().pending.push((Fault::Sync { keeps }, 0));
         let answer = put("lost").blocking_recv();
@@ -667,7 +670,7 @@ fn an_fsync_failure_stops_a_leader_before_it_acknowledges_the_write() {
         let has = |key: &str| {
             got.log
                 .iter()
-                .any(|e| matches!(&e.command, Command::Put { key: k, .. } if k == key))
+                .any(|e| matches!(&e.command, Command::App(Op::Put { key: k, .. }) if k == key))
         };
         assert!(has("before"));
         // Written but never acknowledged: with the pages kept it may come back, which is

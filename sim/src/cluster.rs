@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use duckgoose_core::config::Config;
 use duckgoose_core::entry::Command;
 use duckgoose_core::events::{Event, Role};
+use duckgoose_core::kv::{Op, Output};
 use duckgoose_core::message::{Body, Message};
 use duckgoose_core::raft::Persisted;
-use duckgoose_core::replica::{Output, Replica, Reply, Request, RequestError, RequestId};
+use duckgoose_core::replica::{Replica, ReplicaReady, Reply, Request, RequestError, RequestId};
 use duckgoose_core::rng::Rng;
 use duckgoose_core::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
-use duckgoose_lincheck::{self as lincheck, KvOp, KvOutput, Operation, Outcome};
+use duckgoose_lincheck::{self as lincheck, Operation, Outcome};
 
 use crate::checker::{Checker, Seq, Violation};
 use crate::network::{Fate, LinkFaults, Network};
@@ -491,7 +492,7 @@ impl Cluster {
         };
         let output = replica.ready();
         node.deadline = replica.next_deadline();
-        let Output {
+        let ReplicaReady {
             hard_state,
             log_write,
             messages,
@@ -900,34 +901,18 @@ impl Cluster {
     }
 }
 
-/// The history form of a key-value request (goose queries and admin requests are not
-/// part of the key-value history).
-fn kv_op(request: &Request) -> Option<KvOp> {
-    Some(match request {
-        Request::Put { key, value } => KvOp::Put {
-            key: key.clone(),
-            value: value.clone(),
-        },
-        Request::Delete { key } => KvOp::Delete { key: key.clone() },
-        Request::Get { key } => KvOp::Get { key: key.clone() },
-        Request::Cas {
-            key,
-            expected,
-            value,
-        } => KvOp::Cas {
-            key: key.clone(),
-            expected: expected.clone(),
-            new: value.clone(),
-        },
-        _ => return None,
-    })
+/// The history form of a request: its key-value operation (goose queries and admin
+/// requests are not part of the key-value history).
+fn kv_op(request: &Request) -> Option<Op> {
+    match request {
+        Request::Kv(op) => Some(op.clone()),
+        _ => None,
+    }
 }
 
-fn kv_output(reply: &Reply) -> Option<KvOutput> {
-    Some(match reply {
-        Reply::Written => KvOutput::Written,
-        Reply::Value(v) => KvOutput::Value(v.clone()),
-        Reply::Cas { swapped } => KvOutput::Cas { swapped: *swapped },
-        _ => return None,
-    })
+fn kv_output(reply: &Reply) -> Option<Output> {
+    match reply {
+        Reply::Kv(output) => Some(output.clone()),
+        _ => None,
+    }
 }

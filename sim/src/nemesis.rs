@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use crate::network::LinkFaults;
 use crate::trace::TraceMode;
 use crate::{Action, Cluster, NodeStatus, SimConfig};
+use duckgoose_core::kv::Op;
 use duckgoose_core::replica::{Reply, Request, RequestError, RequestId};
 use duckgoose_core::rng::Rng;
 use duckgoose_core::types::{Millis, NodeId};
@@ -195,9 +196,9 @@ fn issue(cluster: &mut Cluster, client: &mut Client, rng: &mut Rng, nemesis: &Ne
     client.issued += 1;
     let value = format!("{}.{}", client.id, client.issued);
     let request = match rng.below(100) {
-        0..=34 => Request::Put { key, value },
-        35..=64 => Request::Get { key },
-        65..=74 => Request::Delete { key },
+        0..=34 => Request::Kv(Op::Put { key, value }),
+        35..=64 => Request::Kv(Op::Get { key }),
+        65..=74 => Request::Kv(Op::Delete { key }),
         75..=89 => {
             // Expect one of the values this client might have written, or absence.
             let expected = match rng.below(3) {
@@ -208,11 +209,11 @@ fn issue(cluster: &mut Cluster, client: &mut Client, rng: &mut Rng, nemesis: &Ne
                     rng.between(1, client.issued.max(2))
                 )),
             };
-            Request::Cas {
+            Request::Kv(Op::Cas {
                 key,
                 expected,
                 value,
-            }
+            })
         }
         _ => Request::Goose,
     };

@@ -27,7 +27,7 @@ use core::fmt::Write as _;
 use crate::network::LinkFaults;
 use crate::scenario::Scenario;
 use crate::{Action, SimConfig};
-use duckgoose_core::{Millis, NodeId, Request};
+use duckgoose_core::{Millis, NodeId, Op, Request};
 
 use crate::validate::{Invalid, MAX_ACTIONS};
 
@@ -162,14 +162,16 @@ pub fn format_action(action: &Action) -> String {
         Action::Request { node, request } => {
             let r = match request {
                 Request::Goose => "goose".into(),
-                Request::Get { key } => format!("get {}", encode(key)),
-                Request::Put { key, value } => format!("put {} {}", encode(key), encode(value)),
-                Request::Delete { key } => format!("delete {}", encode(key)),
-                Request::Cas {
+                Request::Kv(Op::Get { key }) => format!("get {}", encode(key)),
+                Request::Kv(Op::Put { key, value }) => {
+                    format!("put {} {}", encode(key), encode(value))
+                }
+                Request::Kv(Op::Delete { key }) => format!("delete {}", encode(key)),
+                Request::Kv(Op::Cas {
                     key,
                     expected,
                     value,
-                } => format!(
+                }) => format!(
                     "cas {} {} {}",
                     encode(key),
                     expected.as_deref().map_or("-".into(), encode),
@@ -240,17 +242,17 @@ pub fn parse_action(text: &str) -> Result<Action, Invalid> {
             };
             let request = match (*kind, rest) {
                 ("goose", []) => Request::Goose,
-                ("get", [k]) => Request::Get { key: decode(k)? },
-                ("delete", [k]) => Request::Delete { key: decode(k)? },
-                ("put", [k, v]) => Request::Put {
+                ("get", [k]) => Request::Kv(Op::Get { key: decode(k)? }),
+                ("delete", [k]) => Request::Kv(Op::Delete { key: decode(k)? }),
+                ("put", [k, v]) => Request::Kv(Op::Put {
                     key: decode(k)?,
                     value: decode(v)?,
-                },
-                ("cas", [k, e, v]) => Request::Cas {
+                }),
+                ("cas", [k, e, v]) => Request::Kv(Op::Cas {
                     key: decode(k)?,
                     expected: if *e == "-" { None } else { Some(decode(e)?) },
                     value: decode(v)?,
-                },
+                }),
                 ("transfer", [to]) => Request::Transfer { to: id(to)? },
                 _ => return bad(format!("request: unknown or malformed \"{kind}\"")),
             };
@@ -394,34 +396,34 @@ mod tests {
             },
             Action::Request {
                 node: 1,
-                request: Request::Put {
+                request: Request::Kv(Op::Put {
                     key: "a key/with spaces".into(),
                     value: String::new(),
-                },
+                }),
             },
             Action::Request {
                 node: 1,
-                request: Request::Get { key: "ü%".into() },
+                request: Request::Kv(Op::Get { key: "ü%".into() }),
             },
             Action::Request {
                 node: 1,
-                request: Request::Delete { key: "-".into() },
+                request: Request::Kv(Op::Delete { key: "-".into() }),
             },
             Action::Request {
                 node: 1,
-                request: Request::Cas {
+                request: Request::Kv(Op::Cas {
                     key: "k".into(),
                     expected: None,
                     value: "v".into(),
-                },
+                }),
             },
             Action::Request {
                 node: 1,
-                request: Request::Cas {
+                request: Request::Kv(Op::Cas {
                     key: "k".into(),
                     expected: Some("-".into()),
                     value: "v".into(),
-                },
+                }),
             },
             Action::Request {
                 node: 1,

@@ -4,7 +4,7 @@
 
 use alloc::string::String;
 
-use duckgoose_core::{Millis, NodeId, Request};
+use duckgoose_core::{Millis, NodeId, Op, Request};
 
 use crate::network::LinkFaults;
 use crate::scenario::Scenario;
@@ -126,16 +126,18 @@ pub fn check_action(action: &Action) -> Result<(), Invalid> {
         Action::Request { node, request } => {
             check_id(*node)?;
             match request {
-                Request::Put { key, value } => {
+                Request::Kv(Op::Put { key, value }) => {
                     check_text("key", key)?;
                     check_text("value", value)
                 }
-                Request::Delete { key } | Request::Get { key } => check_text("key", key),
-                Request::Cas {
+                Request::Kv(Op::Delete { key }) | Request::Kv(Op::Get { key }) => {
+                    check_text("key", key)
+                }
+                Request::Kv(Op::Cas {
                     key,
                     expected,
                     value,
-                } => {
+                }) => {
                     check_text("key", key)?;
                     check_text("value", value)?;
                     check_text("expected", expected.as_deref().unwrap_or(""))

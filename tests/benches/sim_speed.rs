@@ -4,7 +4,7 @@
 //! virtual millisecond: divide by 1000 for the speed-up over real time.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use duckgoose_core::Request;
+use duckgoose_core::{Op, Request};
 use duckgoose_sim::{Cluster, SimConfig, trace::TraceMode};
 
 const VIRTUAL_MS: u64 = 60_000;
@@ -19,10 +19,10 @@ fn run(trace: TraceMode) -> u64 {
         n += 1;
         cluster.request(
             target,
-            Request::Put {
+            Request::Kv(Op::Put {
                 key: format!("k{}", n % 8),
                 value: n.to_string(),
-            },
+            }),
         );
         cluster.take_completed();
     }

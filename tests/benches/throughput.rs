@@ -12,7 +12,7 @@ const BATCHES: [usize; 3] = [1, 16, 256];
 
 mod ours {
     use super::*;
-    use duckgoose_core::{Command, Config, Entry, Membership, Message, Persisted, Raft, Role};
+    use duckgoose_core::{Command, Config, Entry, Membership, Message, Op, Persisted, Raft, Role};
 
     pub struct Cluster {
         nodes: Vec<Raft>,
@@ -88,10 +88,10 @@ mod ours {
         pub fn commit_batch(&mut self, batch: usize) {
             let target = self.committed + batch as u64;
             for i in 0..batch {
-                let command = Command::Put {
+                let command = Command::App(Op::Put {
                     key: format!("k{}", i % 64),
                     value: VALUE.to_string(),
-                };
+                });
                 self.nodes[self.leader].propose(command).unwrap();
             }
             self.pump();

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use duckgoose_core::{
-    Body, Command, Config, Entry, Index, Membership, Message, Millis, NodeId, Persisted, Raft,
+    Body, Command, Config, Entry, Index, Membership, Message, Millis, NodeId, Op, Persisted, Raft,
     ReadOutcome, Ready, Role, Term,
 };
 
@@ -41,10 +41,10 @@ pub fn with_log_config(config: Config, ids: &[NodeId], term: Term, terms: &[Term
         persisted.log.push(Entry {
             index: i as Index + 2,
             term: t,
-            command: Command::Put {
+            command: Command::App(Op::Put {
                 key: format!("e{}", i + 2),
                 value: format!("t{t}"),
-            },
+            }),
         });
     }
     Raft::new(config, persisted, 0).expect("valid config")
@@ -102,18 +102,18 @@ pub fn entry(index: Index, term: Term) -> Entry {
     Entry {
         index,
         term,
-        command: Command::Put {
+        command: Command::App(Op::Put {
             key: format!("e{index}"),
             value: format!("t{term}"),
-        },
+        }),
     }
 }
 
 pub fn put(key: &str, value: &str) -> Command {
-    Command::Put {
+    Command::App(Op::Put {
         key: key.into(),
         value: value.into(),
-    }
+    })
 }
 
 /// Makes a freshly started node the leader by timing it out and granting every vote.

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use duckgoose_core::events::{Event, Role, RoleReason};
-use duckgoose_core::{NodeId, Reply, Request, RequestError, Term};
+use duckgoose_core::{NodeId, Op, Output, Reply, Request, RequestError, Term};
 use duckgoose_sim::Action;
 use duckgoose_sim::Completed;
 use duckgoose_sim::trace::{TraceEvent, TraceKind};
@@ -95,17 +95,17 @@ fn percent(ppm: u32) -> String {
 
 pub fn request_text(request: &Request) -> String {
     match request {
-        Request::Put { key, value } => format!("put {key}={value}"),
-        Request::Delete { key } => format!("delete {key}"),
-        Request::Cas {
+        Request::Kv(Op::Put { key, value }) => format!("put {key}={value}"),
+        Request::Kv(Op::Delete { key }) => format!("delete {key}"),
+        Request::Kv(Op::Cas {
             key,
             expected,
             value,
-        } => format!(
+        }) => format!(
             "cas {key}: {} → {value}",
             expected.as_deref().unwrap_or("(none)")
         ),
-        Request::Get { key } => format!("get {key}"),
+        Request::Kv(Op::Get { key }) => format!("get {key}"),
         Request::Goose => "goose?".into(),
         Request::AddMember(m) => format!("add member {}", m.id),
         Request::RemoveMember(id) => format!("remove member {id}"),
@@ -115,11 +115,11 @@ pub fn request_text(request: &Request) -> String {
 
 pub fn reply_text(reply: &Reply) -> String {
     match reply {
-        Reply::Written => "written".into(),
-        Reply::Cas { swapped: true } => "swapped".into(),
-        Reply::Cas { swapped: false } => "not swapped".into(),
-        Reply::Value(Some(v)) => format!("value {v}"),
-        Reply::Value(None) => "no such key".into(),
+        Reply::Kv(Output::Written) => "written".into(),
+        Reply::Kv(Output::Cas { swapped: true }) => "swapped".into(),
+        Reply::Kv(Output::Cas { swapped: false }) => "not swapped".into(),
+        Reply::Kv(Output::Value(Some(v))) => format!("value {v}"),
+        Reply::Kv(Output::Value(None)) => "no such key".into(),
         Reply::Goose { term } => format!("HONK: goose of term {term}"),
         Reply::Duck { reason } => format!("quack: a duck ({reason})"),
         Reply::MembershipChanged { membership, .. } => {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::events::Role;
+use duckgoose_core::kv::Op;
 use duckgoose_core::types::{Index, Millis, NodeId, Term};
 use duckgoose_sim::{Cluster, NodeStatus};
 
@@ -77,9 +78,10 @@ fn label(entry: &Entry) -> String {
             let ids: Vec<String> = m.ids().map(|id| format!("{id}")).collect();
             format!("{{{}}}", ids.join(","))
         }
-        Command::Put { key, value } => format!("{key}={value}"),
-        Command::Delete { key } => format!("del {key}"),
-        Command::Cas { key, value, .. } => format!("cas {key}={value}"),
+        Command::App(Op::Put { key, value }) => format!("{key}={value}"),
+        Command::App(Op::Delete { key }) => format!("del {key}"),
+        Command::App(Op::Cas { key, value, .. }) => format!("cas {key}={value}"),
+        Command::App(Op::Get { key }) => format!("get {key}"),
     }
 }
 

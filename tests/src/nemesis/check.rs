@@ -18,11 +18,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use duckgoose_lincheck::{self as lincheck, CheckError, KvOp, KvOutput, Operation, Outcome};
+use duckgoose_lincheck::{self as lincheck, CheckError, Operation, Outcome};
 use serde::{Deserialize, Serialize};
 
 use super::faults::CleanWindow;
-use super::history::{Event, GooseAnswer, KvCall, KvResult, NodeId, Phase};
+use super::history::{Event, GooseAnswer, NodeId, Phase, kv};
 use super::workload::FINAL_PROCESS;
 
 /// Facts the run gathered outside the history, kept in its header so that `--check`
@@ -82,10 +82,10 @@ fn ms(ns: u64) -> String {
 pub struct Op {
     pub process: u64,
     pub node: NodeId,
-    pub call: KvCall,
+    pub call: kv::Op,
     pub invoked: u64,
     /// (time, result) of an ok completion.
-    pub ok: Option<(u64, KvResult)>,
+    pub ok: Option<(u64, kv::Output)>,
     pub failed: bool,
 }
 
@@ -129,38 +129,17 @@ pub fn operations(events: &[Event]) -> Vec<Op> {
 }
 
 fn to_lincheck(op: &Op) -> Operation {
-    let kv = match &op.call {
-        KvCall::Get { key } => KvOp::Get { key: key.clone() },
-        KvCall::Put { key, value } => KvOp::Put {
-            key: key.clone(),
-            value: value.clone(),
-        },
-        KvCall::Delete { key } => KvOp::Delete { key: key.clone() },
-        KvCall::Cas {
-            key,
-            expected,
-            value,
-        } => KvOp::Cas {
-            key: key.clone(),
-            expected: expected.clone(),
-            new: value.clone(),
-        },
-    };
     let outcome = match (&op.ok, op.failed) {
-        (Some((t, result)), _) => Outcome::Ok {
+        (Some((t, output)), _) => Outcome::Ok {
             completed_at: *t,
-            output: match result {
-                KvResult::Written => KvOutput::Written,
-                KvResult::Value(v) => KvOutput::Value(v.clone()),
-                KvResult::Swapped(s) => KvOutput::Cas { swapped: *s },
-            },
+            output: output.clone(),
         },
         (None, true) => Outcome::Failed,
         (None, false) => Outcome::Indeterminate,
     };
     Operation {
         client: op.process,
-        op: kv,
+        op: op.call.clone(),
         invoked_at: op.invoked,
         outcome,
     }
@@ -218,11 +197,11 @@ fn excerpt(violation: &lincheck::Violation) -> String {
 }
 
 /// What a write leaves in its key, if it writes.
-fn written(call: &KvCall) -> Option<Option<String>> {
+fn written(call: &kv::Op) -> Option<Option<String>> {
     match call {
-        KvCall::Put { value, .. } | KvCall::Cas { value, .. } => Some(Some(value.clone())),
-        KvCall::Delete { .. } => Some(None),
-        KvCall::Get { .. } => None,
+        kv::Op::Put { value, .. } | kv::Op::Cas { value, .. } => Some(Some(value.clone())),
+        kv::Op::Delete { .. } => Some(None),
+        kv::Op::Get { .. } => None,
     }
 }
 
@@ -238,7 +217,7 @@ fn check_lost_writes(ops: &[Op], keys: u32, v: &mut Verdict) {
             .iter()
             .filter(|o| o.process == FINAL_PROCESS)
             .filter_map(|o| match &o.ok {
-                Some((t, KvResult::Value(val))) => Some((*t, val.clone())),
+                Some((t, kv::Output::Value(val))) => Some((*t, val.clone())),
                 _ => None,
             })
             .max_by_key(|(t, _)| *t);
@@ -253,8 +232,8 @@ fn check_lost_writes(ops: &[Op], keys: u32, v: &mut Verdict) {
         let acked: Vec<&&Op> = ops
             .iter()
             .filter(|o| match (&o.call, &o.ok) {
-                (KvCall::Cas { .. }, Some((_, KvResult::Swapped(s)))) => *s,
-                (KvCall::Put { .. } | KvCall::Delete { .. }, Some(_)) => true,
+                (kv::Op::Cas { .. }, Some((_, kv::Output::Cas { swapped: s }))) => *s,
+                (kv::Op::Put { .. } | kv::Op::Delete { .. }, Some(_)) => true,
                 _ => false,
             })
             .collect();
@@ -268,7 +247,7 @@ fn check_lost_writes(ops: &[Op], keys: u32, v: &mut Verdict) {
             let Some(w) = written(&o.call) else {
                 continue;
             };
-            if o.failed || matches!(o.ok, Some((_, KvResult::Swapped(false)))) {
+            if o.failed || matches!(o.ok, Some((_, kv::Output::Cas { swapped: false }))) {
                 continue;
             }
             let before = o.ok.as_ref().is_some_and(|(t, _)| *t < last.invoked);

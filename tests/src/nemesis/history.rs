@@ -11,59 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub type NodeId = u64;
 
-/// A key-value operation as the client asked it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "f", rename_all = "snake_case")]
-pub enum KvCall {
-    Get {
-        key: String,
-    },
-    Put {
-        key: String,
-        value: String,
-    },
-    Delete {
-        key: String,
-    },
-    Cas {
-        key: String,
-        expected: Option<String>,
-        value: String,
-    },
-}
-
-impl KvCall {
-    pub fn key(&self) -> &str {
-        match self {
-            KvCall::Get { key }
-            | KvCall::Put { key, .. }
-            | KvCall::Delete { key }
-            | KvCall::Cas { key, .. } => key,
-        }
-    }
-
-    pub fn is_write(&self) -> bool {
-        !matches!(self, KvCall::Get { .. })
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            KvCall::Get { .. } => "get",
-            KvCall::Put { .. } => "put",
-            KvCall::Delete { .. } => "delete",
-            KvCall::Cas { .. } => "cas",
-        }
-    }
-}
-
-/// What a completed key-value operation returned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KvResult {
-    Written,
-    Value(Option<String>),
-    Swapped(bool),
-}
+/// Key-value operations and what they returned are the core's own types
+/// ([`kv::Op`], [`kv::Output`]): the history speaks the same language as the log.
+pub use duckgoose_core::kv;
 
 /// The answer to `GET /goose` (or the goose part of `GET /status`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +43,7 @@ pub enum Event {
         op: u64,
         node: NodeId,
         #[serde(flatten)]
-        call: KvCall,
+        call: kv::Op,
     },
     /// It completed: `result` is what it returned; `node` answered it.
     Ok {
@@ -101,7 +51,7 @@ pub enum Event {
         process: u64,
         op: u64,
         node: NodeId,
-        result: KvResult,
+        result: kv::Output,
     },
     /// It certainly had no effect (a duck's refusal, 503, connection refused).
     Fail {

@@ -23,7 +23,7 @@ use clap::{Parser, ValueEnum};
 use check::Facts;
 use cluster::Cluster;
 use faults::{Kind, Nemesis, Timing};
-use history::{Event, GooseAnswer, KvCall, KvResult, Phase};
+use history::{Event, GooseAnswer, Phase, kv};
 use workload::{FINAL_PROCESS, Outcome, World};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -411,11 +411,11 @@ pub fn run(opts: &Options) -> Result<RunResult, String> {
                     .goose_hint()
                     .filter(|g| live.contains(g))
                     .unwrap_or(live[0]);
-                let call = KvCall::Get {
+                let call = kv::Op::Get {
                     key: format!("k{k}"),
                 };
                 let (outcome, _) = rt.block_on(workload::run_op(&world, FINAL_PROCESS, node, call));
-                if matches!(outcome, Outcome::Ok(KvResult::Value(_))) {
+                if matches!(outcome, Outcome::Ok(kv::Output::Value(_))) {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));

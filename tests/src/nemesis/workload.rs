@@ -10,7 +10,7 @@ use duckgoose_core::rng::Rng;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::history::{Event, GooseAnswer, KvCall, KvResult, NodeId, Recorder, StatusSeen};
+use super::history::{Event, GooseAnswer, NodeId, Recorder, StatusSeen, kv};
 use super::http::{Http, Reply, location_addr};
 
 /// Process number of the final reads in the history.
@@ -108,17 +108,17 @@ impl World {
 // ---- Key-value operations ---------------------------------------------------------------
 
 pub enum Outcome {
-    Ok(KvResult),
+    Ok(kv::Output),
     Fail(String),
     Info(String),
 }
 
-fn path_and_body(call: &KvCall) -> (Method, String, Option<String>) {
+fn path_and_body(call: &kv::Op) -> (Method, String, Option<String>) {
     match call {
-        KvCall::Get { key } => (Method::GET, format!("/kv/{key}"), None),
-        KvCall::Put { key, value } => (Method::PUT, format!("/kv/{key}"), Some(value.clone())),
-        KvCall::Delete { key } => (Method::DELETE, format!("/kv/{key}"), None),
-        KvCall::Cas {
+        kv::Op::Get { key } => (Method::GET, format!("/kv/{key}"), None),
+        kv::Op::Put { key, value } => (Method::PUT, format!("/kv/{key}"), Some(value.clone())),
+        kv::Op::Delete { key } => (Method::DELETE, format!("/kv/{key}"), None),
+        kv::Op::Cas {
             key,
             expected,
             value,
@@ -132,7 +132,7 @@ fn path_and_body(call: &KvCall) -> (Method, String, Option<String>) {
 
 /// Performs `call` starting at node `node`, following up to 3 redirects (a redirect
 /// means the duck did nothing). Returns the outcome and the node that gave it.
-pub async fn perform(world: &World, mut node: NodeId, call: &KvCall) -> (Outcome, NodeId) {
+pub async fn perform(world: &World, mut node: NodeId, call: &kv::Op) -> (Outcome, NodeId) {
     let (method, path, body) = path_and_body(call);
     for _ in 0..4 {
         let Some(addr) = world.client_addr(node) else {
@@ -153,17 +153,17 @@ pub async fn perform(world: &World, mut node: NodeId, call: &KvCall) -> (Outcome
             } => (code, location, body),
         };
         let outcome = match (code, call) {
-            (200, KvCall::Get { .. }) => Outcome::Ok(KvResult::Value(Some(body_text))),
-            (404, KvCall::Get { .. }) if body_text.starts_with("no such key") => {
-                Outcome::Ok(KvResult::Value(None))
+            (200, kv::Op::Get { .. }) => Outcome::Ok(kv::Output::Value(Some(body_text))),
+            (404, kv::Op::Get { .. }) if body_text.starts_with("no such key") => {
+                Outcome::Ok(kv::Output::Value(None))
             }
-            (200, KvCall::Put { .. } | KvCall::Delete { .. }) => Outcome::Ok(KvResult::Written),
-            (200, KvCall::Cas { .. }) => {
+            (200, kv::Op::Put { .. } | kv::Op::Delete { .. }) => Outcome::Ok(kv::Output::Written),
+            (200, kv::Op::Cas { .. }) => {
                 match serde_json::from_str::<Value>(&body_text)
                     .ok()
                     .and_then(|v| v["swapped"].as_bool())
                 {
-                    Some(s) => Outcome::Ok(KvResult::Swapped(s)),
+                    Some(s) => Outcome::Ok(kv::Output::Cas { swapped: s }),
                     None => Outcome::Info(format!("UNEXPECTED cas answer {body_text:?}")),
                 }
             }
@@ -191,7 +191,7 @@ pub async fn perform(world: &World, mut node: NodeId, call: &KvCall) -> (Outcome
 }
 
 /// Runs `call` as one operation of `process` and records it.
-pub async fn run_op(world: &World, process: u64, node: NodeId, call: KvCall) -> (Outcome, NodeId) {
+pub async fn run_op(world: &World, process: u64, node: NodeId, call: kv::Op) -> (Outcome, NodeId) {
     let op = world.next_op.fetch_add(1, Ordering::Relaxed);
     world.rec.record(Event::Invoke {
         t: world.rec.now(),
@@ -241,9 +241,9 @@ pub async fn client(world: Arc<World>, process: u64, keys: u32, think_ms: u64, s
         let value = format!("p{process}-{seq}");
         let roll = rng.below(100);
         let call = if roll < 40 {
-            KvCall::Get { key: key.clone() }
+            kv::Op::Get { key: key.clone() }
         } else if roll < 70 {
-            KvCall::Put {
+            kv::Op::Put {
                 key: key.clone(),
                 value,
             }
@@ -253,13 +253,13 @@ pub async fn client(world: Arc<World>, process: u64, keys: u32, think_ms: u64, s
             } else {
                 seen.get(&key).cloned().flatten()
             };
-            KvCall::Cas {
+            kv::Op::Cas {
                 key: key.clone(),
                 expected,
                 value,
             }
         } else {
-            KvCall::Delete { key: key.clone() }
+            kv::Op::Delete { key: key.clone() }
         };
         let nodes = world.observed();
         if nodes.is_empty() {
@@ -275,14 +275,14 @@ pub async fn client(world: Arc<World>, process: u64, keys: u32, think_ms: u64, s
             Outcome::Ok(result) => {
                 target = Some(answered);
                 match (&call, result) {
-                    (KvCall::Get { .. }, KvResult::Value(v)) => {
+                    (kv::Op::Get { .. }, kv::Output::Value(v)) => {
                         seen.insert(key, v);
                     }
-                    (KvCall::Put { value, .. }, _)
-                    | (KvCall::Cas { value, .. }, KvResult::Swapped(true)) => {
+                    (kv::Op::Put { value, .. }, _)
+                    | (kv::Op::Cas { value, .. }, kv::Output::Cas { swapped: true }) => {
                         seen.insert(key, Some(value.clone()));
                     }
-                    (KvCall::Delete { .. }, _) => {
+                    (kv::Op::Delete { .. }, _) => {
                         seen.insert(key, None);
                     }
                     _ => {}
