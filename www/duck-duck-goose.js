@@ -84,7 +84,6 @@ export class DuckDuckGoose extends HTMLElement {
   _buildStatic() {
     this._buildStage();
     this._buildScenarioButtons();
-    this._buildInvariantList();
     this._wire();
   }
 
@@ -141,6 +140,7 @@ export class DuckDuckGoose extends HTMLElement {
     if (this.hasAttribute('speed')) this.speed = this._clampSpeed(Number(this.getAttribute('speed')));
     this._syncSpeed();
     await loadWasm();
+    this._buildInvariantList();
     const fromUrl = this.hasAttribute('url-state') ? this._readUrl() : null;
     const scenario = this.getAttribute('scenario');
     if (fromUrl?.run) {

@@ -6,7 +6,7 @@
 // and until `when(ctx)` holds, then runs `act(ctx)` and shows `say` (a string, or a
 // function of ctx).
 
-import { quorumSize, isRoleChange } from './ddg/view-model.js';
+import { quorumOf, isRoleChange } from './ddg/view-model.js';
 
 const ducks = (ctx) => ctx.live().filter((n) => n.id !== ctx.goose());
 const firstDuck = (ctx) => ducks(ctx)[0]?.id;
@@ -106,7 +106,7 @@ export const SCENARIOS = {
       { after: 1000, act: (ctx) => { ctx.mem.added = ctx.addNode(); },
         say: (ctx) => `Start node ${ctx.mem.added} and ask the goose to add it. The goose appends a config entry and replicates its log to the newcomer.` },
       { when: (ctx) => ctx.isMember(ctx.mem.added),
-        say: (ctx) => `Committed: ${ctx.live().length} members, so a quorum is now ${quorumSize(ctx.live().length)}.` },
+        say: (ctx) => `Committed: ${ctx.live().length} members, so a quorum is now ${quorumOf(ctx.node(ctx.mem.added))}.` },
       { after: 1500, act: (ctx) => { ctx.mem.removed = firstDuck(ctx); ctx.removeNode(ctx.mem.removed); },
         say: (ctx) => `Remove node ${ctx.mem.removed}. Once the change commits it is shut down.` },
       { when: (ctx) => !ctx.exists(ctx.mem.removed),

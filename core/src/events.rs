@@ -136,6 +136,25 @@ pub enum DenyReason {
     },
 }
 
+impl RoleReason {
+    /// A stable, machine-readable name for the reason (what the page and logs key on).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RoleReason::Started => "started",
+            RoleReason::ElectionTimeout => "election_timeout",
+            RoleReason::WonPreVote { .. } => "won_pre_vote",
+            RoleReason::WonElection { .. } => "won_election",
+            RoleReason::LostElection => "lost_election",
+            RoleReason::HigherTerm { .. } => "higher_term",
+            RoleReason::LeaderDiscovered { .. } => "leader_discovered",
+            RoleReason::NoQuorum { .. } => "no_quorum",
+            RoleReason::Removed => "removed",
+            RoleReason::TimeoutNow { .. } => "timeout_now",
+            RoleReason::TransferTimedOut { .. } => "transfer_timed_out",
+        }
+    }
+}
+
 impl fmt::Display for RoleReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -22,9 +22,87 @@ use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::raft::Raft;
 use duckgoose_core::types::{Index, Map, Millis, NodeId, Term};
 
+/// Every property the checker verifies after each step: the one list the page, the
+/// tools and the tests read (nobody keeps a copy of the names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum Invariant {
+    BoundedTraffic,
+    ElectionSafety,
+    LogMatching,
+    LeaderCompleteness,
+    StateMachineSafety,
+    OneGoosePerTerm,
+    GooseNeedsAQuorum,
+    NoStaleGoose,
+    LinearizableGoose,
+    OneGooseAtATime,
+    NoMinorityGoose,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 11] = [
+        Invariant::BoundedTraffic,
+        Invariant::ElectionSafety,
+        Invariant::LogMatching,
+        Invariant::LeaderCompleteness,
+        Invariant::StateMachineSafety,
+        Invariant::OneGoosePerTerm,
+        Invariant::GooseNeedsAQuorum,
+        Invariant::NoStaleGoose,
+        Invariant::LinearizableGoose,
+        Invariant::OneGooseAtATime,
+        Invariant::NoMinorityGoose,
+    ];
+
+    /// The name people read (and the trace hashes).
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::BoundedTraffic => "bounded traffic",
+            Invariant::ElectionSafety => "election safety",
+            Invariant::LogMatching => "log matching",
+            Invariant::LeaderCompleteness => "leader completeness",
+            Invariant::StateMachineSafety => "state machine safety",
+            Invariant::OneGoosePerTerm => "one goose per term",
+            Invariant::GooseNeedsAQuorum => "goose needs a quorum",
+            Invariant::NoStaleGoose => "no stale goose",
+            Invariant::LinearizableGoose => "linearizable goose",
+            Invariant::OneGooseAtATime => "one goose at a time",
+            Invariant::NoMinorityGoose => "no minority goose",
+        }
+    }
+
+    /// What it promises, in a few words.
+    pub fn description(self) -> &'static str {
+        match self {
+            Invariant::BoundedTraffic => "never more than 2^18 messages in flight",
+            Invariant::ElectionSafety => "at most one leader per term",
+            Invariant::LogMatching => "same index and term, same entry",
+            Invariant::LeaderCompleteness => "new leaders hold every committed entry",
+            Invariant::StateMachineSafety => "every node applies the same entries",
+            Invariant::OneGoosePerTerm => "at most one node answers goose in a term",
+            Invariant::GooseNeedsAQuorum => "goose answers are backed by a quorum",
+            Invariant::NoStaleGoose => "no goose answer behind a newer leader",
+            Invariant::LinearizableGoose => "goose answers respect real time",
+            Invariant::OneGooseAtATime => "at most one node shows goose",
+            Invariant::NoMinorityGoose => "a goose is never cut off from its quorum",
+        }
+    }
+}
+
+impl core::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub detail: String,
 }
 
@@ -60,7 +138,7 @@ impl Checker {
         self.committed.len() as Index
     }
 
-    fn fail(&mut self, invariant: &'static str, detail: String) {
+    fn fail(&mut self, invariant: Invariant, detail: String) {
         self.violations.push(Violation { invariant, detail });
     }
 
@@ -78,7 +156,7 @@ impl Checker {
         if !self.storm {
             self.storm = true;
             self.fail(
-                "bounded traffic",
+                Invariant::BoundedTraffic,
                 format!("{in_flight} messages in flight: a message storm"),
             );
         }
@@ -91,7 +169,7 @@ impl Checker {
         if let Some(&(other, _)) = self.leaders.get(&term) {
             if other != id {
                 self.fail(
-                    "election safety",
+                    Invariant::ElectionSafety,
                     format!("{other} and {id} both leaders of term {term}"),
                 );
             }
@@ -106,7 +184,7 @@ impl Checker {
                 .map(|e| (e.term, command_hash(&e.command)));
             if ours != Some((committed_term, hash)) {
                 self.fail(
-                    "leader completeness",
+                    Invariant::LeaderCompleteness,
                     format!(
                         "leader {id} of term {term} lacks committed entry {index}@{committed_term}"
                     ),
@@ -127,7 +205,7 @@ impl Checker {
                 }
                 Some(&seen) if seen == value => {}
                 Some(_) => self.fail(
-                    "log matching",
+                    Invariant::LogMatching,
                     format!(
                         "node {} holds {}@{} differing from another log's entry at the same index and term",
                         node.id(),
@@ -147,7 +225,7 @@ impl Checker {
             match self.committed.get(position) {
                 Some(&seen) if seen == value => {}
                 Some(&(term, _)) => self.fail(
-                    "state machine safety",
+                    Invariant::StateMachineSafety,
                     format!(
                         "node {node} applied {}@{} where another node applied {}@{term}",
                         entry.index, entry.term, entry.index
@@ -155,7 +233,7 @@ impl Checker {
                 ),
                 None if position == self.committed.len() => self.committed.push(value),
                 None => self.fail(
-                    "state machine safety",
+                    Invariant::StateMachineSafety,
                     format!(
                         "node {node} applied {} before {}",
                         entry.index,
@@ -184,7 +262,7 @@ impl Checker {
         let id = node.id();
         match self.goose_by_term.get(&term) {
             Some(&other) if other != id => self.fail(
-                "one goose per term",
+                Invariant::OneGoosePerTerm,
                 format!("{other} and {id} both answered goose in term {term}"),
             ),
             _ => {
@@ -193,7 +271,7 @@ impl Checker {
         }
         if term < floor {
             self.fail(
-                "linearizable goose",
+                Invariant::LinearizableGoose,
                 format!(
                     "{id} answered goose for term {term} after a goose of term {floor} had answered"
                 ),
@@ -205,7 +283,7 @@ impl Checker {
             .find(|(_, (_, at))| *at < asked)
         {
             self.fail(
-                "no stale goose",
+                Invariant::NoStaleGoose,
                 format!("{id} answered goose for term {term}, but {leader} was elected in term {newer} before the question"),
             );
         }
@@ -222,7 +300,7 @@ impl Checker {
             .count();
         if acked < membership.quorum() {
             self.fail(
-                "goose needs a quorum",
+                Invariant::GooseNeedsAQuorum,
                 format!(
                     "{id} answered goose in term {term} with {acked} of {} members acknowledging after the question",
                     membership.len()
@@ -245,7 +323,7 @@ impl Checker {
             if node.shows_goose_at(now) {
                 if let Some((other, _)) = shown {
                     self.fail(
-                        "one goose at a time",
+                        Invariant::OneGooseAtATime,
                         format!("{other} and {} both show as goose", node.id()),
                     );
                 }
@@ -256,7 +334,7 @@ impl Checker {
             && leader_term > goose_term
         {
             self.fail(
-                "no minority goose",
+                Invariant::NoMinorityGoose,
                 format!("{goose} shows as goose of term {goose_term} while {leader} leads term {leader_term}"),
             );
         }
@@ -275,6 +353,6 @@ mod tests {
         assert!(!checker.traffic_ok(1 << 18));
         assert!(!checker.traffic_ok((1 << 18) + 1));
         assert_eq!(checker.violations().len(), 1, "reported once");
-        assert_eq!(checker.violations()[0].invariant, "bounded traffic");
+        assert_eq!(checker.violations()[0].invariant, Invariant::BoundedTraffic);
     }
 }

@@ -577,7 +577,7 @@ impl Cluster {
         let new: Vec<Violation> = self.checker.violations()[before..].to_vec();
         for v in new {
             self.trace.record(now, || TraceKind::Violation {
-                invariant: v.invariant,
+                invariant: v.invariant.name(),
                 detail: v.detail,
             });
         }

@@ -23,6 +23,11 @@ pub struct Line {
     /// The node the line is about, if one.
     pub node: Option<NodeId>,
     pub term: Option<Term>,
+    /// For `role`, `leader` and `stepdown` lines: the role the node took, and why (a
+    /// stable code such as `election_timeout` or `no_quorum`). The page reads these,
+    /// never the English `text`.
+    pub role: Option<Role>,
+    pub reason: Option<&'static str>,
     pub text: String,
 }
 
@@ -167,7 +172,7 @@ pub fn answer(c: &Completed) -> Answer {
     }
 }
 
-fn line(
+pub(crate) fn line(
     at: u64,
     kind: &'static str,
     node: Option<NodeId>,
@@ -179,6 +184,8 @@ fn line(
         kind,
         node,
         term,
+        role: None,
+        reason: None,
         text,
     }
 }
@@ -209,7 +216,11 @@ fn role_line(at: u64, node: NodeId, role: Role, term: Term, reason: &RoleReason)
             ),
         ),
     };
-    line(at, kind, Some(node), Some(term), text)
+    Line {
+        role: Some(role),
+        reason: Some(reason.code()),
+        ..line(at, kind, Some(node), Some(term), text)
+    }
 }
 
 /// The log line for a trace event, or `None` for message traffic unless `verbose`.

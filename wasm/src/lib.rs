@@ -216,6 +216,30 @@ pub struct Sim {
     goose: Option<NodeId>,
 }
 
+/// One invariant as the page lists it.
+#[derive(Serialize)]
+struct InvariantInfo {
+    /// What `frame.view.violations[].invariant` names it.
+    id: duckgoose_sim::checker::Invariant,
+    name: &'static str,
+    description: &'static str,
+}
+
+/// Every invariant the simulator checks, in the checker's order: the page builds its
+/// invariants box from this list rather than keeping one of its own.
+#[wasm_bindgen]
+pub fn invariants() -> Result<JsValue, JsError> {
+    let list: Vec<InvariantInfo> = duckgoose_sim::checker::Invariant::ALL
+        .iter()
+        .map(|&id| InvariantInfo {
+            id,
+            name: id.name(),
+            description: id.description(),
+        })
+        .collect();
+    to_js(&list)
+}
+
 fn hex(hash: u64) -> String {
     format!("{hash:016x}")
 }
@@ -450,13 +474,13 @@ impl Sim {
             lines.drain(..skipped);
             lines.insert(
                 0,
-                Line {
-                    at: lines[0].at,
-                    kind: "other",
-                    node: None,
-                    term: None,
-                    text: format!("… {skipped} earlier lines skipped"),
-                },
+                explain::line(
+                    lines[0].at,
+                    "other",
+                    None,
+                    None,
+                    format!("… {skipped} earlier lines skipped"),
+                ),
             );
         }
         let answers = self
@@ -496,13 +520,7 @@ fn goose_line(view: &ClusterView, before: Option<NodeId>) -> Line {
         ),
         (None, None) => ("no goose".to_string(), None, None),
     };
-    Line {
-        at: view.now,
-        kind: "goose",
-        node,
-        term,
-        text,
-    }
+    explain::line(view.now, "goose", node, term, text)
 }
 
 fn checked_time(t: f64) -> Result<Millis, JsError> {

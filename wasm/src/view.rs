@@ -11,6 +11,7 @@ use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::events::Role;
 use duckgoose_core::kv::Op;
 use duckgoose_core::types::{Index, Millis, NodeId, Term};
+use duckgoose_sim::checker::Invariant;
 use duckgoose_sim::{Cluster, NodeStatus};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -29,6 +30,8 @@ pub struct NodeView {
     pub member: bool,
     /// `None` while down.
     pub role: Option<Role>,
+    /// Votes or acknowledgements this node needs, by its own membership (0 when down).
+    pub quorum: u32,
     /// Shows itself as the goose (holds a quorum-confirmed lease).
     pub goose: bool,
     pub term: Term,
@@ -68,7 +71,15 @@ pub struct ClusterView {
     /// Cut directed links (from, to).
     pub cut: Vec<(NodeId, NodeId)>,
     pub goose: Option<NodeId>,
-    pub violations: Vec<String>,
+    pub violations: Vec<ViolationView>,
+}
+
+/// A broken invariant: which one (the checker's own enum, serialized as its snake_case
+/// name) and what happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ViolationView {
+    pub invariant: Invariant,
+    pub detail: String,
 }
 
 fn label(entry: &Entry) -> String {
@@ -113,6 +124,7 @@ impl ClusterView {
                             status,
                             member: raft.membership().contains(id),
                             role: Some(raft.role()),
+                            quorum: raft.membership().quorum() as u32,
                             goose: raft.shows_goose_at(cluster.now()),
                             term: raft.term(),
                             voted_for: raft.voted_for(),
@@ -147,6 +159,7 @@ impl ClusterView {
                             })
                             .unwrap_or(false),
                         role: None,
+                        quorum: 0,
                         goose: false,
                         term: disk.term,
                         voted_for: disk.voted_for,
@@ -185,7 +198,10 @@ impl ClusterView {
             violations: cluster
                 .violations()
                 .iter()
-                .map(|v| format!("{}: {}", v.invariant, v.detail))
+                .map(|v| ViolationView {
+                    invariant: v.invariant,
+                    detail: v.detail.clone(),
+                })
                 .collect(),
         }
     }

@@ -40,6 +40,7 @@ export class DirectorMethods {
       view: () => self.frame.view,
       goose: () => self.frame.view.goose ?? null,
       live: () => self.frame.view.nodes.filter((n) => n.status !== 'down'),
+      node: (id) => self.frame.view.nodes.find((n) => n.id === id),
       term: (id) => self.frame.view.nodes.find((n) => n.id === id)?.term,
       exists: (id) => self.frame.view.nodes.some((n) => n.id === id),
       isMember: (id) => self.frame.view.nodes.some((n) => n.id === id && n.member && n.status === 'up'),

@@ -7,29 +7,20 @@
 // PanelMethods is never instantiated: duck-duck-goose.js copies its methods onto the
 // element, so `this` is the <duck-duck-goose> element.
 
+import { invariants } from '../pkg/duckgoose_wasm.js';
 import { set, setText, toggle } from './dom-helpers.js';
 import { fmtTime, termColor, ROLE_TEXT } from './format.js';
-
-// The invariants box lists these; a violation's text starts with its name.
-const INVARIANTS = [
-  ['election safety', 'at most one leader per term'],
-  ['log matching', 'same index and term, same entry'],
-  ['leader completeness', 'new leaders hold every committed entry'],
-  ['state machine safety', 'every node applies the same entries'],
-  ['one goose per term', 'at most one node answers goose in a term'],
-  ['goose needs a quorum', 'goose answers are backed by a quorum'],
-  ['no stale goose', 'no goose answer behind a newer leader'],
-  ['linearizable goose', 'goose answers respect real time'],
-  ['one goose at a time', 'at most one node shows goose'],
-  ['no minority goose', 'a goose is never cut off from its quorum'],
-];
 
 export class PanelMethods {
   // The invariants box's list, built once.
   _buildInvariantList() {
+    // The checker's own list (needs the wasm module loaded): id, name, description.
+    const list = invariants();
+    this._invariantNames = new Map(list.map((x) => [x.id, x.name]));
     const inv = this.ui.inv.querySelector('ul');
-    inv.innerHTML = INVARIANTS.map(([n, d]) => `<li data-inv="${n}" title="${d}">${n}</li>`).join('');
+    inv.innerHTML = list.map((x) => `<li data-inv="${x.id}" title="${x.description}">${x.name}</li>`).join('');
   }
+
 
   _panels(prev) {
     const f = this.frame;
@@ -74,9 +65,10 @@ export class PanelMethods {
     const bad = v.violations.length > 0;
     toggle(this.ui.inv, 'bad', bad);
     setText(this.ui.inv.querySelector('.sum'), bad ? `Invariant violated (${v.violations.length})` : 'All invariants hold');
-    const names = new Set(v.violations.map((s) => s.split(':')[0]));
-    for (const li of this.ui.inv.querySelectorAll('li')) toggle(li, 'bad', names.has(li.dataset.inv));
-    const off = this._lastViolation ?? v.violations.at(-1) ?? '';
+    const broken = new Set(v.violations.map((x) => x.invariant));
+    for (const li of this.ui.inv.querySelectorAll('li')) toggle(li, 'bad', broken.has(li.dataset.inv));
+    const last = v.violations.at(-1);
+    const off = this._lastViolation ?? (last ? `${this._invariantNames?.get(last.invariant) ?? last.invariant}: ${last.detail}` : '');
     setText(this.ui.inv.querySelector('.offense'), bad ? off : '');
   }
 

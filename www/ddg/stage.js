@@ -10,7 +10,7 @@
 
 import { svg, set, setText, toggle } from './dom-helpers.js';
 import { ROLE_TEXT } from './format.js';
-import { quorumSize } from './view-model.js';
+import { quorumOf } from './view-model.js';
 
 // The stage's coordinate space: zones side by side, or stacked on narrow screens.
 export const LANDSCAPE = [960, 500];
@@ -199,7 +199,6 @@ export class StageMethods {
     const wall = performance.now();
     const timers = !this._running() || wall - (this._timersAt ?? 0) > 66;
     if (timers) this._timersAt = wall;
-    const quorum = quorumSize(v.nodes.filter((n) => n.member).length);
     for (const n of v.nodes) {
       seen.add(n.id);
       const el = this._nodeEl(n.id);
@@ -215,7 +214,7 @@ export class StageMethods {
       if (n.role === 'leader' && !n.goose && n.status !== 'down') label = `leader · T${n.term} · confirming`;
       if (n.role === 'candidate' || n.role === 'pre_candidate') {
         const got = n.votes.filter(([, g]) => g).length;
-        label += ` · ${got}/${quorum} votes`;
+        label += ` · ${got}/${quorumOf(n)} votes`;
       }
       if (!n.member && n.status !== 'down') label += ' · joining';
       if (n.status === 'paused') label += ' · paused';

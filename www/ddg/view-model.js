@@ -1,19 +1,16 @@
-// What the JS still derives from the wasm view model by itself. Each helper is the one
-// place to change once the view model carries the field: nothing else in www/ should
-// compute a quorum or read meaning out of the English narration text.
+// Reading the wasm view model. The page never computes protocol facts itself (a quorum,
+// a role) nor reads meaning out of the English narration: Rust sends them as fields.
 
-/** The quorum of a cluster of `voters` voting members: a strict majority. */
-export function quorumSize(voters) {
-  // TODO(view-model): quorum from wasm
-  return Math.floor(voters / 2) + 1;
+/** The votes or acknowledgements node view `n` needs: a majority of its own membership. */
+export function quorumOf(n) {
+  return n.quorum;
 }
 
 /**
- * Whether the event-log line `line` (`{kind, text, node, term, ...}` from `frame.lines`)
- * says its node became `role`: 'candidate', 'pre-candidate' or 'follower' (becoming leader
- * has a line kind of its own, 'leader').
+ * Whether the event-log line `line` (`{kind, node, term, role, reason, text}` from
+ * `frame.lines`) says its node became `role`: 'follower', 'pre_candidate' or 'candidate'
+ * (becoming leader has a line kind of its own, 'leader').
  */
 export function isRoleChange(line, role) {
-  // TODO(view-model): a structured role field on the line instead of matching its text
-  return line.kind === 'role' && line.text.includes(`became ${role}`);
+  return line.kind === 'role' && line.role === role;
 }

@@ -271,7 +271,7 @@ test('the invariant panel turns red with the offending event', async () => {
     const el = document.querySelector(sel);
     el.pause();
     const f = el.sim.frame(0);
-    f.view.violations = ['election safety: 1 and 2 both leaders of term 3'];
+    f.view.violations = [{ invariant: 'election_safety', detail: '1 and 2 both leaders of term 3' }];
     f.lines = [{ at: f.view.now, kind: 'violation', text: 'INVARIANT VIOLATED (election safety): 1 and 2 both leaders of term 3' }];
     el._apply(f);
   }, EL);
