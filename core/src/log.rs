@@ -39,7 +39,45 @@ impl Log {
         for entry in entries {
             log.push(entry);
         }
+        log.debug_check_whole_log();
         log
+    }
+
+    /// Every structural invariant of the log, entry by entry: O(n), so only called where
+    /// the whole log is touched anyway (restore) and from tests.
+    pub(crate) fn debug_check_whole_log(&self) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        let mut previous_term = 0;
+        let mut configs = self.config_indexes.iter().peekable();
+        for (position, entry) in self.entries.iter().enumerate() {
+            assert_eq!(
+                entry.index,
+                position as Index + 1,
+                "indexes are contiguous from 1"
+            );
+            assert!(
+                entry.term >= previous_term,
+                "terms never decrease along the log: {} then {} at {}",
+                previous_term,
+                entry.term,
+                entry.index
+            );
+            previous_term = entry.term;
+            if entry.command.is_config() {
+                assert_eq!(
+                    configs.next(),
+                    Some(&entry.index),
+                    "config_indexes lists every Config entry, in order"
+                );
+            }
+        }
+        assert_eq!(
+            configs.next(),
+            None,
+            "config_indexes lists only entries in the log"
+        );
     }
 
     pub fn entries(&self) -> &[Entry] {
@@ -59,12 +97,28 @@ impl Log {
         if index == 0 {
             return Some(0);
         }
-        self.get(index).map(|e| e.term)
+        let term = self.get(index).map(|e| e.term);
+        debug_assert_eq!(
+            term.is_some(),
+            index <= self.last_index(),
+            "term_at({index}) is known exactly inside [1, {}]",
+            self.last_index()
+        );
+        debug_assert!(
+            term.is_none_or(|t| t <= self.last_term()),
+            "no entry's term is above the last entry's"
+        );
+        term
     }
 
     pub fn get(&self, index: Index) -> Option<&Entry> {
         let position = usize::try_from(index).ok()?.checked_sub(1)?;
-        self.entries.get(position)
+        let entry = self.entries.get(position);
+        debug_assert!(
+            entry.is_none_or(|e| e.index == index),
+            "entry at position {position} has index {index}"
+        );
+        entry
     }
 
     /// Entries `from..=to`, clipped to the log.
@@ -74,7 +128,15 @@ impl Log {
         if start >= end {
             return &[];
         }
-        &self.entries[start..end]
+        let slice = &self.entries[start..end];
+        debug_assert!(
+            slice.first().is_some_and(|e| e.index == from.max(1))
+                && slice
+                    .last()
+                    .is_some_and(|e| e.index == to.min(self.last_index())),
+            "range({from}, {to}) returns exactly the entries asked for"
+        );
+        slice
     }
 
     /// Appends an entry at the end. The caller supplies the next index.
@@ -89,18 +151,40 @@ impl Log {
             "terms in a log never decrease"
         );
         if entry.command.is_config() {
+            debug_assert!(
+                self.config_indexes.last().is_none_or(|&i| i < entry.index),
+                "config_indexes ascend"
+            );
             self.config_indexes.push(entry.index);
         }
+        let index = entry.index;
         self.entries.push(entry);
+        debug_assert_eq!(self.last_index(), index, "push extends the log by one");
     }
 
     /// Drops every entry at `from` and after.
+    /// (The log does not know the commit index: the caller, `on_append`, checks that what
+    /// it truncates was never committed.)
     pub fn truncate_from(&mut self, from: Index) {
-        debug_assert!(from >= 1);
+        debug_assert!(from >= 1, "index 0 (the empty prefix) is never truncated");
+        debug_assert!(
+            from <= self.last_index(),
+            "truncation at {from} drops something (last {})",
+            self.last_index()
+        );
         self.entries.truncate((from - 1) as usize);
         while self.config_indexes.last().is_some_and(|&i| i >= from) {
             self.config_indexes.pop();
         }
+        debug_assert_eq!(
+            self.last_index(),
+            from - 1,
+            "the log now ends before {from}"
+        );
+        debug_assert!(
+            self.config_indexes.last().is_none_or(|&i| i < from),
+            "no config index survives past the truncation"
+        );
     }
 
     /// The follower side of AppendEntries (Raft §5.3): check `prev`, skip entries already
@@ -119,8 +203,13 @@ impl Log {
                 };
             }
             Some(term) if term != prev_term => {
+                let conflict_index = self.first_index_of_term_ending_at(prev_index);
+                debug_assert!(
+                    (1..=prev_index).contains(&conflict_index),
+                    "a conflict at {prev_index} is hinted at or below it, not at {conflict_index}"
+                );
                 return AppendOutcome::Mismatch {
-                    conflict_index: self.first_index_of_term_ending_at(prev_index),
+                    conflict_index,
                     conflict_term: Some(term),
                 };
             }
@@ -149,6 +238,20 @@ impl Log {
                 }
             }
         }
+        debug_assert!(
+            self.last_index() >= last_new,
+            "after a match the log holds the leader's entries through {last_new} (last {})",
+            self.last_index()
+        );
+        debug_assert!(
+            !truncated || self.last_index() == last_new,
+            "after a truncation the log ends with the leader's last entry {last_new} (last {})",
+            self.last_index()
+        );
+        debug_assert!(
+            first_written.is_none_or(|f| prev_index < f && f <= last_new),
+            "the first write {first_written:?} lies in the offered range ({prev_index}, {last_new}]"
+        );
         AppendOutcome::Matched {
             last_new,
             first_written,
@@ -171,6 +274,11 @@ impl Log {
         while first > 1 && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
+        debug_assert!(
+            self.term_at(first) == Some(term)
+                && (first == 1 || self.term_at(first - 1) < Some(term)),
+            "{first} starts the run of term {term}: the term before it is lower"
+        );
         first
     }
 

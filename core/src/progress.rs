@@ -29,6 +29,10 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(next_index: Index) -> Self {
+        debug_assert!(
+            next_index >= 1,
+            "next_index is at least 1: index 0 is never sent"
+        );
         Progress {
             match_index: 0,
             next_index,
@@ -48,10 +52,16 @@ impl Progress {
         if index <= self.match_index && !answers_probe {
             return false;
         }
+        debug_assert!(
+            index >= self.match_index,
+            "match never decreases on a success: {index} < {}",
+            self.match_index
+        );
         self.probe_sent = false;
         self.match_index = index;
         self.next_index = self.next_index.max(index + 1);
         self.mode = Mode::Replicate;
+        self.debug_check("accept");
         true
     }
 
@@ -61,11 +71,41 @@ impl Progress {
         if prev_index <= self.match_index {
             return false;
         }
+        let match_before = self.match_index;
         self.mode = Mode::Probe;
         self.probe_sent = false;
         // Never go below what is known to match, never past what was refused.
         self.next_index = next.clamp(self.match_index + 1, prev_index.max(self.match_index + 1));
+        debug_assert_eq!(
+            self.match_index, match_before,
+            "a refusal never moves the match"
+        );
+        debug_assert!(
+            self.next_index <= prev_index,
+            "after a refusal at {prev_index}, next {} retries at or below it",
+            self.next_index
+        );
+        self.debug_check("reject");
         true
+    }
+
+    /// The invariants every update keeps (O(1)).
+    fn debug_check(&self, after: &str) {
+        debug_assert!(
+            self.next_index >= 1,
+            "after {after}: next_index {} is at least 1",
+            self.next_index
+        );
+        debug_assert!(
+            self.match_index < self.next_index,
+            "after {after}: match {} < next {}",
+            self.match_index,
+            self.next_index
+        );
+        debug_assert!(
+            !(self.mode == Mode::Replicate && self.probe_sent),
+            "after {after}: probe_sent only means something while probing"
+        );
     }
 
     /// May the leader send this follower an Append right now?

@@ -26,7 +26,28 @@ pub fn quorum_value(membership: &Membership, value_of: impl Fn(NodeId) -> u64) -
         *slot = value_of(id);
     }
     sort_descending(values);
-    values[membership.quorum() - 1]
+    let quorum = membership.quorum();
+    debug_assert!(
+        quorum >= 1 && quorum <= n && 2 * quorum > n,
+        "a quorum of {n} is a majority: {quorum}"
+    );
+    let value = values[quorum - 1];
+    // O(n), like filling `values`: the result is reached by a majority and by no more
+    // than the highest member.
+    debug_assert!(
+        value <= values[0],
+        "quorum value {value} above the highest input {}",
+        values[0]
+    );
+    debug_assert!(
+        values.iter().filter(|&&v| v >= value).count() >= quorum,
+        "quorum value {value} is reached by a majority ({quorum} of {n})"
+    );
+    debug_assert!(
+        values.iter().filter(|&&v| v > value).count() < quorum,
+        "quorum value {value} is the highest a majority reached"
+    );
+    value
 }
 
 /// Insertion sort: for a cluster's handful of values it is as quick as the standard sort
@@ -59,6 +80,16 @@ pub fn tally(membership: &Membership, votes: &Map<NodeId, bool>) -> VoteResult {
         .filter(|id| votes.get(id) == Some(&false))
         .count();
     let quorum = membership.quorum();
+    debug_assert!(
+        granted + denied <= membership.len(),
+        "each member votes at most once: {granted} granted + {denied} denied > {}",
+        membership.len()
+    );
+    debug_assert!(
+        !(granted >= quorum && denied >= quorum),
+        "two majorities cannot both be reached: {granted} granted, {denied} denied of {}",
+        membership.len()
+    );
     if granted >= quorum {
         VoteResult::Won {
             votes: granted as u32,

@@ -68,6 +68,9 @@ struct PendingQuery {
     index: Index,
     /// The first round that started after it arrived.
     round: Round,
+    /// The latest round already started when it arrived: acknowledgements of it (or of
+    /// any earlier round) prove nothing about leadership at the query's arrival.
+    started_before: Round,
     deadline: Millis,
 }
 
@@ -94,11 +97,48 @@ impl Rounds {
     }
 
     pub(super) fn start(&mut self, now: Millis) {
-        self.current += 1;
+        debug_assert!(
+            self.confirmed <= self.current,
+            "confirmed round {} above the latest round sent {}",
+            self.confirmed,
+            self.current
+        );
+        if let Some(&(last, at)) = self.started.back() {
+            debug_assert_eq!(last, self.current, "the latest tracked round is current");
+            debug_assert!(now >= at, "rounds start in time order: {now} < {at}");
+        }
+        self.current = self
+            .current
+            .checked_add(1)
+            .expect("rounds only increase (and never wrap)");
         if self.started.len() == MAX_TRACKED_ROUNDS {
             self.started.pop_front();
         }
         self.started.push_back((self.current, now));
+    }
+
+    /// Queues a query for the first round that starts after now.
+    fn enqueue(&mut self, ctx: u64, index: Index, deadline: Millis) {
+        let round = self.current + 1;
+        debug_assert!(
+            round > self.confirmed,
+            "a query waits for a round not yet confirmed"
+        );
+        debug_assert!(
+            self.pending.back().is_none_or(|q| q.round <= round),
+            "rounds never decrease along the pending queue"
+        );
+        debug_assert!(
+            self.pending.back().is_none_or(|q| q.index <= index),
+            "commit indexes never decrease along the pending queue"
+        );
+        self.pending.push_back(PendingQuery {
+            ctx,
+            index,
+            round,
+            started_before: self.current,
+            deadline,
+        });
     }
 
     /// A query is waiting for a round that has not started yet.
@@ -113,6 +153,11 @@ impl Rounds {
     }
 
     fn confirm(&mut self, round: Round) {
+        debug_assert!(
+            round <= self.current,
+            "a quorum acknowledged round {round}, above the latest round sent {}",
+            self.current
+        );
         if round <= self.confirmed {
             return;
         }
@@ -122,6 +167,11 @@ impl Rounds {
                 break;
             }
             if r == round {
+                debug_assert!(
+                    self.confirmed_started_at.is_none_or(|old| at >= old),
+                    "the goose lease's basis never moves back: {at} < {old:?}",
+                    old = self.confirmed_started_at
+                );
                 self.confirmed_started_at = Some(at);
             }
             self.started.pop_front();
@@ -155,13 +205,7 @@ impl Raft {
             leader.rounds.awaiting_commit.push((ctx, deadline));
             return;
         }
-        let round = leader.rounds.current + 1;
-        leader.rounds.pending.push_back(PendingQuery {
-            ctx,
-            index: commit,
-            round,
-            deadline,
-        });
+        leader.rounds.enqueue(ctx, commit, deadline);
     }
 
     fn leader_term_start(&self) -> Index {
@@ -186,7 +230,14 @@ impl Raft {
             if id == me {
                 current
             } else {
-                leader.progress.get(&id).map_or(0, |p| p.acked_round)
+                leader.progress.get(&id).map_or(0, |p| {
+                    debug_assert!(
+                        p.acked_round <= current,
+                        "follower {id} acknowledged round {}, above the latest sent {current}",
+                        p.acked_round
+                    );
+                    p.acked_round
+                })
             }
         });
         leader.rounds.confirm(quorum_round);
@@ -195,6 +246,26 @@ impl Raft {
             if query.round > quorum_round {
                 break;
             }
+            // Goose only with a quorum's acknowledgement of a round that started after
+            // the query arrived, and only once this term's own entry is committed.
+            debug_assert!(
+                quorum_round > query.started_before,
+                "goose on round {quorum_round}, started before the query arrived (round {} was already out)",
+                query.started_before
+            );
+            debug_assert!(
+                self.commit_index >= leader.term_start,
+                "goose before the term's first entry committed ({} < {})",
+                self.commit_index,
+                leader.term_start
+            );
+            debug_assert!(
+                leader.term_start <= query.index && query.index <= self.commit_index,
+                "a goose answer's index {} lies in this term's committed log [{}, {}]",
+                query.index,
+                leader.term_start,
+                self.commit_index
+            );
             answers.push((query.ctx, query.index));
             leader.rounds.pending.pop_front();
         }
@@ -214,14 +285,14 @@ impl Raft {
         let RoleState::Leader(leader) = &mut self.state else {
             return;
         };
-        let round = leader.rounds.current + 1;
-        for (ctx, _) in leader.rounds.awaiting_commit.drain(..) {
-            leader.rounds.pending.push_back(PendingQuery {
-                ctx,
-                index: commit,
-                round,
-                deadline,
-            });
+        debug_assert!(
+            commit >= leader.term_start,
+            "queries are released only once the term's first entry committed ({commit} < {})",
+            leader.term_start
+        );
+        let awaiting = core::mem::take(&mut leader.rounds.awaiting_commit);
+        for (ctx, _) in awaiting {
+            leader.rounds.enqueue(ctx, commit, deadline);
         }
     }
 
@@ -281,7 +352,13 @@ impl Raft {
         {
             return None;
         }
-        Some(leader.rounds.confirmed_started_at? + self.config.election_timeout_min)
+        let basis = leader.rounds.confirmed_started_at?;
+        debug_assert!(
+            basis <= self.now,
+            "the lease rests on a round started in the future ({basis} > {})",
+            self.now
+        );
+        Some(basis + self.config.election_timeout_min)
     }
 
     /// Whether this node may show itself as the goose at time `now` (see `goose_lease_until`).
