@@ -164,7 +164,7 @@ fn randomized_nemesis_finds_no_violation() {
                     if seed >= first + seeds {
                         break;
                     }
-                    let stats = run_seed(seed, &nemesis, seed % GOOSE_SAMPLE == 0);
+                    let stats = run_seed(seed, &nemesis, seed.is_multiple_of(GOOSE_SAMPLE));
                     if !stats.failures.is_empty() {
                         eprintln!("seed {seed} FAILED:");
                         for failure in &stats.failures {
