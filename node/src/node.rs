@@ -1,11 +1,9 @@
 //! `duckgoose node`: open storage, start the replica thread, serve HTTP, join if asked.
 
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duckgoose_core::{Config, Member, Membership, Persisted, Replica};
@@ -13,7 +11,6 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::NodeArgs;
 use crate::http::{self, Limits};
-use crate::metrics::Metrics;
 use crate::runtime::{self, Input, Shared};
 use crate::storage::Storage;
 
@@ -135,18 +132,14 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
 
     let (tx, rx) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         id,
-        advertise: advertise.clone(),
-        token: args.token.clone(),
-        blocked: RwLock::new(runtime::Blocked::default()),
-        addresses: RwLock::new(HashMap::new()),
-        metrics: Metrics::new(id),
-        inputs: tx.clone(),
-        inflight: AtomicUsize::new(0),
-        max_inflight: args.max_inflight,
-        request_timeout: Duration::from_millis(args.request_timeout_ms),
-    });
+        advertise.clone(),
+        args.token.clone(),
+        tx.clone(),
+        args.max_inflight,
+        Duration::from_millis(args.request_timeout_ms),
+    ));
 
     let handle = tokio::runtime::Handle::current();
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
@@ -251,7 +244,10 @@ async fn join_cluster(url: String, id: u64, advertise: String, token: Option<Str
                     tracing::info!(node = id, "joined the cluster: {}", text.trim());
                     return;
                 }
-                if status == reqwest::StatusCode::CONFLICT && text.contains("already a member") {
+                let refusal = http::ErrorBody::parse(&text);
+                if status == reqwest::StatusCode::CONFLICT
+                    && refusal.is_some_and(|r| r.error == http::ErrorCode::AlreadyMember)
+                {
                     tracing::info!(node = id, "already a member");
                     return;
                 }
