@@ -3,8 +3,8 @@
 //! commit under the next goose. Found by the nemesis (a PUT answered 503 "shutting
 //! down" during a SIGTERM was later read back). It is answered 504, outcome unknown.
 
-use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use duckgoose::http::{self, Limits};

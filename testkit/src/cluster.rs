@@ -88,12 +88,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// Prepares (does not start) `n` founders with ids `1..=n`.
-    pub fn new(
-        bin: impl Into<PathBuf>,
-        name: &str,
-        n: u64,
-        opts: Opts,
-    ) -> Result<Cluster, String> {
+    pub fn new(bin: impl Into<PathBuf>, name: &str, n: u64, opts: Opts) -> Result<Cluster, String> {
         let root = match opts.root {
             Some(root) => {
                 fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
