@@ -98,7 +98,9 @@ fn expect_ok(url: &str, (status, text): (StatusCode, String)) -> Result<String, 
     if status.is_success() {
         Ok(text)
     } else {
-        Err(format!("{url}: {status}: {}", text.trim()))
+        // A typed refusal prints its message, as a plain-text one prints itself.
+        let reason = crate::http::ErrorBody::parse(&text).map_or(text, |r| r.message);
+        Err(format!("{url}: {status}: {}", reason.trim()))
     }
 }
 

@@ -16,6 +16,7 @@ use axum::routing::{delete, get, post};
 use duckgoose_core::{
     DuckReason, Member, NodeId, Op, Output, ProposeError, Reply, Request, RequestError,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::bodies;
@@ -101,6 +102,47 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
     (status, body).into_response()
 }
 
+/// What a refusal that code acts on is: the `error` field of its JSON body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// `409`: the id to add is already a member.
+    AlreadyMember,
+    /// `409`: another membership change is in flight.
+    ChangeInProgress,
+    /// `404`: the id to remove is not a member.
+    NotMember,
+}
+
+/// The body of a typed refusal: `{"error": "already_member", "message": "…"}`. The
+/// message is for people; code matches on `error`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// Parses a response body; `None` when it is not a typed refusal.
+    pub fn parse(body: &str) -> Option<ErrorBody> {
+        serde_json::from_str(body).ok()
+    }
+}
+
+fn coded(status: StatusCode, error: ErrorCode, message: impl Into<String>) -> Response {
+    let body = ErrorBody {
+        error,
+        message: message.into(),
+    };
+    let json = serde_json::to_string(&body).unwrap_or_default();
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{json}\n"),
+    )
+        .into_response()
+}
+
 fn call_error(e: CallError) -> Response {
     match e {
         CallError::Overloaded => text(StatusCode::SERVICE_UNAVAILABLE, "overloaded; retry"),
@@ -139,16 +181,21 @@ fn request_error(shared: &Shared, err: RequestError, uri: &Uri, admin: bool) -> 
         RequestError::Unconfirmed(DuckReason::NotLeader { leader: Some(l) }) => {
             redirect(shared, l, uri).unwrap_or_else(|| no_goose(admin, "duck"))
         }
-        RequestError::Refused(ProposeError::ChangeInProgress) => text(
+        RequestError::Refused(ProposeError::ChangeInProgress) => coded(
             StatusCode::CONFLICT,
+            ErrorCode::ChangeInProgress,
             "another membership change is in flight; retry after it commits",
         ),
-        RequestError::Refused(ProposeError::AlreadyMember { id }) => {
-            text(StatusCode::CONFLICT, format!("{id} is already a member"))
-        }
-        RequestError::Refused(ProposeError::NotMember { id }) => {
-            text(StatusCode::NOT_FOUND, format!("{id} is not a member"))
-        }
+        RequestError::Refused(ProposeError::AlreadyMember { id }) => coded(
+            StatusCode::CONFLICT,
+            ErrorCode::AlreadyMember,
+            format!("{id} is already a member"),
+        ),
+        RequestError::Refused(ProposeError::NotMember { id }) => coded(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotMember,
+            format!("{id} is not a member"),
+        ),
         RequestError::Refused(e @ ProposeError::WouldEmptyCluster) => {
             text(StatusCode::BAD_REQUEST, e.to_string())
         }

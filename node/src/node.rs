@@ -1,11 +1,9 @@
 //! `duckgoose node`: open storage, start the replica thread, serve HTTP, join if asked.
 
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duckgoose_core::{Config, Member, Membership, Persisted, Replica};
@@ -13,7 +11,6 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::NodeArgs;
 use crate::http::{self, Limits};
-use crate::metrics::Metrics;
 use crate::runtime::{self, Input, Shared};
 use crate::storage::Storage;
 
@@ -135,18 +132,14 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
 
     let (tx, rx) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Shared::new(
         id,
-        advertise: advertise.clone(),
-        token: args.token.clone(),
-        blocked: RwLock::new(runtime::Blocked::default()),
-        addresses: RwLock::new(HashMap::new()),
-        metrics: Metrics::new(id),
-        inputs: tx.clone(),
-        inflight: AtomicUsize::new(0),
-        max_inflight: args.max_inflight,
-        request_timeout: Duration::from_millis(args.request_timeout_ms),
-    });
+        advertise.clone(),
+        args.token.clone(),
+        tx.clone(),
+        args.max_inflight,
+        Duration::from_millis(args.request_timeout_ms),
+    ));
 
     let handle = tokio::runtime::Handle::current();
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
@@ -229,15 +222,24 @@ pub async fn shutdown_signal() {
 }
 
 /// Asks the cluster to add this node, retrying until a member says it is done. The
-/// request goes to any member; ducks redirect it to the goose.
+/// request goes to any member; ducks redirect it to the goose. The redirect is followed
+/// here, not by the HTTP client, which drops the bearer token when the port changes.
 async fn join_cluster(url: String, id: u64, advertise: String, token: Option<String>) {
-    let client = crate::client::http_client(Duration::from_secs(10));
-    let url = crate::client::normalize(&url);
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(2))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default();
+    let first = format!("{}/admin/members", crate::client::normalize(&url));
     let body = serde_json::json!({ "id": id, "addr": advertise }).to_string();
     let mut delay = Duration::from_millis(200);
+    let mut target = first.clone();
+    let mut redirects = 0;
     loop {
         let mut req = client
-            .post(format!("{url}/admin/members"))
+            .post(&target)
             .header("content-type", "application/json")
             .body(body.clone());
         if let Some(t) = &token {
@@ -246,14 +248,31 @@ async fn join_cluster(url: String, id: u64, advertise: String, token: Option<Str
         match req.send().await {
             Ok(resp) => {
                 let status = resp.status();
+                let location = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 let text = resp.text().await.unwrap_or_default();
                 if status.is_success() {
                     tracing::info!(node = id, "joined the cluster: {}", text.trim());
                     return;
                 }
-                if status == reqwest::StatusCode::CONFLICT && text.contains("already a member") {
+                let refusal = http::ErrorBody::parse(&text);
+                if status == reqwest::StatusCode::CONFLICT
+                    && refusal.is_some_and(|r| r.error == http::ErrorCode::AlreadyMember)
+                {
                     tracing::info!(node = id, "already a member");
                     return;
+                }
+                if status == reqwest::StatusCode::TEMPORARY_REDIRECT
+                    && let Some(location) = location
+                    && redirects < 10
+                {
+                    // A duck names the goose: ask it straight away, with the token.
+                    redirects += 1;
+                    target = location;
+                    continue;
                 }
                 if status == reqwest::StatusCode::UNAUTHORIZED {
                     tracing::error!(node = id, "join refused: wrong or missing --token");
@@ -261,8 +280,11 @@ async fn join_cluster(url: String, id: u64, advertise: String, token: Option<Str
                     tracing::warn!(node = id, %status, "join not done yet: {}", text.trim());
                 }
             }
-            Err(e) => tracing::warn!(node = id, "cannot reach {url} to join: {e}"),
+            Err(e) => tracing::warn!(node = id, "cannot reach {target} to join: {e}"),
         }
+        // Start over at the member we were given: the goose we were sent to may be gone.
+        target = first.clone();
+        redirects = 0;
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(2));
     }

@@ -99,22 +99,51 @@ impl Blocked {
 }
 
 /// What the HTTP handlers and the replica thread share.
+///
+/// Built with [`Shared::new`]; the rest is the runtime's own state.
 pub struct Shared {
     pub id: NodeId,
     /// Where peers reach this node (`host:port`).
     pub advertise: String,
-    pub token: Option<String>,
-    pub blocked: RwLock<Blocked>,
+    pub(crate) token: Option<String>,
+    pub(crate) blocked: RwLock<Blocked>,
     /// Every known node's address: membership first, then addresses peers told us.
-    pub addresses: RwLock<HashMap<NodeId, String>>,
+    pub(crate) addresses: RwLock<HashMap<NodeId, String>>,
     pub metrics: Metrics,
+    /// Into the replica thread ([`run`]).
     pub inputs: SyncSender<Input>,
-    pub inflight: AtomicUsize,
-    pub max_inflight: usize,
-    pub request_timeout: Duration,
+    pub(crate) inflight: AtomicUsize,
+    pub(crate) max_inflight: usize,
+    pub(crate) request_timeout: Duration,
 }
 
 impl Shared {
+    /// What node `id` (reached by peers at `advertise`) shares between its HTTP
+    /// handlers and its replica thread, which reads `inputs`' receiver. `token`: the
+    /// bearer token protected routes require (`None`: open); at most `max_inflight`
+    /// client requests wait at once, each for up to `request_timeout`.
+    pub fn new(
+        id: NodeId,
+        advertise: impl Into<String>,
+        token: Option<String>,
+        inputs: SyncSender<Input>,
+        max_inflight: usize,
+        request_timeout: Duration,
+    ) -> Shared {
+        Shared {
+            id,
+            advertise: advertise.into(),
+            token,
+            blocked: RwLock::new(Blocked::default()),
+            addresses: RwLock::new(HashMap::new()),
+            metrics: Metrics::new(id),
+            inputs,
+            inflight: AtomicUsize::new(0),
+            max_inflight,
+            request_timeout,
+        }
+    }
+
     /// Are messages from `id` dropped on arrival?
     pub fn is_blocked_in(&self, id: NodeId) -> bool {
         self.blocked_set().inbound.contains(&id)

@@ -3,13 +3,11 @@
 //! commit under the next goose. Found by the nemesis (a PUT answered 503 "shutting
 //! down" during a SIGTERM was later read back). It is answered 504, outcome unknown.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use duckgoose::http::{self, Limits};
-use duckgoose::metrics::Metrics;
 use duckgoose::runtime::{self, Input, Shared};
 use duckgoose::storage::Storage;
 use duckgoose_core::{Body, Config, Member, Membership, Message, Persisted, Replica};
@@ -55,18 +53,14 @@ fn a_write_pending_when_the_node_stops_is_answered_504_not_503() {
     config.check_quorum = false;
     let replica = Replica::new(config, recovered.persisted, 0, 60_000).unwrap();
     let (tx, rx) = sync_channel(1024);
-    let shared = Arc::new(Shared {
-        id: 1,
-        advertise: "127.0.0.1:1".into(),
-        token: None,
-        blocked: RwLock::new(Default::default()),
-        addresses: RwLock::new(Default::default()),
-        metrics: Metrics::new(1),
-        inputs: tx,
-        inflight: AtomicUsize::new(0),
-        max_inflight: 100,
-        request_timeout: Duration::from_secs(60),
-    });
+    let shared = Arc::new(Shared::new(
+        1,
+        "127.0.0.1:1",
+        None,
+        tx,
+        100,
+        Duration::from_secs(60),
+    ));
     let handle = tokio.handle().clone();
     let thread_shared = shared.clone();
     let replica_thread = std::thread::spawn(move || {

@@ -2,11 +2,11 @@
 //! bodies (400 with a reason), size limits (413), redirects from ducks, refusing to
 //! listen beyond loopback without a token, the data-dir lock, and the operator commands.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use duckgoose_testkit::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_duckgoose");
 
 const TOKEN: &str = "s3cret-token";
 
@@ -18,11 +18,13 @@ fn send(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[
 #[test]
 fn tokens_bad_bodies_and_size_limits() {
     let cluster = Cluster::start(
+        BIN,
         "api",
         3,
         Opts {
-            token: Some(TOKEN.into()),
+            token: Token::Fixed(TOKEN.into()),
             extra: vec!["--max-peer-body".into(), "200000".into()],
+            ..Opts::default()
         },
     );
     let all = cluster.ids();
@@ -128,7 +130,7 @@ fn tokens_bad_bodies_and_size_limits() {
 
     // Nothing above hurt the cluster: same goose, no panics in any log.
     assert_eq!(cluster.wait_one_goose(&all, Duration::from_secs(5)), goose);
-    for node in &cluster.nodes {
+    for node in cluster.procs.values() {
         assert!(
             !node.log_tail(10_000).contains("panicked"),
             "node {}",
@@ -137,12 +139,12 @@ fn tokens_bad_bodies_and_size_limits() {
     }
 
     // The data dir is locked: a second process on node 1's directory refuses to start.
-    let mut args: Vec<String> = cluster.nodes[0].args.clone();
+    let mut args: Vec<String> = cluster.node(1).args.clone();
     let port = free_ports(1)[0];
     let pos = args.iter().position(|a| a == "--listen").unwrap();
     args[pos + 1] = format!("127.0.0.1:{port}");
     let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let (code, _, err) = run_bin(&args, Duration::from_secs(10));
+    let (code, _, err) = run_bin(BIN, &args, Duration::from_secs(10));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("in use by another process"), "{err}");
 }
@@ -154,6 +156,7 @@ fn refuses_to_listen_beyond_loopback_without_a_token() {
     let listen = format!("0.0.0.0:{port}");
     let data = dir.join("d").display().to_string();
     let (code, _, err) = run_bin(
+        BIN,
         &[
             "node",
             "--id",
@@ -177,42 +180,25 @@ fn refuses_to_listen_beyond_loopback_without_a_token() {
 #[test]
 fn a_node_that_knows_no_goose_answers_421_and_503() {
     // A joiner pointed at a dead address never learns of a goose.
-    let dir = temp_dir("lonely");
-    let port = free_ports(2);
-    let mut node = Node {
-        id: 9,
-        addr: format!("127.0.0.1:{}", port[0]),
-        log: dir.join("node.log"),
-        dir: dir.join("node-9"),
-        args: vec![
-            "node".into(),
-            "--id".into(),
-            "9".into(),
-            "--listen".into(),
-            format!("127.0.0.1:{}", port[0]),
-            "--join".into(),
-            format!("http://127.0.0.1:{}", port[1]),
-            "--data-dir".into(),
-            dir.join("node-9").display().to_string(),
-        ],
-        child: None,
-    };
-    node.spawn();
-    let addr = node.addr.clone();
-    wait_for("the node to serve", Duration::from_secs(10), || {
-        get(&addr, "/metrics").ok()
-    });
-    let r = send(&addr, "POST", "/admin/transfer", &[], br#"{"to":1}"#);
+    let mut cluster = Cluster::new(BIN, "lonely", 0, Opts::default()).unwrap();
+    let dead = format!("127.0.0.1:{}", free_ports(1)[0]);
+    cluster.prepare_joiner(9, &dead).unwrap();
+    cluster.spawn(9).unwrap();
+    cluster.wait_serving(9);
+    let addr = cluster.addr(9);
+    let bearer = format!("Bearer {}", cluster.token.as_deref().unwrap());
+    let auth = [("Authorization", bearer.as_str())];
+    let r = send(&addr, "POST", "/admin/transfer", &auth, br#"{"to":1}"#);
     assert_eq!(r.status, 421, "{}", r.body);
     let r = send(
         &addr,
         "POST",
         "/admin/members",
-        &[],
+        &auth,
         br#"{"id":5,"addr":"127.0.0.1:5"}"#,
     );
     assert_eq!(r.status, 421, "{}", r.body);
-    let r = send(&addr, "GET", "/kv/x", &[], b"");
+    let r = send(&addr, "GET", "/kv/x", &auth, b"");
     assert_eq!(r.status, 503, "{}", r.body);
     let r = send(&addr, "GET", "/goose", &[], b"");
     assert_eq!((r.status, r.body.as_str()), (503, "duck"));
@@ -221,8 +207,6 @@ fn a_node_that_knows_no_goose_answers_421_and_503() {
     let s = send(&addr, "GET", "/status", &[], b"").json();
     assert_eq!(s["leader"], serde_json::Value::Null);
     assert_eq!(s["members"], serde_json::json!([]));
-    node.kill();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -274,7 +258,7 @@ fn cluster_find_goose_and_admin_commands() {
     let find = |urls: &[String]| {
         let mut args = vec!["find-goose"];
         args.extend(urls.iter().map(|s| s.as_str()));
-        run_bin(&args, Duration::from_secs(10)).1
+        run_bin(BIN, &args, Duration::from_secs(10)).1
     };
     let out = wait_for("one goose in the cluster", Duration::from_secs(15), || {
         let mut with_dead = urls.clone();
@@ -303,6 +287,7 @@ fn cluster_find_goose_and_admin_commands() {
     // transfer, partition --split and heal through the commands.
     let target = if goose_id == 1 { 2 } else { 1 };
     let (code, out, err) = run_bin(
+        BIN,
         &["transfer", &urls[0], "--to", &target.to_string()],
         Duration::from_secs(15),
     );
@@ -310,6 +295,7 @@ fn cluster_find_goose_and_admin_commands() {
     if code != Some(0) {
         assert!(err.contains("307"), "{out}{err}");
         let (code, out, err) = run_bin(
+            BIN,
             &[
                 "transfer",
                 &urls[(goose_id - 1) as usize],
@@ -331,7 +317,7 @@ fn cluster_find_goose_and_admin_commands() {
     );
     let mut args = vec!["partition", "--split", "1"];
     args.extend(urls.iter().map(|s| s.as_str()));
-    let (code, out, err) = run_bin(&args, Duration::from_secs(15));
+    let (code, out, err) = run_bin(BIN, &args, Duration::from_secs(15));
     assert_eq!(code, Some(0), "{out}{err}");
     wait_for("node 1 to be cut off", Duration::from_secs(5), || {
         let out = find(&urls);
@@ -340,9 +326,9 @@ fn cluster_find_goose_and_admin_commands() {
     });
     let mut args = vec!["heal"];
     args.extend(urls.iter().map(|s| s.as_str()));
-    let (code, out, err) = run_bin(&args, Duration::from_secs(15));
+    let (code, out, err) = run_bin(BIN, &args, Duration::from_secs(15));
     assert_eq!(code, Some(0), "{out}{err}");
-    let (code, out, _) = run_bin(&["status", &urls[0]], Duration::from_secs(10));
+    let (code, out, _) = run_bin(BIN, &["status", &urls[0]], Duration::from_secs(10));
     assert_eq!(code, Some(0));
     assert!(out.contains("\"blocked\":[]"), "{out}");
 

@@ -1,11 +1,11 @@
 //! Compare-and-set over HTTP (`POST /kv/{key}/cas`), and one-way partitions through the
 //! admin API (`block_in` / `block_out`), with real processes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use duckgoose_testkit::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_duckgoose");
 use serde_json::json;
 
 fn cas(cluster: &Cluster, id: u64, key: &str, body: &str) -> Resp {
@@ -16,7 +16,7 @@ fn cas(cluster: &Cluster, id: u64, key: &str, body: &str) -> Resp {
 
 #[test]
 fn compare_and_set_swaps_only_on_the_expected_value() {
-    let cluster = Cluster::start("cas", 3, Opts::default());
+    let cluster = Cluster::start(BIN, "cas", 3, Opts::default());
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     let duck = *all.iter().find(|&&id| id != goose).unwrap();
@@ -82,7 +82,7 @@ fn compare_and_set_swaps_only_on_the_expected_value() {
 
 #[test]
 fn one_way_cuts_drop_only_the_blocked_direction() {
-    let cluster = Cluster::start("oneway", 3, Opts::default());
+    let cluster = Cluster::start(BIN, "oneway", 3, Opts::default());
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     let others: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();

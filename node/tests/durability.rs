@@ -2,25 +2,26 @@
 //! a restart of all; a restarted node has its term, vote and log; a torn tail is cut
 //! away; corruption in the middle stops the node with the file and offset.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use duckgoose_testkit::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_duckgoose");
 
 /// Writes `key=value` through whichever node is the goose, following redirects.
 /// `true` only when the cluster acknowledged the write.
-fn write(addrs: &[String], key: &str, value: &str) -> bool {
+fn write(addrs: &[String], token: &str, key: &str, value: &str) -> bool {
+    let bearer = format!("Bearer {token}");
     let mut target = addrs[0].clone();
     for attempt in 0..20 {
         let r = request(
             &target,
             "PUT",
             &format!("/kv/{key}"),
-            &[],
+            &[("Authorization", bearer.as_str())],
             value.as_bytes(),
             Duration::from_secs(3),
         );
@@ -58,6 +59,7 @@ fn read(cluster: &Cluster, goose: u64, key: &str) -> Option<String> {
 
 fn inspect(dir: &std::path::Path) -> serde_json::Value {
     let (code, out, err) = run_bin(
+        BIN,
         &["inspect", &dir.display().to_string()],
         Duration::from_secs(10),
     );
@@ -67,7 +69,7 @@ fn inspect(dir: &std::path::Path) -> serde_json::Value {
 
 #[test]
 fn acknowledged_writes_survive_kill9_of_any_node_and_restart_of_all() {
-    let mut cluster = Cluster::start("durable", 5, Opts::default());
+    let mut cluster = Cluster::start(BIN, "durable", 5, Opts::default());
     let all = cluster.ids();
     cluster.wait_one_goose(&all, Duration::from_secs(10));
     let addrs: Vec<String> = all.iter().map(|&id| cluster.addr(id)).collect();
@@ -77,12 +79,13 @@ fn acknowledged_writes_survive_kill9_of_any_node_and_restart_of_all() {
     let writers: Vec<_> = (0..3)
         .map(|w| {
             let (acked, stop, addrs) = (acked.clone(), stop.clone(), addrs.clone());
+            let token = cluster.token.clone().expect("a token");
             std::thread::spawn(move || {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let key = format!("w{w}-{n}");
                     let value = format!("value-{w}-{n}");
-                    if write(&addrs, &key, &value) {
+                    if write(&addrs, &token, &key, &value) {
                         acked.lock().unwrap().insert(key, value);
                     }
                     n += 1;
@@ -94,7 +97,7 @@ fn acknowledged_writes_survive_kill9_of_any_node_and_restart_of_all() {
     // kill -9 every node in turn (the goose among them), restarting each.
     for &id in &all {
         std::thread::sleep(Duration::from_millis(300));
-        cluster.kill(id);
+        cluster.kill9(id);
         std::thread::sleep(Duration::from_millis(300));
         cluster.restart(id);
     }
@@ -108,7 +111,7 @@ fn acknowledged_writes_survive_kill9_of_any_node_and_restart_of_all() {
 
     // kill -9 everyone, restart everyone: every acknowledged write is there.
     for &id in &all {
-        cluster.kill(id);
+        cluster.kill9(id);
     }
     for &id in &all {
         cluster.restart(id);
@@ -125,7 +128,7 @@ fn acknowledged_writes_survive_kill9_of_any_node_and_restart_of_all() {
 
 #[test]
 fn restart_keeps_term_vote_and_log_and_a_lone_node_never_bumps_its_term() {
-    let mut cluster = Cluster::start("restart", 3, Opts::default());
+    let mut cluster = Cluster::start(BIN, "restart", 3, Opts::default());
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     for i in 0..20 {
@@ -135,7 +138,7 @@ fn restart_keeps_term_vote_and_log_and_a_lone_node_never_bumps_its_term() {
         assert_eq!(r.status, 200, "{}", r.body);
     }
     for &id in &all {
-        cluster.kill(id);
+        cluster.kill9(id);
     }
     let on_disk: Vec<serde_json::Value> = all
         .iter()
@@ -187,7 +190,7 @@ fn record_offsets(data: &[u8]) -> Vec<usize> {
 
 #[test]
 fn torn_tail_is_truncated_and_mid_log_corruption_refuses_to_start() {
-    let mut cluster = Cluster::start("torn", 3, Opts::default());
+    let mut cluster = Cluster::start(BIN, "torn", 3, Opts::default());
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     for i in 0..10 {
@@ -206,7 +209,7 @@ fn torn_tail_is_truncated_and_mid_log_corruption_refuses_to_start() {
             .then_some(())
     });
     for &id in &all {
-        cluster.kill(id);
+        cluster.kill9(id);
     }
 
     // Torn tail on node 1: half of a record after the last complete one.
@@ -238,7 +241,7 @@ fn torn_tail_is_truncated_and_mid_log_corruption_refuses_to_start() {
     std::fs::write(&wal2, &data).unwrap();
     let args: Vec<String> = cluster.node(2).args.clone();
     let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let (code, _out, err) = run_bin(&args, Duration::from_secs(10));
+    let (code, _out, err) = run_bin(BIN, &args, Duration::from_secs(10));
     assert_ne!(code, Some(0), "must refuse to start: {err}");
     assert!(code.is_some(), "must exit by itself, not hang");
     assert!(err.contains(&wal2.display().to_string()), "{err}");

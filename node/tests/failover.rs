@@ -2,11 +2,11 @@
 //! second; cut {goose, one other} off from the other three and both answer duck while the
 //! majority has exactly one goose; heal, and PreVote keeps the term where it was.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use duckgoose_testkit::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_duckgoose");
 
 fn term_of(cluster: &Cluster, id: u64) -> u64 {
     cluster
@@ -29,12 +29,12 @@ fn partition(cluster: &Cluster, side_a: &[u64], side_b: &[u64]) {
 
 #[test]
 fn one_goose_failover_partition_and_heal() {
-    let mut cluster = Cluster::start("failover", 5, Opts::default());
+    let mut cluster = Cluster::start(BIN, "failover", 5, Opts::default());
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
 
     // kill -9 the goose: another node answers /goose 200 within a second.
-    cluster.kill(goose);
+    cluster.kill9(goose);
     let killed_at = Instant::now();
     let rest: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();
     let new_goose = wait_for("a new goose", Duration::from_secs(5), || {

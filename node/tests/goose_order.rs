@@ -3,13 +3,13 @@
 //! that completed before another began never carries a higher term, and one term never
 //! has two geese.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use duckgoose_testkit::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_duckgoose");
 
 #[derive(Debug, Clone)]
 struct Answer {
@@ -21,7 +21,7 @@ struct Answer {
 
 #[test]
 fn concurrent_goose_checks_never_break_term_order() {
-    let mut cluster = Cluster::start("goose-order", 5, Opts::default());
+    let mut cluster = Cluster::start(BIN, "goose-order", 5, Opts::default());
     let all = cluster.ids();
     let first = cluster.wait_one_goose(&all, Duration::from_secs(10));
 
@@ -67,7 +67,7 @@ fn concurrent_goose_checks_never_break_term_order() {
 
     // Disturb: kill -9 the goose, bring it back, then transfer leadership.
     std::thread::sleep(Duration::from_millis(700));
-    cluster.kill(first);
+    cluster.kill9(first);
     let rest: Vec<u64> = all.iter().copied().filter(|&id| id != first).collect();
     let second = cluster.wait_one_goose(&rest, Duration::from_secs(5));
     cluster.restart(first);

@@ -2,11 +2,11 @@
 //! node 1 is removed, leadership is transferred, and a change while another is in flight
 //! gets 409.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use duckgoose_testkit::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_duckgoose");
 
 fn member_ids(status: &serde_json::Value) -> Vec<u64> {
     status["members"]
@@ -19,7 +19,7 @@ fn member_ids(status: &serde_json::Value) -> Vec<u64> {
 
 #[test]
 fn join_remove_and_transfer() {
-    let mut cluster = Cluster::start("membership", 5, Opts::default());
+    let mut cluster = Cluster::start(BIN, "membership", 5, Opts::default());
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     assert_eq!(
@@ -29,29 +29,9 @@ fn join_remove_and_transfer() {
 
     // Node 6 joins through a duck: the request is redirected to the goose.
     let duck = *all.iter().find(|&&id| id != goose).unwrap();
-    let port = free_ports(1)[0];
-    let addr6 = format!("127.0.0.1:{port}");
-    let dir6 = cluster.root.join("node-6");
-    let args = vec![
-        "node".to_string(),
-        "--id".into(),
-        "6".into(),
-        "--listen".into(),
-        addr6.clone(),
-        "--join".into(),
-        format!("http://{}", cluster.addr(duck)),
-        "--data-dir".into(),
-        dir6.display().to_string(),
-    ];
-    cluster.nodes.push(Node {
-        id: 6,
-        addr: addr6.clone(),
-        log: cluster.root.join("node-6.log"),
-        dir: dir6,
-        args,
-        child: None,
-    });
-    cluster.node(6).spawn();
+    let via = cluster.node(duck).peer_addr.clone();
+    cluster.prepare_joiner(6, &via).unwrap();
+    cluster.spawn(6).unwrap();
     wait_for(
         "node 6 to be a member everywhere",
         Duration::from_secs(10),
@@ -103,6 +83,8 @@ fn join_remove_and_transfer() {
         .call(goose, "DELETE", "/admin/members/1", "")
         .unwrap();
     assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.json()["error"], "not_member", "{}", r.body);
+    assert_eq!(r.json()["message"], "1 is not a member", "{}", r.body);
 
     // Transfer the goose role to node 6.
     let target = if goose == 6 { 2 } else { 6 };
@@ -130,19 +112,18 @@ fn join_remove_and_transfer() {
 
     // After the first start the membership on disk wins over --peer flags: node 2
     // restarted with flags naming a bogus peer still sees the real membership.
-    let node2 = cluster.node(2);
-    let listen = node2.args[node2.args.iter().position(|a| a == "--listen").unwrap() + 1].clone();
-    node2.args = vec![
-        "node".into(),
-        "--id".into(),
-        "2".into(),
-        "--listen".into(),
-        listen,
-        "--data-dir".into(),
-        node2.dir.display().to_string(),
-        "--peer".into(),
-        "9=127.0.0.1:1".into(),
-    ];
+    let node2 = cluster.node_mut(2);
+    let mut args = Vec::new();
+    let mut old = std::mem::take(&mut node2.args).into_iter();
+    while let Some(arg) = old.next() {
+        if arg == "--peer" {
+            old.next();
+        } else {
+            args.push(arg);
+        }
+    }
+    args.extend(["--peer".into(), "9=127.0.0.1:1".into()]);
+    node2.args = args;
     cluster.restart(2);
     let s = cluster.status(2).unwrap();
     assert_eq!(member_ids(&s), vec![2, 3, 4, 5, 6], "{s}");
@@ -158,6 +139,7 @@ fn join_remove_and_transfer() {
 #[test]
 fn a_change_while_another_is_in_flight_gets_409() {
     let cluster = Cluster::start(
+        BIN,
         "inflight",
         3,
         Opts {
@@ -213,7 +195,14 @@ fn a_change_while_another_is_in_flight_gets_409() {
             )
             .unwrap();
         assert_eq!(second.status, 409, "{}", second.body);
-        assert!(second.body.contains("in flight"), "{}", second.body);
+        // A typed refusal: a machine-readable code and the reason for people.
+        let refusal = second.json();
+        assert_eq!(refusal["error"], "change_in_progress", "{}", second.body);
+        assert!(
+            refusal["message"].as_str().unwrap().contains("in flight"),
+            "{}",
+            second.body
+        );
         // The first never commits: it times out or is lost when the goose steps down.
         let first = first.join().unwrap().unwrap();
         assert!(
@@ -228,4 +217,55 @@ fn a_change_while_another_is_in_flight_gets_409() {
     }
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(5));
     assert_eq!(member_ids(&cluster.status(goose).unwrap()), vec![1, 2, 3]);
+}
+
+#[test]
+fn a_joiner_that_is_already_a_member_is_told_so_and_stops_asking() {
+    let mut cluster = Cluster::start(BIN, "already", 3, Opts::default());
+    let all = cluster.ids();
+    let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
+    // Node 4 is added through the admin API before it ever starts.
+    cluster
+        .prepare_joiner(4, &cluster.node(goose).peer_addr.clone())
+        .unwrap();
+    let add = serde_json::json!({ "id": 4, "addr": cluster.node(4).peer_addr }).to_string();
+    let r = cluster.call(goose, "POST", "/admin/members", &add).unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Adding it again is a typed refusal.
+    let r = cluster.call(goose, "POST", "/admin/members", &add).unwrap();
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({ "error": "already_member", "message": "4 is already a member" })
+    );
+    // Started with --join, it asks, reads the code, and stops asking; it catches up.
+    cluster.spawn(4).unwrap();
+    wait_for(
+        "node 4 to hear it is a member",
+        Duration::from_secs(10),
+        || {
+            cluster
+                .node(4)
+                .log_tail(50)
+                .contains("already a member")
+                .then_some(())
+        },
+    );
+    assert!(
+        !cluster.node(4).log_tail(50).contains("join not done yet"),
+        "{}",
+        cluster.node(4).log_tail(50)
+    );
+    let commit = cluster.status(goose).unwrap()["commit_index"]
+        .as_u64()
+        .unwrap();
+    wait_for("node 4 to catch up", Duration::from_secs(10), || {
+        (cluster.status(4)?["applied_index"].as_u64()? >= commit).then_some(())
+    });
+    assert_eq!(
+        member_ids(&cluster.status(4).unwrap()),
+        vec![1, 2, 3, 4],
+        "node 4 learned the membership"
+    );
 }

@@ -9,12 +9,11 @@
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use duckgoose::metrics::Metrics;
 use duckgoose::runtime::{self, Input, Shared};
 use duckgoose::storage::{
     self, Layer, LogFile, MAGIC, Record, Storage, StorageError, WAL_FILE, encode_record,
@@ -566,18 +565,14 @@ fn start_replica(
     config.election_timeout_max = election_ms.1;
     let replica = Replica::new(config, recovered.persisted, 0, 5_000).unwrap();
     let (tx, rx) = sync_channel(1024);
-    let shared = Arc::new(Shared {
-        id: 1,
-        advertise: "127.0.0.1:1".into(),
-        token: None,
-        blocked: RwLock::new(Default::default()),
-        addresses: RwLock::new(Default::default()),
-        metrics: Metrics::new(1),
-        inputs: tx,
-        inflight: AtomicUsize::new(0),
-        max_inflight: 100,
-        request_timeout: Duration::from_secs(5),
-    });
+    let shared = Arc::new(Shared::new(
+        1,
+        "127.0.0.1:1",
+        None,
+        tx,
+        100,
+        Duration::from_secs(5),
+    ));
     let handle = tokio.handle().clone();
     let thread_shared = shared.clone();
     let thread = std::thread::spawn(move || {

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duckgoose_core::rng::Rng;
+use duckgoose_testkit::{Cluster, State};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
-use super::cluster::{Cluster, State};
 use super::history::{Event, NodeId, Phase};
 use super::http::{Reply, location_addr};
 use super::workload::{self, World};

@@ -4,11 +4,9 @@
 //! command line; `scripts/test-nemesis` runs the short mode in CI.
 
 pub mod check;
-pub mod cluster;
 pub mod faults;
 pub mod history;
 pub mod http;
-pub mod net;
 pub mod plot;
 pub mod workload;
 
@@ -21,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 
 use check::Facts;
-use cluster::Cluster;
+use duckgoose_testkit::{Cluster, Netns, Opts, Token};
 use faults::{Kind, Nemesis, Timing};
 use history::{Event, GooseAnswer, Phase, kv};
 use workload::{FINAL_PROCESS, Outcome, World};
@@ -299,7 +297,7 @@ pub fn run(opts: &Options) -> Result<RunResult, String> {
         NetnsMode::Off => None,
         mode => {
             let attempt = if is_root() {
-                net::Netns::setup(3)
+                Netns::setup(3)
             } else {
                 Err("not root".into())
             };
@@ -343,8 +341,20 @@ pub fn run(opts: &Options) -> Result<RunResult, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio: {e}"))?;
-    let cluster = Cluster::new(bin.clone(), data.clone(), opts.nodes, net, seed)?;
-    let world = Arc::new(World::new(&cluster.token));
+    let cluster = Cluster::new(
+        bin.clone(),
+        "nemesis",
+        opts.nodes,
+        Opts {
+            token: Token::Fixed(format!("nemesis-{seed:x}")),
+            extra: vec!["--request-timeout-ms".into(), "2000".into()],
+            root: Some(data.clone()),
+            keep_files: true,
+            seed: Some(seed),
+            netns: net,
+        },
+    )?;
+    let world = Arc::new(World::new(cluster.token.as_deref().unwrap_or_default()));
     let mut nemesis = Nemesis::new(
         world.clone(),
         cluster,

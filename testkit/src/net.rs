@@ -1,11 +1,12 @@
-//! Real network cuts with network namespaces (needs root and iproute2).
+//! Real network cuts with network namespaces (needs root and iproute2), for the nemesis
+//! and the node's netns test.
 //!
 //! Each node runs in its own namespace with two links:
 //! - `eth0`, the **cluster** link, on one of the group bridges `…g0`, `…g1`, `…g2` (no
 //!   address on the host side, so the host never routes between them). Peers reach each
 //!   other only here (`--advertise` is this address). A partition moves the host ends of
 //!   the veths onto different group bridges; an isolation takes a host end down.
-//! - `eth1`, the **control** link, on a bridge the nemesis itself sits on: clients,
+//! - `eth1`, the **control** link, on a bridge the host (the test) sits on: clients,
 //!   goose checks and admin calls always get through, so the run keeps observing nodes
 //!   that are cut off from their peers.
 //!
@@ -14,7 +15,7 @@
 
 use std::process::Command;
 
-use super::history::NodeId;
+use crate::NodeId;
 
 pub const PORT: u16 = 7000;
 
