@@ -195,6 +195,10 @@ impl Log {
         prev_term: Term,
         entries: Vec<Entry>,
     ) -> AppendOutcome {
+        debug_assert!(
+            prev_index != 0 || prev_term == 0,
+            "index 0 has term 0: Message::validate refuses any other"
+        );
         match self.term_at(prev_index) {
             None => {
                 return AppendOutcome::Mismatch {

@@ -95,6 +95,9 @@ pub enum Malformed {
     /// An Append whose entries differ from entries this node knows are committed: no
     /// correct leader sends one (log matching, leader completeness), so it is refused.
     ContradictsCommitted,
+    /// A log position no correct sender has: a nonzero term at index 0, or a log term
+    /// above the message term (a sender's entries are never from its future).
+    ImpossibleLogPosition,
 }
 
 impl fmt::Display for Malformed {
@@ -110,8 +113,16 @@ impl fmt::Display for Malformed {
             Malformed::TermOutOfRange => "term beyond any a correct node reaches",
             Malformed::SecondLeader => "an Append for the term this node leads",
             Malformed::ContradictsCommitted => "entries contradict committed entries",
+            Malformed::ImpossibleLogPosition => {
+                "log position with a term at index 0 or a term above the message term"
+            }
         })
     }
+}
+
+/// Index 0 is the empty log, of term 0; a sender's entries carry terms up to its own.
+fn possible_position(index: Index, term: Term, message_term: Term) -> bool {
+    (index != 0 || term == 0) && term <= message_term
 }
 
 impl Message {
@@ -131,6 +142,24 @@ impl Message {
             return Err(Malformed::TermOutOfRange);
         }
         match &self.body {
+            Body::PreVote {
+                last_index,
+                last_term,
+            }
+            | Body::Vote {
+                last_index,
+                last_term,
+                ..
+            } if !possible_position(*last_index, *last_term, self.term) => {
+                Err(Malformed::ImpossibleLogPosition)
+            }
+            Body::Append {
+                prev_index,
+                prev_term,
+                ..
+            } if !possible_position(*prev_index, *prev_term, self.term) => {
+                Err(Malformed::ImpossibleLogPosition)
+            }
             Body::Append {
                 prev_index,
                 prev_term,

@@ -105,3 +105,48 @@ fn a_term_no_correct_node_reaches_is_refused_so_terms_never_overflow() {
     assert_eq!(node.role(), Role::Candidate);
     assert_eq!(node.term(), MAX_TERM + 1);
 }
+
+#[test]
+fn a_log_position_no_sender_has_is_refused() {
+    // Found by fuzzing peer batches: an Append with prev (index 0, term 3) reached the
+    // conflict hint, which walked below index 1 (an overflow under debug assertions).
+    let impossible = [
+        (3, append(1, 2, 3, (0, 3), vec![], 0).body),
+        (3, append(1, 2, 3, (1, 4), vec![], 0).body),
+        (
+            3,
+            Body::Vote {
+                last_index: 0,
+                last_term: 2,
+                transfer: false,
+            },
+        ),
+        (
+            3,
+            Body::PreVote {
+                last_index: 5,
+                last_term: 4,
+            },
+        ),
+    ];
+    for (term, body) in impossible {
+        let mut node = founder(2, &[1, 2, 3]);
+        let before = node.log().entries().to_vec();
+        node.step(msg(1, 2, term, body.clone()));
+        let ready = node.ready();
+        assert!(
+            refused(&ready.events, Malformed::ImpossibleLogPosition),
+            "{body:?} refused"
+        );
+        assert_eq!(node.term(), 0, "the term of {body:?} was not adopted");
+        assert_eq!(node.log().entries(), &before[..]);
+        assert!(ready.messages.is_empty(), "no reply to {body:?}");
+    }
+    // The same positions a correct sender has are obeyed.
+    let mut node = founder(2, &[1, 2, 3]);
+    node.step(append(1, 2, 3, (1, 0), vec![entry(2, 3)], 0));
+    let ready = node.ready();
+    assert!(!refused(&ready.events, Malformed::ImpossibleLogPosition));
+    assert_eq!(node.term(), 3);
+    assert_eq!(node.log().last_index(), 2);
+}
