@@ -9,7 +9,13 @@
 //! term and has confirmed, with a heartbeat round started after the question was asked,
 //! that a quorum still follows it. Everyone else is a **duck**.
 //!
-//! Start reading at [`raft`]; [`replica`] adds the key-value store and client requests.
+//! The protocol is generic over the application's command: `Raft<C>` replicates log
+//! entries carrying any `C: Clone` and never looks inside them (see
+//! `tests/own_state_machine.rs` for a counter). The key-value store is one such
+//! application: `C` defaults to [`kv::Op`], and [`replica`] wraps `Raft<Op>` with the
+//! store and client requests.
+//!
+//! Start reading at [`raft`].
 
 #![no_std]
 #![forbid(unsafe_code)]

@@ -4,15 +4,25 @@
 use alloc::vec::Vec;
 
 use crate::entry::{Command, Entry};
+use crate::kv::Op;
 use crate::types::{Index, Membership, Term};
 
-#[derive(Clone, Debug, Default)]
-pub struct Log {
+#[derive(Clone, Debug)]
+pub struct Log<C = Op> {
     /// `entries[i]` has index `i + 1`: no compaction, so the log always starts at 1.
-    entries: Vec<Entry>,
+    entries: Vec<Entry<C>>,
     /// Indexes of the `Config` entries, ascending, so the latest membership is found
     /// without a scan and restored cheaply when a suffix is truncated.
     config_indexes: Vec<Index>,
+}
+
+impl<C> Default for Log<C> {
+    fn default() -> Self {
+        Log {
+            entries: Vec::new(),
+            config_indexes: Vec::new(),
+        }
+    }
 }
 
 /// The outcome of offering a leader's entries to a follower's log.
@@ -33,8 +43,8 @@ pub enum AppendOutcome {
     },
 }
 
-impl Log {
-    pub fn from_entries(entries: Vec<Entry>) -> Self {
+impl<C: Clone> Log<C> {
+    pub fn from_entries(entries: Vec<Entry<C>>) -> Self {
         let mut log = Log::default();
         for entry in entries {
             log.push(entry);
@@ -80,7 +90,7 @@ impl Log {
         );
     }
 
-    pub fn entries(&self) -> &[Entry] {
+    pub fn entries(&self) -> &[Entry<C>] {
         &self.entries
     }
 
@@ -111,7 +121,7 @@ impl Log {
         term
     }
 
-    pub fn get(&self, index: Index) -> Option<&Entry> {
+    pub fn get(&self, index: Index) -> Option<&Entry<C>> {
         let position = usize::try_from(index).ok()?.checked_sub(1)?;
         let entry = self.entries.get(position);
         debug_assert!(
@@ -122,7 +132,7 @@ impl Log {
     }
 
     /// Entries `from..=to`, clipped to the log.
-    pub fn range(&self, from: Index, to: Index) -> &[Entry] {
+    pub fn range(&self, from: Index, to: Index) -> &[Entry<C>] {
         let start = (from.max(1) - 1) as usize;
         let end = (to.min(self.last_index())) as usize;
         if start >= end {
@@ -140,7 +150,7 @@ impl Log {
     }
 
     /// Appends an entry at the end. The caller supplies the next index.
-    pub fn push(&mut self, entry: Entry) {
+    pub fn push(&mut self, entry: Entry<C>) {
         assert_eq!(
             entry.index,
             self.last_index() + 1,
@@ -193,7 +203,7 @@ impl Log {
         &mut self,
         prev_index: Index,
         prev_term: Term,
-        entries: Vec<Entry>,
+        entries: Vec<Entry<C>>,
     ) -> AppendOutcome {
         debug_assert!(
             prev_index != 0 || prev_term == 0,

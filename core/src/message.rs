@@ -8,6 +8,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::entry::Entry;
+use crate::kv::Op;
 use crate::types::{Index, MAX_TERM, NodeId, Term};
 
 /// A leader's heartbeat round number. Every Append carries the leader's current round and
@@ -17,16 +18,16 @@ pub type Round = u64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct Message {
+pub struct Message<C = Op> {
     pub from: NodeId,
     pub to: NodeId,
     pub term: Term,
-    pub body: Body,
+    pub body: Body<C>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub enum Body {
+pub enum Body<C = Op> {
     /// "Would you vote for me in `term`?" Changes nothing at the receiver (thesis §9.6).
     PreVote {
         last_index: Index,
@@ -49,7 +50,7 @@ pub enum Body {
     Append {
         prev_index: Index,
         prev_term: Term,
-        entries: Vec<Entry>,
+        entries: Vec<Entry<C>>,
         commit: Index,
         round: Round,
     },
@@ -125,7 +126,7 @@ fn possible_position(index: Index, term: Term, message_term: Term) -> bool {
     (index != 0 || term == 0) && term <= message_term
 }
 
-impl Message {
+impl<C> Message<C> {
     /// Structural checks for anything that came from outside the process. The protocol
     /// code may then rely on them (for example, contiguous entries) without panicking.
     pub fn validate(&self, me: NodeId) -> Result<(), Malformed> {

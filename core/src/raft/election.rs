@@ -7,7 +7,7 @@ use crate::message::{Body, Message};
 use crate::quorum::{VoteResult, tally};
 use crate::types::{Index, Map, NodeId, Term};
 
-impl Raft {
+impl<C: Clone> Raft<C> {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self) {
         if !self.can_campaign() {
@@ -72,7 +72,7 @@ impl Raft {
         self.count_votes();
     }
 
-    fn send_to_other_members(&mut self, term: Term, body: Body) {
+    fn send_to_other_members(&mut self, term: Term, body: Body<C>) {
         let me = self.id();
         let peers: alloc::vec::Vec<NodeId> =
             self.membership().ids().filter(|&id| id != me).collect();
@@ -122,7 +122,7 @@ impl Raft {
         })
     }
 
-    pub(super) fn refuse_vote_in_lease(&mut self, msg: &Message) {
+    pub(super) fn refuse_vote_in_lease(&mut self, msg: &Message<C>) {
         let reason = self.lease_refusal().expect("called only inside the lease");
         let pre_vote = matches!(msg.body, Body::PreVote { .. });
         self.deny_vote(msg.from, msg.term, pre_vote, reason);

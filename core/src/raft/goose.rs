@@ -184,7 +184,7 @@ impl Rounds {
     }
 }
 
-impl Raft {
+impl<C: Clone> Raft<C> {
     /// The goose query (and the first half of a linearizable read): the answer arrives
     /// in a later `Ready::reads`, tagged with `ctx`.
     pub fn confirm_leadership(&mut self, ctx: u64) {

@@ -15,7 +15,7 @@ pub enum MembershipChange {
     Remove(NodeId),
 }
 
-impl Raft {
+impl<C: Clone> Raft<C> {
     /// Proposes adding or removing one member. Returns the config entry's index; the
     /// change is complete when that index commits.
     pub fn propose_membership_change(

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, ConfigError};
 use crate::entry::{Command, Entry};
 use crate::events::{Event, Role, RoleReason};
+use crate::kv::Op;
 use crate::log::Log;
 use crate::message::{Body, Message};
 use crate::progress::Progress;
@@ -32,15 +33,15 @@ pub use goose::{Confirmed, DuckReason, ReadOutcome};
 pub use membership::MembershipChange;
 
 /// What a node must find on disk when it starts (Raft Figure 2's persistent state).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct Persisted {
+pub struct Persisted<C = Op> {
     pub term: Term,
     pub voted_for: Option<NodeId>,
-    pub log: Vec<Entry>,
+    pub log: Vec<Entry<C>>,
 }
 
-impl Persisted {
+impl<C> Persisted<C> {
     /// A founding member of a new cluster: the log starts with the initial membership at
     /// index 1, term 0, identical on every founder and therefore committed by construction.
     pub fn bootstrap(membership: Membership) -> Self {
@@ -57,7 +58,11 @@ impl Persisted {
 
     /// A node joining an existing cluster: it learns everything from the leader.
     pub fn empty() -> Self {
-        Persisted::default()
+        Persisted {
+            term: 0,
+            voted_for: None,
+            log: Vec::new(),
+        }
     }
 }
 
@@ -73,26 +78,45 @@ pub struct HardState {
 /// append `entries` (which start at `truncate_from`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct LogWrite {
+pub struct LogWrite<C = Op> {
     pub truncate_from: Index,
-    pub entries: Vec<Entry>,
+    pub entries: Vec<Entry<C>>,
 }
 
 /// Everything a node produced since the last `ready()`. The driver must, in this order:
 /// 1. make `hard_state` and `log_write` durable;
 /// 2. send `messages`;
 /// 3. apply `committed` entries, answer `reads`.
-#[derive(Debug, Default)]
-pub struct Ready {
+#[derive(Debug)]
+pub struct Ready<C = Op> {
     pub hard_state: Option<HardState>,
-    pub log_write: Option<LogWrite>,
-    pub messages: Vec<Message>,
-    pub committed: Vec<Entry>,
+    pub log_write: Option<LogWrite<C>>,
+    pub messages: Vec<Message<C>>,
+    pub committed: Vec<Entry<C>>,
     pub reads: Vec<ReadOutcome>,
     pub events: Vec<Event>,
 }
 
-impl Ready {
+impl<C> Default for Ready<C> {
+    fn default() -> Self {
+        Ready {
+            hard_state: None,
+            log_write: None,
+            messages: Vec::new(),
+            committed: Vec::new(),
+            reads: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl<C> Default for Persisted<C> {
+    fn default() -> Self {
+        Persisted::empty()
+    }
+}
+
+impl<C> Ready<C> {
     pub fn is_empty(&self) -> bool {
         self.hard_state.is_none()
             && self.log_write.is_none()
@@ -179,7 +203,7 @@ struct Leader {
     departing: Option<(NodeId, Index)>,
 }
 
-pub struct Raft {
+pub struct Raft<C = Op> {
     config: Config,
     rng: Rng,
     now: Millis,
@@ -187,7 +211,7 @@ pub struct Raft {
     // Persistent state (Figure 2): changed only through `set_term`/`set_vote` and the log.
     term: Term,
     voted_for: Option<NodeId>,
-    log: Log,
+    log: Log<C>,
 
     // Volatile state.
     commit_index: Index,
@@ -201,12 +225,12 @@ pub struct Raft {
     /// `election_timeout_min` after it, vote requests are refused (leader stickiness).
     last_leader_contact: Millis,
 
-    out: Ready,
+    out: Ready<C>,
     hard_state_dirty: bool,
     unpersisted_from: Option<Index>,
 }
 
-impl fmt::Debug for Raft {
+impl<C: Clone> fmt::Debug for Raft<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Raft")
             .field("id", &self.config.id)
@@ -219,12 +243,12 @@ impl fmt::Debug for Raft {
     }
 }
 
-impl Raft {
+impl<C: Clone> Raft<C> {
     /// Starts (or restarts) a node from what it persisted, at time `now`. Every node
     /// starts as a follower that refuses votes for one minimum election timeout, so a
     /// quick restart cannot help elect a rival while a leader it acknowledged may still
     /// believe itself unique.
-    pub fn new(config: Config, persisted: Persisted, now: Millis) -> Result<Raft, ConfigError> {
+    pub fn new(config: Config, persisted: Persisted<C>, now: Millis) -> Result<Self, ConfigError> {
         config.validate()?;
         let rng = Rng::new(config.seed);
         let log = Log::from_entries(persisted.log);
@@ -292,7 +316,7 @@ impl Raft {
         self.commit_index
     }
 
-    pub fn log(&self) -> &Log {
+    pub fn log(&self) -> &Log<C> {
         &self.log
     }
 
@@ -382,7 +406,7 @@ impl Raft {
 
     /// Handles one message from a peer. Malformed messages are refused with an event;
     /// nothing a peer sends can make this panic.
-    pub fn step(&mut self, msg: Message) {
+    pub fn step(&mut self, msg: Message<C>) {
         if let Err(reason) = msg.validate(self.id()) {
             self.refuse(msg.from, reason);
             return;
@@ -445,7 +469,7 @@ impl Raft {
 
     /// A message from an older term: tell the sender our term so it catches up (a deposed
     /// leader learns it was deposed), otherwise ignore it.
-    fn on_stale_message(&mut self, msg: Message) {
+    fn on_stale_message(&mut self, msg: Message<C>) {
         match msg.body {
             Body::Append { prev_index, .. } => {
                 let reply = Body::AppendReply {
@@ -473,7 +497,7 @@ impl Raft {
 
     /// Collects everything produced since the last call. See `Ready` for what the driver
     /// must do with it, in which order.
-    pub fn ready(&mut self) -> Ready {
+    pub fn ready(&mut self) -> Ready<C> {
         if self.is_leader() {
             self.flush_leader();
         }
@@ -558,12 +582,12 @@ impl Raft {
         self.emit(Event::MessageRefused { from, reason });
     }
 
-    fn send(&mut self, to: NodeId, body: Body) {
+    fn send(&mut self, to: NodeId, body: Body<C>) {
         let term = self.term;
         self.send_with_term(to, term, body);
     }
 
-    fn send_with_term(&mut self, to: NodeId, term: Term, body: Body) {
+    fn send_with_term(&mut self, to: NodeId, term: Term, body: Body<C>) {
         debug_assert_ne!(to, self.id(), "a node never messages itself");
         self.out.messages.push(Message {
             from: self.id(),

@@ -12,10 +12,10 @@ use crate::progress::Mode;
 use crate::quorum::quorum_value;
 use crate::types::{Index, NodeId, Term};
 
-impl Raft {
+impl<C: Clone> Raft<C> {
     /// Appends a client command to the leader's log; it is sent with the next `ready()`.
     /// Returns the entry's index (its term is the current term).
-    pub fn propose(&mut self, command: Command) -> Result<Index, ProposeError> {
+    pub fn propose(&mut self, command: Command<C>) -> Result<Index, ProposeError> {
         if command.is_config() {
             return Err(ProposeError::ConfigViaChangeOnly);
         }
@@ -35,7 +35,7 @@ impl Raft {
         Ok(())
     }
 
-    pub(super) fn append_as_leader(&mut self, command: Command) -> Index {
+    pub(super) fn append_as_leader(&mut self, command: Command<C>) -> Index {
         let index = self.log.last_index() + 1;
         let is_config = command.is_config();
         self.log.push(Entry {
@@ -159,7 +159,7 @@ impl Raft {
         from: NodeId,
         prev_index: Index,
         prev_term: Term,
-        entries: Vec<Entry>,
+        entries: Vec<Entry<C>>,
         leader_commit: Index,
         round: Round,
     ) {

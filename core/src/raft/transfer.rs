@@ -15,7 +15,7 @@ pub(super) struct Transfer {
     timeout_now_sent: bool,
 }
 
-impl Raft {
+impl<C: Clone> Raft<C> {
     /// Starts handing leadership to `to`. New proposals and goose queries are refused
     /// until the transfer succeeds or gives up (after a minimum election timeout).
     pub fn transfer_leadership(&mut self, to: NodeId) -> Result<(), ProposeError> {
