@@ -458,6 +458,7 @@ pub fn run(opts: &Options) -> Result<RunResult, String> {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         keys: opts.keys,
+        minutes,
     };
     let header = serde_json::json!({
         "seed": seed,
