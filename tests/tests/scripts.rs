@@ -1079,4 +1079,15 @@ macro_rules! scripts {
     };
 }
 
-scripts!(election, figure7, log_replication, safety, terms);
+scripts!(
+    checkquorum,
+    election,
+    figure7,
+    goose,
+    log_replication,
+    membership,
+    prevote,
+    safety,
+    terms,
+    transfer
+);
