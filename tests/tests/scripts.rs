@@ -1086,8 +1086,10 @@ scripts!(
     goose,
     log_replication,
     membership,
+    partition_story,
     prevote,
     safety,
+    sim_actions,
     terms,
     transfer
 );
