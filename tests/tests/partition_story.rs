@@ -1,6 +1,10 @@
 //! The story the product exists for: five nodes, the goose cut off with one follower.
 //! The old goose stops answering goose, never answers goose once the majority has a new
 //! leader, the majority elects within a bound, and after healing there is exactly one goose.
+//!
+//! This keeps the 20 ms polling of the minority and its floors, which a script cannot
+//! say; the story told step by step, and the crashed goose replaced, are in
+//! `tests/testdata/partition_story.txt`.
 
 use duckgoose_core::{Reply, Request};
 use duckgoose_sim::{Action, Cluster, SimConfig, trace::TraceMode};
@@ -106,29 +110,4 @@ fn minority_goose_goes_quiet_and_majority_takes_over() {
         cluster.violations()
     );
     cluster.check_linearizability().expect("linearizable");
-}
-
-#[test]
-fn a_crashed_goose_is_replaced_and_rejoins_as_a_duck() {
-    let mut cluster = Cluster::new(SimConfig::new(5, 11), TraceMode::Record);
-    cluster.run_until(2_000);
-    let old = cluster.goose().expect("a goose");
-    cluster.apply(Action::Crash { node: old });
-    let crashed_at = cluster.now();
-    while cluster.goose().is_none_or(|g| g == old) {
-        assert!(
-            cluster.now() < crashed_at + 1_500,
-            "no new goose within 1.5 s"
-        );
-        cluster.run_for(5);
-    }
-    cluster.apply(Action::Restart { node: old });
-    cluster.run_for(2_000);
-    assert_ne!(cluster.goose(), Some(old));
-    assert!(matches!(ask(&mut cluster, old), Some(Reply::Duck { .. })));
-    assert!(
-        cluster.violations().is_empty(),
-        "{:?}",
-        cluster.violations()
-    );
 }
