@@ -143,7 +143,7 @@ fn followers_in_lease_refuse_votes_and_say_why() {
     let follower = if leader == 1 { 2 } else { 1 };
     let term = net.node(follower).term();
     let r = net.node_mut(follower);
-    r.ready();
+    r.drain();
     r.step(msg(
         9,
         follower,
@@ -155,7 +155,7 @@ fn followers_in_lease_refuse_votes_and_say_why() {
         },
     ));
     assert_eq!(r.term(), term, "the disruptive term is not adopted");
-    let ready = r.ready();
+    let ready = r.drain();
     assert!(ready.events.iter().any(|e| matches!(
         e,
         Event::VoteDenied {
@@ -363,9 +363,9 @@ fn goose_waits_for_a_round_started_after_the_question() {
         ));
     }
     assert!(r.commit_index() >= last, "no-op committed");
-    r.ready();
+    r.drain();
     r.confirm_leadership(7);
-    let ready = r.ready();
+    let ready = r.drain();
     assert!(
         ready.reads.is_empty(),
         "not answered before anyone acknowledged"
@@ -387,7 +387,7 @@ fn goose_waits_for_a_round_started_after_the_question() {
             },
         ));
     }
-    assert!(r.ready().reads.is_empty());
+    assert!(r.drain().reads.is_empty());
     r.step(msg(
         2,
         1,
@@ -397,7 +397,7 @@ fn goose_waits_for_a_round_started_after_the_question() {
             result: AppendResult::Accepted { match_index: last },
         },
     ));
-    let reads = r.ready().reads;
+    let reads = r.drain().reads;
     assert_eq!(reads.len(), 1, "leader + one follower is a quorum of three");
     assert_eq!(reads[0].ctx, 7);
     assert_eq!(reads[0].result.map(|c| c.term), Ok(term));
@@ -428,9 +428,9 @@ fn concurrent_goose_questions_share_one_round() {
     let leader = net.elect_someone(2_000);
     net.advance(100);
     net.delivered.clear();
-    for ctx in 0..50 {
-        net.node_mut(leader).confirm_leadership(ctx);
-    }
+    // Questions that arrive together are handed over together (what the replica does
+    // with a batch of requests): they start one round.
+    net.node_mut(leader).confirm_leadership_batch(0..50);
     net.settle();
     assert_eq!(goose_answers(&net, leader).len(), 50);
     assert!(goose_answers(&net, leader).iter().all(|a| a.is_ok()));
@@ -509,7 +509,7 @@ fn late_duplicates_of_append_replies_do_not_start_an_endless_probe() {
     let term = leader.term();
     let last = leader.log().last_index();
     let reply = |result| msg(2, 1, term, Body::AppendReply { round: 1, result });
-    let appends = |ready: &duckgoose_core::Ready| {
+    let appends = |ready: &Drained| {
         ready
             .messages
             .iter()
@@ -517,7 +517,7 @@ fn late_duplicates_of_append_replies_do_not_start_an_endless_probe() {
             .count()
     };
     leader.step(reply(AppendResult::Accepted { match_index: last }));
-    assert_eq!(appends(&leader.ready()), 0, "follower 2 matches everything");
+    assert_eq!(appends(&leader.drain()), 0, "follower 2 matches everything");
 
     // A refusal it sent before catching up, at an index now known to match, arrives late.
     leader.step(reply(AppendResult::Rejected {
@@ -526,7 +526,7 @@ fn late_duplicates_of_append_replies_do_not_start_an_endless_probe() {
         conflict_term: None,
     }));
     assert_eq!(
-        appends(&leader.ready()),
+        appends(&leader.drain()),
         0,
         "a stale refusal prompts nothing"
     );
@@ -534,12 +534,12 @@ fn late_duplicates_of_append_replies_do_not_start_an_endless_probe() {
     for _ in 0..3 {
         leader.step(reply(AppendResult::Accepted { match_index: last }));
         assert_eq!(
-            appends(&leader.ready()),
+            appends(&leader.drain()),
             0,
             "a repeated acceptance prompts nothing"
         );
     }
     // New entries still go out at once.
     leader.propose(put("k", "v")).unwrap();
-    assert_eq!(appends(&leader.ready()), 1);
+    assert_eq!(appends(&leader.drain()), 1);
 }

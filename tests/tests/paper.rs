@@ -38,7 +38,7 @@ fn ack_noop(r: &mut Raft, peers: &[u64]) {
             },
         ));
     }
-    r.ready();
+    r.drain();
 }
 
 // ---- §5.1: terms --------------------------------------------------------------------
@@ -67,7 +67,7 @@ fn every_role_adopts_a_higher_term_and_follows() {
             }
         }
         assert_eq!(r.role(), start);
-        r.ready();
+        r.drain();
         r.step(append(2, 1, 5, (0, 0), vec![], 0));
         assert_eq!(r.role(), Role::Follower, "from {start:?}");
         assert_eq!(r.term(), 5);
@@ -81,7 +81,7 @@ fn every_role_adopts_a_higher_term_and_follows() {
 fn stale_term_messages_are_refused_with_our_term() {
     let mut r = with_log(1, &IDS, 3, &[]);
     r.step(append(2, 1, 2, (1, 0), vec![entry(2, 2)], 0));
-    let ready = r.ready();
+    let ready = r.drain();
     assert_eq!(r.log().last_index(), 1, "nothing appended");
     assert_eq!(r.leader(), None);
     assert_eq!(ready.messages.len(), 1);
@@ -118,11 +118,11 @@ fn leader_broadcasts_heartbeats_on_schedule() {
     let now = r.now();
     r.tick(now + 49);
     assert!(
-        of_kind(&r.ready().messages, "Heartbeat").is_empty(),
+        of_kind(&r.drain().messages, "Heartbeat").is_empty(),
         "not yet"
     );
     r.tick(now + 50);
-    let ready = r.ready();
+    let ready = r.drain();
     let beats: Vec<_> = ready
         .messages
         .iter()
@@ -208,7 +208,7 @@ fn a_follower_votes_once_per_term() {
         persisted.voted_for = voted;
         let mut r = Raft::new(config(1), persisted, 1_000).unwrap();
         r.tick(1_000);
-        r.ready();
+        r.drain();
         r.step(msg(
             candidate,
             1,
@@ -219,7 +219,7 @@ fn a_follower_votes_once_per_term() {
                 transfer: false,
             },
         ));
-        let ready = r.ready();
+        let ready = r.drain();
         assert_eq!(
             ready.messages[0].body,
             Body::VoteReply { granted },
@@ -306,7 +306,7 @@ fn leader_replicates_a_proposal() {
     let noop_index = r.log().last_index();
     let index = r.propose(put("x", "1")).unwrap();
     assert_eq!(index, noop_index + 1);
-    let ready = r.ready();
+    let ready = r.drain();
     let write = ready.log_write.expect("persist the new entry");
     assert_eq!(write.entries.last().unwrap().index, index);
     let appends = of_kind(&ready.messages, "Append");
@@ -352,7 +352,7 @@ fn commit_needs_acknowledgements_from_a_majority() {
         elect(&mut r);
         let term = r.term();
         let index = r.propose(put("k", "v")).unwrap();
-        r.ready();
+        r.drain();
         for peer in 2..2 + acks {
             r.step(msg(
                 peer,
@@ -379,7 +379,7 @@ fn committing_an_entry_commits_its_predecessors() {
     elect(&mut r);
     let term = r.term();
     let last = r.log().last_index();
-    r.ready();
+    r.drain();
     r.step(msg(
         2,
         1,
@@ -390,7 +390,7 @@ fn committing_an_entry_commits_its_predecessors() {
         },
     ));
     assert_eq!(r.commit_index(), last);
-    let committed: Vec<Term> = r.ready().committed.iter().map(|e| e.term).collect();
+    let committed: Vec<Term> = r.drain().committed.iter().map(|e| e.term).collect();
     assert_eq!(
         committed,
         vec![1, 2, term],
@@ -410,7 +410,7 @@ fn follower_commits_what_the_leader_committed() {
         3,
         "never past the last entry known to match"
     );
-    let committed = r.ready().committed;
+    let committed = r.drain().committed;
     assert_eq!(
         committed.iter().map(|e| e.index).collect::<Vec<_>>(),
         vec![1, 2, 3]
@@ -433,8 +433,9 @@ fn follower_checks_the_previous_entry() {
         ((0, 0), true),
     ] {
         let mut r = with_log(1, &IDS, 2, &[1, 2]);
-        r.step(append(2, 1, 2, prev, vec![], 0));
-        let ready = r.ready();
+        // In term 3: a prev term above the message term is refused as impossible.
+        r.step(append(2, 1, 3, prev, vec![], 0));
+        let ready = r.drain();
         let reply = ready
             .messages
             .iter()
@@ -556,7 +557,7 @@ fn votes_go_only_to_up_to_date_candidates() {
                 transfer: false,
             },
         ));
-        let ready = r.ready();
+        let ready = r.drain();
         let reply = ready
             .messages
             .iter()
@@ -600,7 +601,7 @@ fn refusing_a_candidate_does_not_restart_the_election_timer() {
                 transfer: false,
             },
         ));
-        let reply = r.ready().messages.pop().unwrap();
+        let reply = r.drain().messages.pop().unwrap();
         assert_eq!(reply.body, Body::VoteReply { granted });
         assert_eq!(r.term(), 3, "the higher term is adopted either way");
         let (_, now_fires) = r.election_timer().unwrap();
@@ -625,7 +626,7 @@ fn old_term_entries_are_not_committed_by_counting() {
     let mut r = with_log(1, &[1, 2, 3, 4, 5], 2, &[1, 2]);
     elect(&mut r);
     let term = r.term();
-    r.ready();
+    r.drain();
     // Majority stores entry 3 (term 2) but not our no-op.
     for peer in [2, 3] {
         r.step(msg(
@@ -676,7 +677,7 @@ fn pre_vote_does_not_bump_the_term() {
     r.step(msg(2, 1, 1, Body::PreVoteReply { granted: true }));
     assert_eq!(r.role(), Role::Candidate);
     assert_eq!(r.term(), 1);
-    assert!(r.ready().events.iter().any(|e| matches!(
+    assert!(r.drain().events.iter().any(|e| matches!(
         e,
         Event::RoleChanged {
             role: Role::Candidate,

@@ -187,13 +187,26 @@ impl Rounds {
 
 impl<C: Clone> Raft<C> {
     /// The goose query (and the first half of a linearizable read): the answer arrives
-    /// in a later `Ready::reads`, tagged with `ctx`. Anyone but the leader answers duck.
+    /// in a later `Released::reads`, tagged with `ctx`. Anyone but the leader answers duck.
+    /// A leader starts a heartbeat round for it at once.
     pub fn confirm_leadership(&mut self, ctx: u64) {
+        self.confirm_leadership_batch(core::iter::once(ctx));
+    }
+
+    /// Goose queries that arrived together: they share one heartbeat round.
+    pub fn confirm_leadership_batch(&mut self, ctxs: impl IntoIterator<Item = u64>) {
         match self.leading() {
-            Some(mut leading) => leading.confirm(ctx),
+            Some(mut leading) => {
+                for ctx in ctxs {
+                    leading.confirm(ctx);
+                }
+                leading.start_round_if_wanted();
+            }
             None => {
                 let leader = self.core.leader;
-                self.core.answer(ctx, Err(DuckReason::NotLeader { leader }));
+                for ctx in ctxs {
+                    self.core.answer(ctx, Err(DuckReason::NotLeader { leader }));
+                }
             }
         }
     }

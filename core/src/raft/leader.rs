@@ -22,8 +22,6 @@ pub(super) struct Leader {
     pub(super) term_start: Index,
     pub(super) heartbeat_due: Millis,
     pub(super) check_quorum_due: Millis,
-    /// New entries were appended since the last broadcast.
-    pub(super) entries_pending: bool,
     pub(super) rounds: Rounds,
     pub(super) transfer: Option<Transfer>,
     /// A member removed by an uncommitted config entry: still told about its removal.
@@ -60,7 +58,6 @@ impl Leader {
             term_start,
             heartbeat_due: core.now,
             check_quorum_due: core.now + core.config.election_timeout_min,
-            entries_pending: false,
             rounds: Rounds::default(),
             transfer: None,
             departing: None,
@@ -91,6 +88,14 @@ impl<C: Clone> Leading<'_, C> {
             self.broadcast_heartbeat();
         }
         ControlFlow::Continue(())
+    }
+
+    /// Ends every leader input: a goose query that arrived (or was released) during it
+    /// gets a round started now, shared by every query that arrived with it.
+    pub(super) fn start_round_if_wanted(&mut self) {
+        if self.leader.rounds.wants_new_round() {
+            self.broadcast_heartbeat();
+        }
     }
 
     /// CheckQuorum: has a quorum (counting ourselves) been heard from since the last check?

@@ -30,8 +30,7 @@ impl<C: Clone> Raft<C> {
             return Err(not_leader);
         };
         let index = leading.propose_change(change)?;
-        let flow = leading.maybe_commit();
-        self.apply(flow);
+        leading.send_appends();
         Ok(index)
     }
 }

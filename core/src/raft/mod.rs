@@ -1,7 +1,8 @@
 //! The Raft protocol as a pure state machine (etcd-style): inputs are `tick(now)`,
-//! `step(message)`, `propose`, `confirm_leadership` (the goose query), membership
-//! changes and leadership transfer; every output is collected and handed to the driver
-//! by `ready()`.
+//! `step(message)`, `propose`/`propose_batch`, `confirm_leadership` (the goose query),
+//! membership changes and leadership transfer. Each input does its own work; the output
+//! is queued, drained by `ready()` and released by `advance(ready)` once the driver made
+//! it durable (`ready.rs`).
 //!
 //! `Raft` is a `Core` (what every role shares, `shared.rs`) plus a `RoleState`. Inputs
 //! are dispatched by role once, here: leader-only code runs on a `Leading` borrow
@@ -43,7 +44,7 @@ use shared::{Core, Outbox};
 
 pub use goose::{Confirmed, DuckReason, ReadOutcome};
 pub use membership::MembershipChange;
-pub use ready::{HardState, LogWrite, Ready};
+pub use ready::{HardState, LogWrite, Ready, Released};
 
 /// What a node must find on disk when it starts (Raft Figure 2's persistent state).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,9 +182,11 @@ impl<C: Clone> Raft<C> {
             now,
             term: persisted.term,
             voted_for: persisted.voted_for,
-            log,
             commit_index,
             handed_out: 0,
+            // What we start from was read from disk.
+            durable: log.last_index(),
+            log,
             leader: None,
             election_deadline: now,
             election_armed_at: now,
@@ -493,6 +496,17 @@ impl<C: Clone> Raft<C> {
             core.commit_index
         );
         assert!(core.handed_out <= core.commit_index);
+        assert!(
+            core.durable <= last,
+            "durable {} past last {last}",
+            core.durable
+        );
+        assert!(
+            core.handed_out <= core.durable,
+            "handed out {} entries not yet durable ({})",
+            core.handed_out,
+            core.durable
+        );
         assert!(
             core.log.last_term() <= core.term,
             "log holds a term newer than ours"

@@ -3,7 +3,7 @@
 //! follower's half (`on_append`) on `Raft`, since it may end a candidacy.
 
 use alloc::vec::Vec;
-use core::ops::ControlFlow;
+use core::ops::{ControlFlow, Range};
 
 use super::leader::{Flow, Leading};
 use super::{ProposeError, Raft, RoleState};
@@ -16,10 +16,24 @@ use crate::quorum::quorum_value;
 use crate::types::{Index, NodeId, Term};
 
 impl<C: Clone> Raft<C> {
-    /// Appends a client command to the leader's log; it is sent with the next `ready()`.
-    /// Returns the entry's index (its term is the current term).
+    /// Appends a client command to the leader's log and sends it to the followers.
+    /// Returns the entry's index (its term is the current term). Several commands at
+    /// once should go through `propose_batch`: one Append per follower for all of them.
     pub fn propose(&mut self, command: Command<C>) -> Result<Index, ProposeError> {
-        if command.is_config() {
+        let indexes = self.propose_batch(core::iter::once(command))?;
+        debug_assert_eq!(indexes.end, indexes.start + 1, "one command, one entry");
+        Ok(indexes.start)
+    }
+
+    /// Appends commands to the leader's log, in order, and sends them to each follower
+    /// in one Append (flow control permitting). Returns their indexes. All or nothing:
+    /// if one is refused, none is appended.
+    pub fn propose_batch(
+        &mut self,
+        commands: impl IntoIterator<Item = Command<C>>,
+    ) -> Result<Range<Index>, ProposeError> {
+        let commands: Vec<Command<C>> = commands.into_iter().collect();
+        if commands.iter().any(Command::is_config) {
             return Err(ProposeError::ConfigViaChangeOnly);
         }
         let not_leader = self.not_leader();
@@ -27,10 +41,13 @@ impl<C: Clone> Raft<C> {
             return Err(not_leader);
         };
         leading.check_can_propose()?;
-        let index = leading.append(command);
-        let flow = leading.maybe_commit();
-        self.apply(flow);
-        Ok(index)
+        let first = leading.core.log.last_index() + 1;
+        for command in commands {
+            leading.append(command);
+        }
+        let end = leading.core.log.last_index() + 1;
+        leading.send_appends();
+        Ok(first..end)
     }
 
     /// AppendEntries at a follower (or a candidate that learns of the leader).
@@ -88,6 +105,8 @@ impl<C: Clone> Raft<C> {
                         core.emit(Event::LogTruncated { from: first });
                     }
                     core.mark_unpersisted(first);
+                    // Whatever was durable from `first` on is no longer our log.
+                    core.durable = core.durable.min(first - 1);
                 }
                 // Commit only what we know matches the leader: up to the last new entry.
                 core.advance_commit(leader_commit.min(last_new));
@@ -119,8 +138,8 @@ impl<C: Clone> Leading<'_, C> {
         }
     }
 
-    /// Appends to the leader's log; sending is left to `flush`, so a batch of proposals
-    /// goes out as one Append per follower.
+    /// Appends to the leader's log without sending: the caller sends once for a batch.
+    /// The entry counts toward commit only once the driver acknowledges it durable.
     pub(super) fn append(&mut self, command: Command<C>) -> Index {
         let core = &mut *self.core;
         let index = core.log.last_index() + 1;
@@ -131,7 +150,6 @@ impl<C: Clone> Leading<'_, C> {
             command,
         });
         core.mark_unpersisted(index);
-        self.leader.entries_pending = true;
         if is_config {
             self.on_membership_appended(index);
         }
@@ -194,7 +212,6 @@ impl<C: Clone> Leading<'_, C> {
     pub(super) fn broadcast_heartbeat(&mut self) {
         let now = self.core.now;
         self.leader.heartbeat_due = now + self.core.config.heartbeat_interval;
-        self.leader.entries_pending = false;
         self.leader.rounds.start(now);
         let targets: Vec<(NodeId, Index)> = self
             .leader
@@ -215,17 +232,11 @@ impl<C: Clone> Leading<'_, C> {
         self.confirm_reads();
     }
 
-    /// Batches everything proposed since the last flush into one Append per follower,
-    /// and starts a round if a goose query is waiting for one.
-    pub(super) fn flush(&mut self) {
-        if self.leader.rounds.wants_new_round() {
-            self.broadcast_heartbeat();
-        } else if self.leader.entries_pending {
-            self.leader.entries_pending = false;
-            let peers: Vec<NodeId> = self.leader.progress.keys().copied().collect();
-            for peer in peers {
-                self.send_append(peer);
-            }
+    /// Sends each follower what it is missing (after appending a batch).
+    pub(super) fn send_appends(&mut self) {
+        let peers: Vec<NodeId> = self.leader.progress.keys().copied().collect();
+        for peer in peers {
+            self.send_append(peer);
         }
     }
 
@@ -271,17 +282,21 @@ impl<C: Clone> Leading<'_, C> {
             }
         }
         self.confirm_reads();
+        self.start_round_if_wanted();
         ControlFlow::Continue(())
     }
 
     /// Commits the highest index a quorum has, if it is of the current term (§5.4.2).
+    /// The leader's own copy counts only as far as the driver acknowledged it durable:
+    /// a leader that crashed before its write landed may not remember the entry.
     pub(super) fn maybe_commit(&mut self) -> Flow {
         let core = &mut *self.core;
-        let (me, last) = (core.id(), core.log.last_index());
+        let (me, durable) = (core.id(), core.durable);
+        debug_assert!(durable <= core.log.last_index(), "durable past the log");
         let progress = &self.leader.progress;
         let candidate = quorum_value(core.log.membership(), |id| {
             if id == me {
-                last
+                durable
             } else {
                 progress.get(&id).map_or(0, |p| p.match_index)
             }

@@ -50,6 +50,10 @@ pub(super) struct Core<C> {
     pub(super) commit_index: Index,
     /// Committed entries already handed to the driver.
     pub(super) handed_out: Index,
+    /// The log is durable through here: the driver acknowledged writing it (`advance`).
+    /// A leader counts its own copy toward commit only this far; committed entries are
+    /// handed out only this far.
+    pub(super) durable: Index,
     pub(super) leader: Option<NodeId>,
     pub(super) election_deadline: Millis,
     pub(super) election_armed_at: Millis,
