@@ -395,8 +395,9 @@ impl<C: Clone> Raft<C> {
                 last_term,
                 ..
             } => self.on_vote(from, last_index, last_term),
-            Body::PreVoteReply { granted } => match &mut self.state {
-                RoleState::PreCandidate { votes } => {
+            Body::PreVoteReply { granted } => {
+                // Otherwise a late reply to a pre-vote we are no longer running: moot.
+                if let RoleState::PreCandidate { votes } = &mut self.state {
                     // A granted reply carries the term we proposed; a refusal, the voter's.
                     let expected = if granted {
                         self.core.term + 1
@@ -408,17 +409,14 @@ impl<C: Clone> Raft<C> {
                         self.count_votes();
                     }
                 }
-                // A late reply to a pre-vote we are no longer running: moot.
-                _ => {}
-            },
-            Body::VoteReply { granted } => match &mut self.state {
-                RoleState::Candidate { votes } => {
+            }
+            Body::VoteReply { granted } => {
+                // Otherwise a late reply to an election already won, lost or abandoned.
+                if let RoleState::Candidate { votes } = &mut self.state {
                     votes.insert(from, granted);
                     self.count_votes();
                 }
-                // A late reply to an election already won, lost or abandoned: moot.
-                _ => {}
-            },
+            }
             Body::Append {
                 prev_index,
                 prev_term,

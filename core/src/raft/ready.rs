@@ -110,7 +110,7 @@ impl<C: Clone> Raft<C> {
         self.debug_check_invariants();
         let core = &mut self.core;
         let out = core::mem::take(&mut core.out);
-        let hard_state = core::mem::take(&mut core.hard_state_dirty).then(|| HardState {
+        let hard_state = core::mem::take(&mut core.hard_state_dirty).then_some(HardState {
             term: core.term,
             voted_for: core.voted_for,
         });
