@@ -71,8 +71,8 @@ impl<C: Clone> Leading<'_, C> {
         debug_assert_eq!(self.core.voted_for, Some(self.core.id()));
         let index = self.append(Command::Noop);
         debug_assert_eq!(index, self.leader.term_start, "the no-op starts the term");
-        // A lone leader commits on its own.
-        self.maybe_commit()?;
+        // Nothing commits yet, even alone: the no-op is not durable until `advance`.
+        debug_assert!(self.core.durable < index);
         self.tick()
     }
 
