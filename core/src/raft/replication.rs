@@ -20,9 +20,17 @@ impl<C: Clone> Raft<C> {
     /// Returns the entry's index (its term is the current term). Several commands at
     /// once should go through `propose_batch`: one Append per follower for all of them.
     pub fn propose(&mut self, command: Command<C>) -> Result<Index, ProposeError> {
-        let indexes = self.propose_batch(core::iter::once(command))?;
-        debug_assert_eq!(indexes.end, indexes.start + 1, "one command, one entry");
-        Ok(indexes.start)
+        if command.is_config() {
+            return Err(ProposeError::ConfigViaChangeOnly);
+        }
+        let not_leader = self.not_leader();
+        let Some(mut leading) = self.leading() else {
+            return Err(not_leader);
+        };
+        leading.check_can_propose()?;
+        let index = leading.append(command);
+        leading.send_appends();
+        Ok(index)
     }
 
     /// Appends commands to the leader's log, in order, and sends them to each follower
