@@ -45,7 +45,9 @@ pub use log::Log;
 pub use message::{AppendResult, Body, Message};
 pub use raft::{
     Confirmed, DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft,
-    ReadOutcome, Ready,
+    ReadOutcome, Ready, Released,
 };
-pub use replica::{Replica, ReplicaReady, Reply, Request, RequestError, RequestId, Response};
+pub use replica::{
+    Replica, ReplicaReady, ReplicaReleased, Reply, Request, RequestError, RequestId, Response,
+};
 pub use types::{Index, MAX_TERM, Member, Membership, Millis, NodeId, Term};

@@ -1,6 +1,7 @@
 //! A Raft node plus its key-value store and the bookkeeping for client requests: what
 //! every driver (simulator, browser, native server) runs. Still sans-IO: requests come in
-//! with an id, responses come out of `ready()`.
+//! with an id, responses come out of `advance()`, once `ready()`'s writes are durable
+//! (the same contract as `Raft::ready`/`Raft::advance`).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -16,6 +17,7 @@ use crate::kv::{Kv, Op, Output};
 use crate::message::Message;
 use crate::raft::{
     DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft, ReadOutcome,
+    Ready,
 };
 use crate::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
 
@@ -117,17 +119,24 @@ pub struct Response {
     pub result: Result<Reply, RequestError>,
 }
 
-/// What `Replica::ready` hands the driver. Order of duties: persist `hard_state` and
-/// `log_write`, then send `messages`, then deliver `responses`.
-#[derive(Debug, Default)]
+/// What `Replica::ready` hands the driver: make `hard_state` and `log_write` durable,
+/// then pass it to `Replica::advance` for the messages and responses.
+#[derive(Debug)]
+#[must_use = "persist it, then pass it to Replica::advance to get the messages"]
 pub struct ReplicaReady {
     pub hard_state: Option<HardState>,
     pub log_write: Option<LogWrite>,
+    pub events: Vec<Event>,
+    ready: Ready,
+}
+
+/// What `Replica::advance` releases: send `messages`, deliver `responses`.
+#[derive(Debug, Default)]
+pub struct ReplicaReleased {
     pub messages: Vec<Message>,
     /// Entries applied to the key-value store by this call, in order.
     pub applied: Vec<Entry>,
     pub responses: Vec<Response>,
-    pub events: Vec<Event>,
 }
 
 #[derive(Debug)]
@@ -228,28 +237,81 @@ impl Replica {
         due
     }
 
-    /// Starts a client request; its response comes out of a later `ready()`.
+    /// Starts a client request; its response comes out of a later `advance()`.
     pub fn request(&mut self, id: RequestId, request: Request) {
+        self.requests(core::iter::once((id, request)));
+    }
+
+    /// Starts requests that arrived together: consecutive writes become one batch
+    /// proposal (one Append per follower), reads and goose queries share one round.
+    pub fn requests(&mut self, requests: impl IntoIterator<Item = (RequestId, Request)>) {
+        let mut writes: Vec<(RequestId, Command)> = Vec::new();
+        let mut queries: Vec<RequestId> = Vec::new();
+        let deadline = self.raft.now() + self.request_timeout;
+        for (id, request) in requests {
+            match request {
+                Request::Kv(Op::Get { key }) => {
+                    self.queries.insert(id, PendingQuery::Get { key, deadline });
+                    queries.push(id);
+                }
+                Request::Goose => {
+                    self.queries.insert(id, PendingQuery::Goose);
+                    queries.push(id);
+                }
+                Request::Kv(op) => writes.push((id, Command::App(op))),
+                other => {
+                    // Keep order around membership changes and transfers.
+                    self.propose_writes(core::mem::take(&mut writes));
+                    self.raft
+                        .confirm_leadership_batch(core::mem::take(&mut queries));
+                    self.request_one(id, other);
+                }
+            }
+        }
+        self.propose_writes(writes);
+        if !queries.is_empty() {
+            self.raft.confirm_leadership_batch(queries);
+        }
+    }
+
+    fn propose_writes(&mut self, writes: Vec<(RequestId, Command)>) {
+        if writes.is_empty() {
+            return;
+        }
+        let deadline = self.raft.now() + self.request_timeout;
+        let term = self.raft.term();
+        let (ids, commands): (Vec<RequestId>, Vec<Command>) = writes.into_iter().unzip();
+        match self.raft.propose_batch(commands) {
+            Ok(indexes) => {
+                debug_assert_eq!(indexes.end - indexes.start, ids.len() as Index);
+                for (index, id) in indexes.zip(ids) {
+                    self.entries
+                        .insert(index, PendingEntry { id, term, deadline });
+                }
+            }
+            Err(e) => {
+                for id in ids {
+                    self.respond(id, Err(e.into()));
+                }
+            }
+        }
+    }
+
+    /// A request that is neither a write nor a query.
+    fn request_one(&mut self, id: RequestId, request: Request) {
         let deadline = self.raft.now() + self.request_timeout;
         let term = self.raft.term();
         let proposed = match request {
-            Request::Kv(Op::Get { key }) => {
-                self.queries.insert(id, PendingQuery::Get { key, deadline });
-                self.raft.confirm_leadership(id);
+            Request::Kv(_) | Request::Goose => {
+                self.requests(core::iter::once((id, request)));
                 return;
             }
-            Request::Kv(op) => self.raft.propose(Command::App(op)),
             Request::AddMember(member) => self
                 .raft
                 .propose_membership_change(MembershipChange::Add(member)),
             Request::RemoveMember(node) => self
                 .raft
                 .propose_membership_change(MembershipChange::Remove(node)),
-            Request::Goose => {
-                self.queries.insert(id, PendingQuery::Goose);
-                self.raft.confirm_leadership(id);
-                return;
-            }
             Request::Transfer { to } => {
                 match self.raft.transfer_leadership(to) {
                     Ok(()) if to == self.raft.id() => {
@@ -279,26 +341,39 @@ impl Replica {
         }
     }
 
-    /// Collects Raft's output, applies newly committed entries, and answers whatever
-    /// requests are now decided.
+    /// Is anything queued for `ready()`?
+    pub fn has_ready(&self) -> bool {
+        self.raft.has_ready() || !self.responses.is_empty()
+    }
+
+    /// Takes Raft's output: what to persist, and what happened.
     pub fn ready(&mut self) -> ReplicaReady {
-        let ready = self.raft.ready();
-        for entry in &ready.committed {
+        let mut ready = self.raft.ready();
+        ReplicaReady {
+            hard_state: ready.hard_state.take(),
+            log_write: ready.log_write.take(),
+            events: core::mem::take(&mut ready.events),
+            ready,
+        }
+    }
+
+    /// `ready`'s writes are durable: applies newly committed entries, answers whatever
+    /// requests are now decided, and releases the messages.
+    pub fn advance(&mut self, ready: ReplicaReady) -> ReplicaReleased {
+        let released = self.raft.advance(ready.ready);
+        for entry in &released.committed {
             let applied = self.kv.apply(entry);
             self.answer_entry(entry, applied);
         }
-        for outcome in ready.reads {
+        for outcome in released.reads {
             self.answer_query(outcome);
         }
         self.answer_reads_now_applied();
         self.check_transfer();
-        ReplicaReady {
-            hard_state: ready.hard_state,
-            log_write: ready.log_write,
-            messages: ready.messages,
-            applied: ready.committed,
+        ReplicaReleased {
+            messages: released.messages,
+            applied: released.committed,
             responses: core::mem::take(&mut self.responses),
-            events: ready.events,
         }
     }
 

@@ -20,7 +20,9 @@ fn settle(nodes: &mut [Node]) {
     loop {
         let mut mail: Vec<Message<Counter>> = Vec::new();
         for node in nodes.iter_mut() {
+            // Nothing to persist to in this test: every write is "durable" at once.
             let ready = node.raft.ready();
+            let ready = node.raft.advance(ready);
             for entry in ready.committed {
                 match entry.command {
                     Command::App(Counter::Add(n)) => node.total += n,
@@ -30,7 +32,7 @@ fn settle(nodes: &mut [Node]) {
             }
             mail.extend(ready.messages);
         }
-        if mail.is_empty() {
+        if mail.is_empty() && !nodes.iter().any(|n| n.raft.has_ready()) {
             return;
         }
         for msg in mail {

@@ -157,19 +157,26 @@ impl Harness {
         self.nodes.get_mut(&id)?.replica.as_mut()
     }
 
-    /// `ready()`, persisted to the model disk, messages queued, every invariant checked.
+    /// `ready()`, persisted to the model disk, acknowledged, messages queued, every
+    /// invariant checked; again until the node has nothing queued (an acknowledgement
+    /// can commit).
     pub fn flush(&mut self, id: NodeId) {
+        while self.flush_once(id) {}
+    }
+
+    /// One `ready()`/`advance()`; returns whether more is queued.
+    fn flush_once(&mut self, id: NodeId) -> bool {
         let Some(node) = self.nodes.get_mut(&id) else {
-            return;
+            return false;
         };
         let Some(replica) = node.replica.as_mut() else {
-            return;
+            return false;
         };
-        let out = replica.ready();
+        let ready = replica.ready();
         let raft = replica.raft();
 
         // Persist, checking the writes themselves.
-        if let Some(hs) = out.hard_state {
+        if let Some(hs) = ready.hard_state {
             assert!(
                 hs.term >= node.disk.term,
                 "node {id}: persisted term goes back {} -> {}",
@@ -187,7 +194,7 @@ impl Harness {
             node.disk.term = hs.term;
             node.disk.voted_for = hs.voted_for;
         }
-        if let Some(lw) = &out.log_write {
+        if let Some(lw) = &ready.log_write {
             let len = node.disk.log.len() as u64;
             assert!(
                 lw.truncate_from >= 1 && lw.truncate_from <= len + 1,
@@ -216,6 +223,10 @@ impl Harness {
             node.disk.log.as_slice() == raft.log().entries(),
             "node {id}: persisted log differs from the log"
         );
+
+        // Durable: only now may anything that depends on the write leave the node.
+        let out = replica.advance(ready);
+        let raft = replica.raft();
 
         // Volatile state.
         let last = raft.log().last_index();
@@ -292,6 +303,7 @@ impl Harness {
             }
             self.network.push_back(m);
         }
+        replica.has_ready()
     }
 
     pub fn ids(&self) -> Vec<NodeId> {

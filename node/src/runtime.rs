@@ -4,8 +4,9 @@
 //! a status question) arrives on one bounded channel. The thread waits for an input or
 //! the replica's next deadline (at most [`TICK`]), ticks the replica with the monotonic
 //! milliseconds since the process started, drains whatever else is queued, and then
-//! handles `ready()` in the order the core demands: fsync term, vote and log, then hand
-//! messages to the peer senders, then answer clients.
+//! handles `ready()` as the core's types demand: fsync term, vote and log, then
+//! acknowledge with `advance()`, which alone releases the messages (for the peer senders)
+//! and the answers to clients.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -197,35 +198,43 @@ pub fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         replica.tick(now());
-        let mut handle = |input: Input, replica: &mut Replica| match input {
-            Input::Peer {
-                from,
-                addr,
-                messages,
-            } => {
-                peers.learn(from, addr);
-                shared
-                    .metrics
-                    .peer_messages_received
-                    .inc_by(messages.len() as u64);
-                for msg in messages {
-                    replica.step(msg);
+        // Requests that arrive together are started together (one batch proposal, one
+        // round for the goose queries); anything else first starts those before it.
+        let mut requests: Vec<(RequestId, Request)> = Vec::new();
+        let mut handle = |input: Input, replica: &mut Replica| {
+            if !matches!(input, Input::Request { .. }) && !requests.is_empty() {
+                replica.requests(std::mem::take(&mut requests));
+            }
+            match input {
+                Input::Peer {
+                    from,
+                    addr,
+                    messages,
+                } => {
+                    peers.learn(from, addr);
+                    shared
+                        .metrics
+                        .peer_messages_received
+                        .inc_by(messages.len() as u64);
+                    for msg in messages {
+                        replica.step(msg);
+                    }
+                    true
                 }
-                true
+                Input::Request { request, reply } => {
+                    let id = next_id;
+                    next_id += 1;
+                    pending.insert(id, reply);
+                    shared.metrics.client_requests.inc();
+                    requests.push((id, request));
+                    true
+                }
+                Input::Status(tx) => {
+                    let _ = tx.send(status(&shared, replica));
+                    true
+                }
+                Input::Shutdown => false,
             }
-            Input::Request { request, reply } => {
-                let id = next_id;
-                next_id += 1;
-                pending.insert(id, reply);
-                shared.metrics.client_requests.inc();
-                replica.request(id, request);
-                true
-            }
-            Input::Status(tx) => {
-                let _ = tx.send(status(&shared, replica));
-                true
-            }
-            Input::Shutdown => false,
         };
         if let Some(input) = first {
             running &= handle(input, &mut replica);
@@ -236,37 +245,46 @@ pub fn run(
                 Err(_) => break,
             }
         }
+        if !requests.is_empty() {
+            replica.requests(requests);
+        }
 
-        let out = replica.ready();
-        // 1. Durable before anything that depends on it leaves the process.
-        match storage.persist(out.hard_state.as_ref(), out.log_write.as_ref()) {
-            Ok(Some(took)) => shared.metrics.fsync_seconds.observe(took.as_secs_f64()),
-            Ok(None) => {}
-            Err(e) => return Err(format!("storage failed, stopping: {e}")),
-        }
-        // 2. Messages.
-        for msg in out.messages {
-            peers.send(msg, replica.raft().membership());
-        }
-        // 3. Answers.
-        for response in out.responses {
-            match &response.result {
-                Ok(Reply::Goose { .. }) => {
-                    shared.metrics.is_goose.set(1);
-                    goose_answer(&shared, "goose");
-                }
-                Ok(Reply::Duck { .. }) => {
-                    shared.metrics.is_goose.set(0);
-                    goose_answer(&shared, "duck");
-                }
-                _ => {}
+        // Until nothing is queued: acknowledging a write can commit, which queues more.
+        let mut events = Vec::new();
+        while replica.has_ready() {
+            let mut ready = replica.ready();
+            // 1. Durable before anything that depends on it leaves the process.
+            match storage.persist(ready.hard_state.as_ref(), ready.log_write.as_ref()) {
+                Ok(Some(took)) => shared.metrics.fsync_seconds.observe(took.as_secs_f64()),
+                Ok(None) => {}
+                Err(e) => return Err(format!("storage failed, stopping: {e}")),
             }
-            if let Some(tx) = pending.remove(&response.id) {
-                let _ = tx.send(response.result);
+            events.append(&mut ready.events);
+            // 2. Acknowledged: the messages and answers are released.
+            let out = replica.advance(ready);
+            for msg in out.messages {
+                peers.send(msg, replica.raft().membership());
+            }
+            // 3. Answers.
+            for response in out.responses {
+                match &response.result {
+                    Ok(Reply::Goose { .. }) => {
+                        shared.metrics.is_goose.set(1);
+                        goose_answer(&shared, "goose");
+                    }
+                    Ok(Reply::Duck { .. }) => {
+                        shared.metrics.is_goose.set(0);
+                        goose_answer(&shared, "duck");
+                    }
+                    _ => {}
+                }
+                if let Some(tx) = pending.remove(&response.id) {
+                    let _ = tx.send(response.result);
+                }
             }
         }
         let mut membership_changed = false;
-        for event in &out.events {
+        for event in &events {
             log_event(shared.id, event);
             match event {
                 Event::RoleChanged {

@@ -14,7 +14,7 @@ use duckgoose_core::events::{Event, Role};
 use duckgoose_core::kv::{Op, Output};
 use duckgoose_core::message::{Body, Message};
 use duckgoose_core::raft::Persisted;
-use duckgoose_core::replica::{Replica, ReplicaReady, Reply, Request, RequestError, RequestId};
+use duckgoose_core::replica::{Replica, ReplicaReleased, Reply, Request, RequestError, RequestId};
 use duckgoose_core::rng::Rng;
 use duckgoose_core::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
 use duckgoose_lincheck::{self as lincheck, Operation, Outcome};
@@ -480,40 +480,56 @@ impl Cluster {
 
     // ---- Handling a node's output ------------------------------------------------------
 
-    /// After any input to node `id`: persist, trace, send, answer, and check invariants.
+    /// After any input to node `id`: persist, trace, send, answer, and check invariants,
+    /// until the node has nothing more queued (acknowledging a write can commit).
     fn after_input(&mut self, id: NodeId) {
         self.seq += 1;
         self.node_events += 1;
+        loop {
+            self.handle_ready(id);
+            let more = self
+                .nodes
+                .get(&id)
+                .and_then(|n| n.replica.as_ref())
+                .is_some_and(Replica::has_ready);
+            if !more {
+                break;
+            }
+        }
+    }
+
+    fn handle_ready(&mut self, id: NodeId) {
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
         };
         let Some(replica) = node.replica.as_mut() else {
             return;
         };
-        let output = replica.ready();
-        node.deadline = replica.next_deadline();
-        let ReplicaReady {
-            hard_state,
-            log_write,
-            messages,
-            applied,
-            responses,
-            events,
-        } = output;
+        let mut ready = replica.ready();
 
-        // 1. Persist (the simulated disk never fails and writes are instantaneous).
-        if let Some(hs) = hard_state {
+        // 1. Persist. The simulated disk never fails and writes land at once, inside this
+        // one step: a crash (always between steps) never finds a write in progress, so
+        // everything acknowledged below is on `disk` and nothing else is.
+        if let Some(hs) = ready.hard_state {
             node.disk.term = hs.term;
             node.disk.voted_for = hs.voted_for;
         }
-        if let Some(write) = &log_write {
+        if let Some(write) = &ready.log_write {
             node.disk.log.truncate((write.truncate_from - 1) as usize);
             node.disk.log.extend_from_slice(&write.entries);
-            let raft = node.replica.as_ref().expect("live").raft();
-            self.checker.on_entries_written(raft, &write.entries);
+            self.checker
+                .on_entries_written(replica.raft(), &write.entries);
         }
+        let events = core::mem::take(&mut ready.events);
+        // 2. Acknowledge: only now are messages, applied entries and answers released.
+        let ReplicaReleased {
+            messages,
+            applied,
+            responses,
+        } = replica.advance(ready);
+        node.deadline = replica.next_deadline();
 
-        // 2. Trace and check what the node reported.
+        // 3. Trace and check what the node reported.
         let now = self.now;
         for event in events {
             if let Event::RoleChanged {
@@ -544,12 +560,12 @@ impl Cluster {
             }
         }
 
-        // 3. Send.
+        // 4. Send.
         for msg in messages {
             self.send(msg);
         }
 
-        // 4. Answer clients.
+        // 5. Answer clients.
         for response in responses {
             self.complete(id, response.id, Some(response.result));
         }
@@ -877,19 +893,29 @@ impl Cluster {
         node.paused = false;
         let held = core::mem::take(&mut node.inbox);
         self.tick_node(id);
+        // Requests that queued up together reach the node together: one batch proposal.
+        let mut requests = Vec::new();
         for item in held {
             match item {
-                Held::Message(flight) => self.deliver(flight),
-                Held::Request(request_id, request) => {
-                    let now = self.now;
-                    if let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut())
-                    {
-                        replica.tick(now);
-                        replica.request(request_id, request);
-                        self.after_input(id);
-                    }
+                Held::Message(flight) => {
+                    self.request_batch(id, core::mem::take(&mut requests));
+                    self.deliver(flight);
                 }
+                Held::Request(request_id, request) => requests.push((request_id, request)),
             }
+        }
+        self.request_batch(id, requests);
+    }
+
+    fn request_batch(&mut self, id: NodeId, requests: Vec<(RequestId, Request)>) {
+        if requests.is_empty() {
+            return;
+        }
+        let now = self.now;
+        if let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) {
+            replica.tick(now);
+            replica.requests(requests);
+            self.after_input(id);
         }
     }
 

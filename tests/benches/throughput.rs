@@ -64,18 +64,22 @@ mod ours {
         fn pump(&mut self) {
             loop {
                 for (i, node) in self.nodes.iter_mut().enumerate() {
-                    let ready = node.ready();
-                    if let Some(write) = ready.log_write {
+                    if !node.has_ready() {
+                        continue;
+                    }
+                    let mut ready = node.ready();
+                    if let Some(write) = ready.log_write.take() {
                         let disk = &mut self.disks[i];
                         disk.truncate((write.truncate_from - 1) as usize);
                         disk.extend(write.entries);
                     }
+                    let released = node.advance(ready);
                     if i == self.leader {
-                        self.committed += ready.committed.len() as u64;
+                        self.committed += released.committed.len() as u64;
                     }
-                    self.queue.extend(ready.messages);
+                    self.queue.extend(released.messages);
                 }
-                if self.queue.is_empty() {
+                if self.queue.is_empty() && !self.nodes.iter().any(|n| n.has_ready()) {
                     return;
                 }
                 while let Some(m) = self.queue.pop_front() {
@@ -87,13 +91,13 @@ mod ours {
 
         pub fn commit_batch(&mut self, batch: usize) {
             let target = self.committed + batch as u64;
-            for i in 0..batch {
-                let command = Command::App(Op::Put {
+            let commands = (0..batch).map(|i| {
+                Command::App(Op::Put {
                     key: format!("k{}", i % 64),
                     value: VALUE.to_string(),
-                });
-                self.nodes[self.leader].propose(command).unwrap();
-            }
+                })
+            });
+            self.nodes[self.leader].propose_batch(commands).unwrap();
             self.pump();
             assert!(self.committed >= target);
         }

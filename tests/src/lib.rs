@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use duckgoose_core::{
-    Body, Command, Config, Entry, Index, Membership, Message, Millis, NodeId, Op, Persisted, Raft,
-    ReadOutcome, Ready, Role, Term,
+    Body, Command, Config, Entry, Event, HardState, Index, LogWrite, Membership, Message, Millis,
+    NodeId, Op, Persisted, Raft, ReadOutcome, Role, Term,
 };
 
 pub mod nemesis;
@@ -60,11 +60,45 @@ pub fn log_terms(raft: &Raft) -> Vec<Term> {
         .collect()
 }
 
+/// Everything one `ready()` held and its `advance()` released, for tests that look at
+/// a node's output as a whole.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub hard_state: Option<HardState>,
+    pub log_write: Option<LogWrite>,
+    pub events: Vec<Event>,
+    pub messages: Vec<Message>,
+    pub committed: Vec<Entry>,
+    pub reads: Vec<ReadOutcome>,
+}
+
+pub trait Drain {
+    /// `ready()`, then `advance()` at once, as if the write were durable instantly.
+    fn drain(&mut self) -> Drained;
+}
+
+impl Drain for Raft {
+    fn drain(&mut self) -> Drained {
+        let mut ready = self.ready();
+        let (hard_state, log_write) = (ready.hard_state.take(), ready.log_write.take());
+        let events = std::mem::take(&mut ready.events);
+        let released = self.advance(ready);
+        Drained {
+            hard_state,
+            log_write,
+            events,
+            messages: released.messages,
+            committed: released.committed,
+            reads: released.reads,
+        }
+    }
+}
+
 /// Drives `raft` through its election timeout; returns what it sent.
-pub fn time_out(raft: &mut Raft) -> Ready {
+pub fn time_out(raft: &mut Raft) -> Drained {
     let (_, deadline) = raft.election_timer().expect("not a leader");
     raft.tick(deadline);
-    raft.ready()
+    raft.drain()
 }
 
 pub fn msg(from: NodeId, to: NodeId, term: Term, body: Body) -> Message {
@@ -117,7 +151,7 @@ pub fn put(key: &str, value: &str) -> Command {
 }
 
 /// Makes a freshly started node the leader by timing it out and granting every vote.
-pub fn elect(raft: &mut Raft) -> Ready {
+pub fn elect(raft: &mut Raft) -> Drained {
     let peers: Vec<NodeId> = raft
         .membership()
         .ids()
@@ -134,7 +168,7 @@ pub fn elect(raft: &mut Raft) -> Ready {
                 Body::PreVoteReply { granted: true },
             ));
         }
-        ready = raft.ready();
+        ready = raft.drain();
     }
     let term = raft.term();
     for &p in &peers {
@@ -143,11 +177,12 @@ pub fn elect(raft: &mut Raft) -> Ready {
         }
         raft.step(msg(p, raft.id(), term, Body::VoteReply { granted: true }));
     }
-    let later = raft.ready();
+    let later = raft.drain();
     assert_eq!(raft.role(), Role::Leader, "granted every vote");
     ready.messages.extend(later.messages);
     ready.events.extend(later.events);
     ready.reads.extend(later.reads);
+    ready.committed.extend(later.committed);
     ready
 }
 
@@ -226,7 +261,7 @@ impl Net {
         let mut queue: VecDeque<Message> = VecDeque::new();
         loop {
             for (&id, raft) in self.nodes.iter_mut() {
-                let ready = raft.ready();
+                let ready = raft.drain();
                 for r in ready.reads {
                     self.reads.push((id, r));
                 }

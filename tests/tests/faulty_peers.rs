@@ -21,7 +21,7 @@ fn a_leader_refuses_an_append_for_its_own_term() {
     let before = leader.log().entries().to_vec();
     // "Node 2" claims to lead the same term.
     leader.step(append(2, 1, term, (1, 0), vec![entry(2, term)], 2));
-    let ready = leader.ready();
+    let ready = leader.drain();
     assert!(refused(&ready.events, Malformed::SecondLeader));
     assert_eq!(leader.role(), Role::Leader);
     assert_eq!(leader.term(), term);
@@ -45,14 +45,14 @@ fn a_follower_refuses_entries_that_contradict_committed_ones() {
         vec![entry(2, 2), entry(3, 2), entry(4, 2)],
         3,
     ));
-    let ready = node.ready();
+    let ready = node.drain();
     assert_eq!(node.commit_index(), 3);
     assert_eq!(ready.committed.len(), 3, "entries 1..=3 applied");
     let before = node.log().entries().to_vec();
 
     // "Node 2", claiming a newer term, sends entries that rewrite committed index 2.
     node.step(append(2, 3, 3, (1, 0), vec![entry(2, 3), entry(3, 3)], 3));
-    let ready = node.ready();
+    let ready = node.drain();
     assert!(refused(&ready.events, Malformed::ContradictsCommitted));
     assert_eq!(node.log().entries(), &before[..], "committed entries kept");
     assert!(ready.log_write.is_none());
@@ -60,7 +60,7 @@ fn a_follower_refuses_entries_that_contradict_committed_ones() {
 
     // A correct leader of that term, extending the committed prefix, is followed.
     node.step(append(2, 3, 3, (4, 2), vec![entry(5, 3)], 4));
-    let ready = node.ready();
+    let ready = node.drain();
     assert!(!refused(&ready.events, Malformed::ContradictsCommitted));
     assert_eq!(node.log().last_index(), 5);
     assert_eq!(node.commit_index(), 4);
@@ -91,7 +91,7 @@ fn a_term_no_correct_node_reaches_is_refused_so_terms_never_overflow() {
     ] {
         let mut node = founder(2, &[1, 2, 3]);
         node.step(msg(1, 2, term, body));
-        let ready = node.ready();
+        let ready = node.drain();
         assert!(refused(&ready.events, Malformed::TermOutOfRange));
         assert_eq!(node.term(), 0, "the term was not adopted");
         assert_eq!(node.role(), Role::Follower);
@@ -100,7 +100,7 @@ fn a_term_no_correct_node_reaches_is_refused_so_terms_never_overflow() {
     // The largest allowed term is adopted, and campaigning from it does not overflow.
     let mut node = founder(2, &[1, 2, 3]);
     node.step(msg(1, 2, MAX_TERM, Body::TimeoutNow));
-    let ready = node.ready();
+    let ready = node.drain();
     assert!(!refused(&ready.events, Malformed::TermOutOfRange));
     assert_eq!(node.role(), Role::Candidate);
     assert_eq!(node.term(), MAX_TERM + 1);
@@ -133,7 +133,7 @@ fn a_log_position_no_sender_has_is_refused() {
         let mut node = founder(2, &[1, 2, 3]);
         let before = node.log().entries().to_vec();
         node.step(msg(1, 2, term, body.clone()));
-        let ready = node.ready();
+        let ready = node.drain();
         assert!(
             refused(&ready.events, Malformed::ImpossibleLogPosition),
             "{body:?} refused"
@@ -145,7 +145,7 @@ fn a_log_position_no_sender_has_is_refused() {
     // The same positions a correct sender has are obeyed.
     let mut node = founder(2, &[1, 2, 3]);
     node.step(append(1, 2, 3, (1, 0), vec![entry(2, 3)], 0));
-    let ready = node.ready();
+    let ready = node.drain();
     assert!(!refused(&ready.events, Malformed::ImpossibleLogPosition));
     assert_eq!(node.term(), 3);
     assert_eq!(node.log().last_index(), 2);

@@ -24,10 +24,11 @@ use std::fmt::Write as _;
 
 use duckgoose_core::{
     AppendResult, Body, Entry, Event, Index, Member, Membership, MembershipChange, Message, Millis,
-    NodeId, Persisted, Raft, ReadOutcome, Ready, Reply, Request, Role, Term,
+    NodeId, Persisted, Raft, ReadOutcome, Reply, Request, Role, Term,
 };
 use duckgoose_sim::trace::{TraceEvent, TraceKind, TraceMode};
 use duckgoose_sim::{Cluster, NodeStatus, text};
+use duckgoose_tests::{Drain, Drained};
 use duckgoose_wasm::explain;
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -336,16 +337,18 @@ impl Net {
             .ok_or_else(|| format!("no node {id}").into())
     }
 
-    /// Collects node `id`'s output: prints it, queues its messages.
-    fn ready(&mut self, id: NodeId, full: bool) -> Ready {
+    /// Collects node `id`'s output, acknowledged as durable at once (the disk never lags
+    /// here; tests/tests/durability.rs covers a lagging one): prints it, queues its
+    /// messages.
+    fn ready(&mut self, id: NodeId, full: bool) -> Drained {
         let raft = self.nodes.get_mut(&id).expect("known node");
-        let ready = raft.ready();
+        let ready = raft.drain();
         self.print_ready(id, &ready, full);
         self.mailbox.extend(ready.messages.iter().cloned());
         ready
     }
 
-    fn print_ready(&mut self, id: NodeId, ready: &Ready, full: bool) {
+    fn print_ready(&mut self, id: NodeId, ready: &Drained, full: bool) {
         let out = &mut self.out;
         for e in &ready.events {
             if let Some(text) = fmt_event(id, self.now, e) {
@@ -790,9 +793,8 @@ impl Net {
                     Some((lo, hi)) => (num(lo)?, num(hi)?),
                     None => (num(ctx)?, num(ctx)?),
                 };
-                for c in lo..=hi {
-                    self.node(id)?.confirm_leadership(c);
-                }
+                // A range is one batch, as a driver hands over the queries of one drain.
+                self.node(id)?.confirm_leadership_batch(lo..=hi);
                 Ok(String::new())
             }
             "status" => {

@@ -1,8 +1,8 @@
 //! Leader election (Raft §5.2, §5.4.1) with PreVote (thesis §9.6) and leader
-//! stickiness (thesis §4.2.3).
+//! stickiness (thesis §4.2.3). Vote replies are routed to the (pre-)candidate by `step`.
 
 use super::{Raft, RoleState};
-use crate::events::{DenyReason, Event, RoleReason};
+use crate::events::{DenyReason, Event, Role, RoleReason};
 use crate::message::{Body, Message};
 use crate::quorum::{VoteResult, tally};
 use crate::types::{Index, Map, NodeId, Term};
@@ -10,12 +10,13 @@ use crate::types::{Index, Map, NodeId, Term};
 impl<C: Clone> Raft<C> {
     /// The election timer fired: no leader was heard from for a whole timeout.
     pub(super) fn on_election_timeout(&mut self) {
-        if !self.can_campaign() {
+        debug_assert!(!self.is_leader(), "a leader runs no election timer");
+        if !self.core.can_campaign() {
             // Removed, or joining and not yet added: never campaign, just keep listening.
-            self.reset_election_timer();
+            self.core.reset_election_timer();
             return;
         }
-        if self.config.pre_vote {
+        if self.core.config.pre_vote {
             self.become_pre_candidate();
         } else {
             self.become_candidate(RoleReason::ElectionTimeout, false);
@@ -34,41 +35,41 @@ impl<C: Clone> Raft<C> {
         self.state = RoleState::PreCandidate {
             votes: self.own_vote(),
         };
-        self.leader = None;
-        self.reset_election_timer();
-        self.emit(Event::RoleChanged {
-            role: crate::events::Role::PreCandidate,
-            term: self.term,
+        self.core.leader = None;
+        self.core.reset_election_timer();
+        self.core.emit(Event::RoleChanged {
+            role: Role::PreCandidate,
+            term: self.core.term,
             reason: RoleReason::ElectionTimeout,
         });
         let body = Body::PreVote {
-            last_index: self.log.last_index(),
-            last_term: self.log.last_term(),
+            last_index: self.core.log.last_index(),
+            last_term: self.core.log.last_term(),
         };
-        self.send_to_other_members(self.term + 1, body);
+        self.send_to_other_members(self.core.term + 1, body);
         self.count_votes();
     }
 
     pub(super) fn become_candidate(&mut self, reason: RoleReason, transfer: bool) {
-        debug_assert!(self.can_campaign(), "only members campaign");
-        self.set_term(self.term + 1);
-        self.set_vote(self.id());
+        debug_assert!(self.core.can_campaign(), "only members campaign");
+        self.core.set_term(self.core.term + 1);
+        self.core.set_vote(self.id());
         self.state = RoleState::Candidate {
             votes: self.own_vote(),
         };
-        self.leader = None;
-        self.reset_election_timer();
-        self.emit(Event::RoleChanged {
-            role: crate::events::Role::Candidate,
-            term: self.term,
+        self.core.leader = None;
+        self.core.reset_election_timer();
+        self.core.emit(Event::RoleChanged {
+            role: Role::Candidate,
+            term: self.core.term,
             reason,
         });
         let body = Body::Vote {
-            last_index: self.log.last_index(),
-            last_term: self.log.last_term(),
+            last_index: self.core.log.last_index(),
+            last_term: self.core.log.last_term(),
             transfer,
         };
-        self.send_to_other_members(self.term, body);
+        self.send_to_other_members(self.core.term, body);
         self.count_votes();
     }
 
@@ -77,19 +78,20 @@ impl<C: Clone> Raft<C> {
         let peers: alloc::vec::Vec<NodeId> =
             self.membership().ids().filter(|&id| id != me).collect();
         for peer in peers {
-            self.send_with_term(peer, term, body.clone());
+            self.core.send_with_term(peer, term, body.clone());
         }
     }
 
     /// Tallies the current (pre-)vote and moves on if it is decided.
-    fn count_votes(&mut self) {
-        let result = match &self.state {
-            RoleState::PreCandidate { votes } | RoleState::Candidate { votes } => {
-                tally(self.membership(), votes)
+    pub(super) fn count_votes(&mut self) {
+        let (result, pre) = match &self.state {
+            RoleState::PreCandidate { votes } => (tally(self.membership(), votes), true),
+            RoleState::Candidate { votes } => (tally(self.membership(), votes), false),
+            RoleState::Follower | RoleState::Leader(_) => {
+                debug_assert!(false, "only (pre-)candidates count votes");
+                return;
             }
-            _ => return,
         };
-        let pre = matches!(self.state, RoleState::PreCandidate { .. });
         match result {
             VoteResult::Pending => {}
             VoteResult::Won { votes } if pre => {
@@ -97,7 +99,7 @@ impl<C: Clone> Raft<C> {
             }
             VoteResult::Won { votes } => self.become_leader(votes),
             VoteResult::Lost => {
-                let term = self.term;
+                let term = self.core.term;
                 self.become_follower(term, None, RoleReason::LostElection);
             }
         }
@@ -106,24 +108,28 @@ impl<C: Clone> Raft<C> {
     /// Leader stickiness: a leader was heard from less than a minimum election timeout
     /// ago (or we are that leader, or we just started), so refuse to help elect a rival.
     pub(super) fn lease_refusal(&self) -> Option<DenyReason> {
-        if !self.config.check_quorum {
+        let core = &self.core;
+        if !core.config.check_quorum {
             return None;
         }
         if self.is_leader() {
             return Some(DenyReason::LeaderLease {
-                leader: Some(self.id()),
+                leader: Some(core.id()),
                 heard_ago: 0,
             });
         }
-        let heard_ago = self.now - self.last_leader_contact;
-        (heard_ago < self.config.election_timeout_min).then_some(DenyReason::LeaderLease {
-            leader: self.leader,
+        let heard_ago = core.now - core.last_leader_contact;
+        (heard_ago < core.config.election_timeout_min).then_some(DenyReason::LeaderLease {
+            leader: core.leader,
             heard_ago,
         })
     }
 
     pub(super) fn refuse_vote_in_lease(&mut self, msg: &Message<C>) {
-        let reason = self.lease_refusal().expect("called only inside the lease");
+        let Some(reason) = self.lease_refusal() else {
+            debug_assert!(false, "called only inside the lease");
+            return;
+        };
         let pre_vote = matches!(msg.body, Body::PreVote { .. });
         self.deny_vote(msg.from, msg.term, pre_vote, reason);
     }
@@ -136,7 +142,7 @@ impl<C: Clone> Raft<C> {
         pre_vote: bool,
         reason: DenyReason,
     ) {
-        self.emit(Event::VoteDenied {
+        self.core.emit(Event::VoteDenied {
             candidate,
             term,
             pre_vote,
@@ -147,15 +153,16 @@ impl<C: Clone> Raft<C> {
         } else {
             Body::VoteReply { granted: false }
         };
-        self.send(candidate, body);
+        self.core.send(candidate, body);
     }
 
     fn log_behind(&self, last_index: Index, last_term: Term) -> Option<DenyReason> {
-        (!self.log.is_up_to_date(last_term, last_index)).then(|| DenyReason::LogBehind {
+        let log = &self.core.log;
+        (!log.is_up_to_date(last_term, last_index)).then(|| DenyReason::LogBehind {
             candidate_last_term: last_term,
             candidate_last_index: last_index,
-            our_last_term: self.log.last_term(),
-            our_last_index: self.log.last_index(),
+            our_last_term: log.last_term(),
+            our_last_index: log.last_index(),
         })
     }
 
@@ -168,8 +175,10 @@ impl<C: Clone> Raft<C> {
         last_index: Index,
         last_term: Term,
     ) {
-        let refusal = if term <= self.term {
-            Some(DenyReason::StaleTerm { ours: self.term })
+        let refusal = if term <= self.core.term {
+            Some(DenyReason::StaleTerm {
+                ours: self.core.term,
+            })
         } else {
             self.lease_refusal()
                 .or_else(|| self.log_behind(last_index, last_term))
@@ -177,64 +186,46 @@ impl<C: Clone> Raft<C> {
         match refusal {
             Some(reason) => self.deny_vote(from, term, true, reason),
             None => {
-                self.emit(Event::VoteGranted {
+                self.core.emit(Event::VoteGranted {
                     candidate: from,
                     term,
                     pre_vote: true,
                 });
                 // The reply carries the proposed term so the pre-candidate can match it.
-                self.send_with_term(from, term, Body::PreVoteReply { granted: true });
+                self.core
+                    .send_with_term(from, term, Body::PreVoteReply { granted: true });
             }
         }
-    }
-
-    pub(super) fn on_pre_vote_reply(&mut self, from: NodeId, term: Term, granted: bool) {
-        let expected = if granted { self.term + 1 } else { self.term };
-        let RoleState::PreCandidate { votes } = &mut self.state else {
-            return;
-        };
-        if term != expected {
-            return; // a reply to an older round
-        }
-        votes.insert(from, granted);
-        self.count_votes();
     }
 
     /// RequestVote in our current term (the term rules in `step` have already run).
     pub(super) fn on_vote(&mut self, from: NodeId, last_index: Index, last_term: Term) {
-        let refusal = match self.voted_for {
+        let refusal = match self.core.voted_for {
             Some(voted_for) if voted_for != from => Some(DenyReason::AlreadyVoted { voted_for }),
             _ => self.log_behind(last_index, last_term),
         };
-        let term = self.term;
+        let term = self.core.term;
         match refusal {
             Some(reason) => self.deny_vote(from, term, false, reason),
             None => {
-                self.set_vote(from);
+                self.core.set_vote(from);
                 // Granting a vote resets the timer (§5.2): give the candidate time to win.
-                self.reset_election_timer();
-                self.emit(Event::VoteGranted {
+                self.core.reset_election_timer();
+                self.core.emit(Event::VoteGranted {
                     candidate: from,
                     term,
                     pre_vote: false,
                 });
-                self.send(from, Body::VoteReply { granted: true });
+                self.core.send(from, Body::VoteReply { granted: true });
             }
         }
-    }
-
-    pub(super) fn on_vote_reply(&mut self, from: NodeId, granted: bool) {
-        let RoleState::Candidate { votes } = &mut self.state else {
-            return;
-        };
-        votes.insert(from, granted);
-        self.count_votes();
     }
 
     /// The leader asked us to take over (leadership transfer): campaign at once, skipping
     /// PreVote, and mark the request so voters set leader stickiness aside.
     pub(super) fn on_timeout_now(&mut self, from: NodeId) {
-        if self.is_leader() || !self.can_campaign() {
+        debug_assert!(!self.is_leader(), "routed to non-leaders only");
+        if !self.core.can_campaign() {
             return;
         }
         self.become_candidate(RoleReason::TimeoutNow { from }, true);

@@ -13,7 +13,8 @@ use core::fmt;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use super::{Leader, Raft, RoleState};
+use super::leader::Leading;
+use super::{Raft, RoleState};
 use crate::message::Round;
 use crate::quorum::quorum_value;
 use crate::types::{Index, Millis, NodeId, Term};
@@ -186,47 +187,87 @@ impl Rounds {
 
 impl<C: Clone> Raft<C> {
     /// The goose query (and the first half of a linearizable read): the answer arrives
-    /// in a later `Ready::reads`, tagged with `ctx`.
+    /// in a later `Released::reads`, tagged with `ctx`. Anyone but the leader answers duck.
+    /// A leader starts a heartbeat round for it at once.
     pub fn confirm_leadership(&mut self, ctx: u64) {
-        let deadline = self.now + self.config.election_timeout_min;
-        let (commit, term_start) = (self.commit_index, self.leader_term_start());
-        let RoleState::Leader(leader) = &mut self.state else {
-            let leader = self.leader;
-            self.answer(ctx, Err(DuckReason::NotLeader { leader }));
-            return;
+        self.confirm_leadership_batch(core::iter::once(ctx));
+    }
+
+    /// Goose queries that arrived together: they share one heartbeat round.
+    pub fn confirm_leadership_batch(&mut self, ctxs: impl IntoIterator<Item = u64>) {
+        match self.leading() {
+            Some(mut leading) => {
+                for ctx in ctxs {
+                    leading.confirm(ctx);
+                }
+                leading.start_round_if_wanted();
+            }
+            None => {
+                let leader = self.core.leader;
+                for ctx in ctxs {
+                    self.core.answer(ctx, Err(DuckReason::NotLeader { leader }));
+                }
+            }
+        }
+    }
+
+    /// Until when this node may *show* itself as the goose without asking again: the start
+    /// of the latest quorum-confirmed round plus a minimum election timeout. Every follower
+    /// that acknowledged that round refuses to vote for anyone else until at least then
+    /// (leader stickiness, also after a restart), so no rival can be elected before it
+    /// ends. Assumes clocks advance at the same rate (true in the simulator); `None` unless
+    /// leader with its term's entry committed, not transferring, and CheckQuorum on.
+    /// The caller compares it with *its* notion of now: a paused node's own clock is stale.
+    pub fn goose_lease_until(&self) -> Option<Millis> {
+        let RoleState::Leader(leader) = &self.state else {
+            return None; // only a leader holds a lease
         };
-        if let Some(transfer) = &leader.transfer {
+        let core = &self.core;
+        if !core.config.check_quorum
+            || leader.transfer.is_some()
+            || core.commit_index < leader.term_start
+        {
+            return None;
+        }
+        let basis = leader.rounds.confirmed_started_at?;
+        debug_assert!(
+            basis <= core.now,
+            "the lease rests on a round started in the future ({basis} > {})",
+            core.now
+        );
+        Some(basis + core.config.election_timeout_min)
+    }
+
+    /// Whether this node may show itself as the goose at time `now` (see `goose_lease_until`).
+    pub fn shows_goose_at(&self, now: Millis) -> bool {
+        self.goose_lease_until().is_some_and(|until| now < until)
+    }
+}
+
+impl<C: Clone> Leading<'_, C> {
+    fn confirm(&mut self, ctx: u64) {
+        let core = &mut *self.core;
+        let deadline = core.now + core.config.election_timeout_min;
+        if let Some(transfer) = &self.leader.transfer {
             let to = transfer.to;
-            self.answer(ctx, Err(DuckReason::Transferring { to }));
+            core.answer(ctx, Err(DuckReason::Transferring { to }));
             return;
         }
-        if commit < term_start {
+        if core.commit_index < self.leader.term_start {
             // The commit index is not trustworthy until our own no-op commits.
-            leader.rounds.awaiting_commit.push((ctx, deadline));
+            self.leader.rounds.awaiting_commit.push((ctx, deadline));
             return;
         }
-        leader.rounds.enqueue(ctx, commit, deadline);
-    }
-
-    fn leader_term_start(&self) -> Index {
-        match &self.state {
-            RoleState::Leader(leader) => leader.term_start,
-            _ => Index::MAX,
-        }
-    }
-
-    fn answer(&mut self, ctx: u64, result: Result<Confirmed, DuckReason>) {
-        self.out.reads.push(ReadOutcome { ctx, result });
+        self.leader.rounds.enqueue(ctx, core.commit_index, deadline);
     }
 
     /// Answers every query whose round a quorum has acknowledged.
     pub(super) fn confirm_reads(&mut self) {
-        let (me, term) = (self.id(), self.term);
-        let RoleState::Leader(leader) = &mut self.state else {
-            return;
-        };
+        let core = &mut *self.core;
+        let (me, term) = (core.id(), core.term);
+        let leader = &mut *self.leader;
         let current = leader.rounds.current;
-        let quorum_round = quorum_value(self.log.membership(), |id| {
+        let quorum_round = quorum_value(core.log.membership(), |id| {
             if id == me {
                 current
             } else {
@@ -241,7 +282,6 @@ impl<C: Clone> Raft<C> {
             }
         });
         leader.rounds.confirm(quorum_round);
-        let mut answers = Vec::new();
         while let Some(query) = leader.rounds.pending.front() {
             if query.round > quorum_round {
                 break;
@@ -254,23 +294,21 @@ impl<C: Clone> Raft<C> {
                 query.started_before
             );
             debug_assert!(
-                self.commit_index >= leader.term_start,
+                core.commit_index >= leader.term_start,
                 "goose before the term's first entry committed ({} < {})",
-                self.commit_index,
+                core.commit_index,
                 leader.term_start
             );
             debug_assert!(
-                leader.term_start <= query.index && query.index <= self.commit_index,
+                leader.term_start <= query.index && query.index <= core.commit_index,
                 "a goose answer's index {} lies in this term's committed log [{}, {}]",
                 query.index,
                 leader.term_start,
-                self.commit_index
+                core.commit_index
             );
-            answers.push((query.ctx, query.index));
+            let (ctx, index) = (query.ctx, query.index);
             leader.rounds.pending.pop_front();
-        }
-        for (ctx, index) in answers {
-            self.answer(ctx, Ok(Confirmed { term, index }));
+            core.answer(ctx, Ok(Confirmed { term, index }));
         }
     }
 
@@ -278,40 +316,36 @@ impl<C: Clone> Raft<C> {
     /// waiting for a round, as if they arrived now (a later arrival is still within their
     /// invocation, so still linearizable).
     pub(super) fn release_queries_awaiting_commit(&mut self) {
+        let core = &*self.core;
         let (commit, deadline) = (
-            self.commit_index,
-            self.now + self.config.election_timeout_min,
+            core.commit_index,
+            core.now + core.config.election_timeout_min,
         );
-        let RoleState::Leader(leader) = &mut self.state else {
-            return;
-        };
         debug_assert!(
-            commit >= leader.term_start,
+            commit >= self.leader.term_start,
             "queries are released only once the term's first entry committed ({commit} < {})",
-            leader.term_start
+            self.leader.term_start
         );
-        let awaiting = core::mem::take(&mut leader.rounds.awaiting_commit);
-        for (ctx, _) in awaiting {
-            leader.rounds.enqueue(ctx, commit, deadline);
+        let rounds = &mut self.leader.rounds;
+        for (ctx, _) in core::mem::take(&mut rounds.awaiting_commit) {
+            rounds.enqueue(ctx, commit, deadline);
         }
     }
 
     /// Queries not confirmed within a minimum election timeout are answered duck: a
     /// leader that cannot reach a quorum must not keep callers waiting.
     pub(super) fn expire_reads(&mut self) {
-        let now = self.now;
-        let RoleState::Leader(leader) = &mut self.state else {
-            return;
-        };
+        let now = self.core.now;
+        let rounds = &mut self.leader.rounds;
         let mut expired = Vec::new();
-        leader.rounds.awaiting_commit.retain(|&(ctx, deadline)| {
+        rounds.awaiting_commit.retain(|&(ctx, deadline)| {
             let keep = deadline > now;
             if !keep {
                 expired.push(ctx);
             }
             keep
         });
-        leader.rounds.pending.retain(|q| {
+        rounds.pending.retain(|q| {
             let keep = q.deadline > now;
             if !keep {
                 expired.push(q.ctx);
@@ -319,50 +353,18 @@ impl<C: Clone> Raft<C> {
             keep
         });
         for ctx in expired {
-            self.answer(ctx, Err(DuckReason::Unconfirmed));
+            self.core.answer(ctx, Err(DuckReason::Unconfirmed));
         }
     }
 
     /// A leader stepping down answers every waiting query duck.
-    pub(super) fn abandon_leadership(&mut self, mut leader: Leader) {
-        self.answer_all_waiting(&mut leader.rounds, DuckReason::SteppedDown);
+    pub(super) fn abandon(&mut self) {
+        self.answer_all_waiting(DuckReason::SteppedDown);
     }
 
-    pub(super) fn answer_all_waiting(&mut self, rounds: &mut Rounds, reason: DuckReason) {
-        let waiting: Vec<u64> = rounds.drain().collect();
-        for ctx in waiting {
-            self.answer(ctx, Err(reason));
+    pub(super) fn answer_all_waiting(&mut self, reason: DuckReason) {
+        for ctx in self.leader.rounds.drain() {
+            self.core.answer(ctx, Err(reason));
         }
-    }
-
-    /// Until when this node may *show* itself as the goose without asking again: the start
-    /// of the latest quorum-confirmed round plus a minimum election timeout. Every follower
-    /// that acknowledged that round refuses to vote for anyone else until at least then
-    /// (leader stickiness, also after a restart), so no rival can be elected before it
-    /// ends. Assumes clocks advance at the same rate (true in the simulator); `None` unless
-    /// leader with its term's entry committed, not transferring, and CheckQuorum on.
-    /// The caller compares it with *its* notion of now: a paused node's own clock is stale.
-    pub fn goose_lease_until(&self) -> Option<Millis> {
-        let RoleState::Leader(leader) = &self.state else {
-            return None;
-        };
-        if !self.config.check_quorum
-            || leader.transfer.is_some()
-            || self.commit_index < leader.term_start
-        {
-            return None;
-        }
-        let basis = leader.rounds.confirmed_started_at?;
-        debug_assert!(
-            basis <= self.now,
-            "the lease rests on a round started in the future ({basis} > {})",
-            self.now
-        );
-        Some(basis + self.config.election_timeout_min)
-    }
-
-    /// Whether this node may show itself as the goose at time `now` (see `goose_lease_until`).
-    pub fn shows_goose_at(&self, now: Millis) -> bool {
-        self.goose_lease_until().is_some_and(|until| now < until)
     }
 }

@@ -1,20 +1,31 @@
 //! The Raft protocol as a pure state machine (etcd-style): inputs are `tick(now)`,
-//! `step(message)`, `propose`, `confirm_leadership` (the goose query), membership
-//! changes and leadership transfer; every output is collected and handed to the driver
-//! by `ready()`.
+//! `step(message)`, `propose`/`propose_batch`, `confirm_leadership` (the goose query),
+//! membership changes and leadership transfer. Each input does its own work; the output
+//! is queued, drained by `ready()` and released by `advance(ready)` once the driver made
+//! it durable (`ready.rs`).
 //!
-//! Reading order: this file (state, term rules, role changes), then `election.rs`,
-//! `replication.rs`, `goose.rs`, `membership.rs`, `transfer.rs`.
+//! `Raft` is a `Core` (what every role shares, `shared.rs`) plus a `RoleState`. Inputs
+//! are dispatched by role once, here: leader-only code runs on a `Leading` borrow
+//! (`leader.rs`), so it cannot run in another role, and it returns a role change as a
+//! value (`Flow`) that this file applies.
+//!
+//! Reading order: this file (dispatch, term rules, role changes), `shared.rs`,
+//! `leader.rs`, then `election.rs`, `replication.rs`, `goose.rs`, `membership.rs`,
+//! `transfer.rs`, and `ready.rs` (what the driver gets out).
 
 mod election;
 mod goose;
+mod leader;
 mod membership;
+mod ready;
 mod replication;
+mod shared;
 mod transfer;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
+use core::ops::ControlFlow;
 
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
@@ -24,13 +35,16 @@ use crate::entry::{Command, Entry};
 use crate::events::{Event, Role, RoleReason};
 use crate::kv::Op;
 use crate::log::Log;
-use crate::message::{Body, Message};
-use crate::progress::Progress;
+use crate::message::{Body, Malformed, Message};
 use crate::rng::Rng;
 use crate::types::{Index, Map, Membership, Millis, NodeId, Term};
 
+use leader::{Flow, Leader, Leading, StepDown};
+use shared::{Core, Outbox};
+
 pub use goose::{Confirmed, DuckReason, ReadOutcome};
 pub use membership::MembershipChange;
+pub use ready::{HardState, LogWrite, Ready, Released};
 
 /// What a node must find on disk when it starts (Raft Figure 2's persistent state).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,64 +80,9 @@ impl<C> Persisted<C> {
     }
 }
 
-/// Term and vote: must be durable before any message sent in the same `Ready`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct HardState {
-    pub term: Term,
-    pub voted_for: Option<NodeId>,
-}
-
-/// Log changes to make durable: drop every entry at `truncate_from` and after, then
-/// append `entries` (which start at `truncate_from`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
-pub struct LogWrite<C = Op> {
-    pub truncate_from: Index,
-    pub entries: Vec<Entry<C>>,
-}
-
-/// Everything a node produced since the last `ready()`. The driver must, in this order:
-/// 1. make `hard_state` and `log_write` durable;
-/// 2. send `messages`;
-/// 3. apply `committed` entries, answer `reads`.
-#[derive(Debug)]
-pub struct Ready<C = Op> {
-    pub hard_state: Option<HardState>,
-    pub log_write: Option<LogWrite<C>>,
-    pub messages: Vec<Message<C>>,
-    pub committed: Vec<Entry<C>>,
-    pub reads: Vec<ReadOutcome>,
-    pub events: Vec<Event>,
-}
-
-impl<C> Default for Ready<C> {
-    fn default() -> Self {
-        Ready {
-            hard_state: None,
-            log_write: None,
-            messages: Vec::new(),
-            committed: Vec::new(),
-            reads: Vec::new(),
-            events: Vec::new(),
-        }
-    }
-}
-
 impl<C> Default for Persisted<C> {
     fn default() -> Self {
         Persisted::empty()
-    }
-}
-
-impl<C> Ready<C> {
-    pub fn is_empty(&self) -> bool {
-        self.hard_state.is_none()
-            && self.log_write.is_none()
-            && self.messages.is_empty()
-            && self.committed.is_empty()
-            && self.reads.is_empty()
-            && self.events.is_empty()
     }
 }
 
@@ -188,57 +147,20 @@ enum RoleState {
     Leader(Box<Leader>),
 }
 
-#[derive(Debug)]
-struct Leader {
-    progress: Map<NodeId, Progress>,
-    /// Index of this term's no-op: committing it makes the leader able to commit now.
-    term_start: Index,
-    heartbeat_due: Millis,
-    check_quorum_due: Millis,
-    /// New entries were appended since the last broadcast.
-    entries_pending: bool,
-    rounds: goose::Rounds,
-    transfer: Option<transfer::Transfer>,
-    /// A member removed by an uncommitted config entry: still told about its removal.
-    departing: Option<(NodeId, Index)>,
-}
-
 pub struct Raft<C = Op> {
-    config: Config,
-    rng: Rng,
-    now: Millis,
-
-    // Persistent state (Figure 2): changed only through `set_term`/`set_vote` and the log.
-    term: Term,
-    voted_for: Option<NodeId>,
-    log: Log<C>,
-
-    // Volatile state.
-    commit_index: Index,
-    /// Committed entries already handed to the driver.
-    handed_out: Index,
-    leader: Option<NodeId>,
+    core: Core<C>,
     state: RoleState,
-    election_deadline: Millis,
-    election_armed_at: Millis,
-    /// When a leader was last heard from (or when this node started). Until
-    /// `election_timeout_min` after it, vote requests are refused (leader stickiness).
-    last_leader_contact: Millis,
-
-    out: Ready<C>,
-    hard_state_dirty: bool,
-    unpersisted_from: Option<Index>,
 }
 
 impl<C: Clone> fmt::Debug for Raft<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Raft")
-            .field("id", &self.config.id)
+            .field("id", &self.core.id())
             .field("role", &self.role())
-            .field("term", &self.term)
-            .field("leader", &self.leader)
-            .field("commit", &self.commit_index)
-            .field("last", &self.log.last_index())
+            .field("term", &self.core.term)
+            .field("leader", &self.core.leader)
+            .field("commit", &self.core.commit_index)
+            .field("last", &self.core.log.last_index())
             .finish()
     }
 }
@@ -254,32 +176,37 @@ impl<C: Clone> Raft<C> {
         let log = Log::from_entries(persisted.log);
         // The bootstrap entry is identical on every founder: committed by construction.
         let commit_index = if log.term_at(1) == Some(0) { 1 } else { 0 };
-        let mut raft = Raft {
+        let core = Core {
             config,
             rng,
             now,
             term: persisted.term,
             voted_for: persisted.voted_for,
-            log,
             commit_index,
             handed_out: 0,
+            // What we start from was read from disk.
+            durable: log.last_index(),
+            log,
             leader: None,
-            state: RoleState::Follower,
             election_deadline: now,
             election_armed_at: now,
             last_leader_contact: now,
-            out: Ready::default(),
+            out: Outbox::default(),
             hard_state_dirty: false,
             unpersisted_from: None,
         };
-        raft.reset_election_timer();
-        raft.emit(Event::RoleChanged {
+        let mut raft = Raft {
+            core,
+            state: RoleState::Follower,
+        };
+        raft.core.reset_election_timer();
+        raft.core.emit(Event::RoleChanged {
             role: Role::Follower,
-            term: raft.term,
+            term: raft.core.term,
             reason: RoleReason::Started,
         });
         if commit_index > 0 {
-            raft.emit(Event::Committed {
+            raft.core.emit(Event::Committed {
                 index: commit_index,
             });
         }
@@ -289,35 +216,35 @@ impl<C: Clone> Raft<C> {
     // ---- Observation -------------------------------------------------------------------
 
     pub fn id(&self) -> NodeId {
-        self.config.id
+        self.core.id()
     }
 
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.core.config
     }
 
     pub fn now(&self) -> Millis {
-        self.now
+        self.core.now
     }
 
     pub fn term(&self) -> Term {
-        self.term
+        self.core.term
     }
 
     pub fn voted_for(&self) -> Option<NodeId> {
-        self.voted_for
+        self.core.voted_for
     }
 
     pub fn leader(&self) -> Option<NodeId> {
-        self.leader
+        self.core.leader
     }
 
     pub fn commit_index(&self) -> Index {
-        self.commit_index
+        self.core.commit_index
     }
 
     pub fn log(&self) -> &Log<C> {
-        &self.log
+        &self.core.log
     }
 
     pub fn role(&self) -> Role {
@@ -335,7 +262,7 @@ impl<C: Clone> Raft<C> {
 
     /// The membership in force: the latest config entry in the log, committed or not.
     pub fn membership(&self) -> &Membership {
-        self.log.membership()
+        self.core.membership()
     }
 
     /// Votes this node has collected, if it is a (pre-)candidate.
@@ -348,18 +275,18 @@ impl<C: Clone> Raft<C> {
 
     /// When the election timer was last armed and when it fires (followers and candidates).
     pub fn election_timer(&self) -> Option<(Millis, Millis)> {
-        (!self.is_leader()).then_some((self.election_armed_at, self.election_deadline))
+        (!self.is_leader()).then_some((self.core.election_armed_at, self.core.election_deadline))
     }
 
     /// The leader's view of a follower: (match index, next index).
     pub fn follower_progress(&self, id: NodeId) -> Option<(Index, Index)> {
-        let RoleState::Leader(leader) = &self.state else {
-            return None;
-        };
-        leader
-            .progress
-            .get(&id)
-            .map(|p| (p.match_index, p.next_index))
+        match &self.state {
+            RoleState::Leader(leader) => leader
+                .progress
+                .get(&id)
+                .map(|p| (p.match_index, p.next_index)),
+            _ => None,
+        }
     }
 
     /// The earliest time at which `tick` has something to do: drivers that jump through
@@ -376,30 +303,44 @@ impl<C: Clone> Raft<C> {
                 }
                 due
             }
-            _ => self.election_deadline,
+            _ => self.core.election_deadline,
         }
     }
 
-    pub fn has_ready(&self) -> bool {
-        !self.out.is_empty()
-            || self.hard_state_dirty
-            || self.unpersisted_from.is_some()
-            || self.handed_out < self.commit_index
-            || match &self.state {
-                RoleState::Leader(l) => l.entries_pending || l.rounds.wants_new_round(),
-                _ => false,
-            }
+    // ---- Inputs, dispatched by role ----------------------------------------------------
+
+    /// Leader code on a borrow of the leader's state; `None` in any other role.
+    fn leading(&mut self) -> Option<Leading<'_, C>> {
+        match &mut self.state {
+            RoleState::Leader(leader) => Some(Leading {
+                core: &mut self.core,
+                leader,
+            }),
+            _ => None,
+        }
     }
 
-    // ---- Inputs ------------------------------------------------------------------------
+    /// Applies what leader code decided, once its borrow has ended.
+    fn apply(&mut self, flow: Flow) {
+        if let ControlFlow::Break(StepDown(reason)) = flow {
+            debug_assert!(self.is_leader(), "only a leader steps down");
+            let term = self.core.term;
+            self.become_follower(term, None, reason);
+        }
+    }
 
     /// Time is now `now`: fire whatever timers are due.
     pub fn tick(&mut self, now: Millis) {
-        debug_assert!(now >= self.now, "time went backwards: {now} < {}", self.now);
-        self.now = self.now.max(now);
-        if self.is_leader() {
-            self.tick_leader();
-        } else if self.now >= self.election_deadline {
+        debug_assert!(
+            now >= self.core.now,
+            "time went backwards: {now} < {}",
+            self.core.now
+        );
+        self.core.now = self.core.now.max(now);
+        if let Some(mut leading) = self.leading() {
+            let flow = leading.tick();
+            self.apply(flow);
+        } else if self.core.now >= self.core.election_deadline {
             self.on_election_timeout();
         }
     }
@@ -408,10 +349,10 @@ impl<C: Clone> Raft<C> {
     /// nothing a peer sends can make this panic.
     pub fn step(&mut self, msg: Message<C>) {
         if let Err(reason) = msg.validate(self.id()) {
-            self.refuse(msg.from, reason);
+            self.core.refuse(msg.from, reason);
             return;
         }
-        if msg.term > self.term {
+        if msg.term > self.core.term {
             match &msg.body {
                 // A pre-vote's term is hypothetical, and a granted pre-vote reply carries
                 // the term we proposed: neither means anyone has moved on.
@@ -435,11 +376,12 @@ impl<C: Clone> Raft<C> {
                     self.become_follower(msg.term, None, RoleReason::HigherTerm { from: msg.from })
                 }
             }
-        } else if msg.term < self.term {
+        } else if msg.term < self.core.term {
             self.on_stale_message(msg);
             return;
         }
 
+        // From here on the message is of our term. Each arm says which roles act on it.
         let Message {
             from, term, body, ..
         } = msg;
@@ -448,22 +390,58 @@ impl<C: Clone> Raft<C> {
                 last_index,
                 last_term,
             } => self.on_pre_vote(from, term, last_index, last_term),
-            Body::PreVoteReply { granted } => self.on_pre_vote_reply(from, term, granted),
             Body::Vote {
                 last_index,
                 last_term,
                 ..
             } => self.on_vote(from, last_index, last_term),
-            Body::VoteReply { granted } => self.on_vote_reply(from, granted),
+            Body::PreVoteReply { granted } => {
+                // Otherwise a late reply to a pre-vote we are no longer running: moot.
+                if let RoleState::PreCandidate { votes } = &mut self.state {
+                    // A granted reply carries the term we proposed; a refusal, the voter's.
+                    let expected = if granted {
+                        self.core.term + 1
+                    } else {
+                        self.core.term
+                    };
+                    if term == expected {
+                        votes.insert(from, granted);
+                        self.count_votes();
+                    }
+                }
+            }
+            Body::VoteReply { granted } => {
+                // Otherwise a late reply to an election already won, lost or abandoned.
+                if let RoleState::Candidate { votes } = &mut self.state {
+                    votes.insert(from, granted);
+                    self.count_votes();
+                }
+            }
             Body::Append {
                 prev_index,
                 prev_term,
                 entries,
                 commit,
                 round,
-            } => self.on_append(from, prev_index, prev_term, entries, commit, round),
-            Body::AppendReply { round, result } => self.on_append_reply(from, round, result),
-            Body::TimeoutNow => self.on_timeout_now(from),
+            } => match self.state {
+                // Election safety: no correct peer leads in our term but us. A faulty or
+                // forged Append is refused, never obeyed.
+                RoleState::Leader(_) => self.core.refuse(from, Malformed::SecondLeader),
+                _ => self.on_append(from, prev_index, prev_term, entries, commit, round),
+            },
+            Body::AppendReply { round, result } => {
+                if let Some(mut leading) = self.leading() {
+                    let flow = leading.on_append_reply(from, round, result);
+                    self.apply(flow);
+                }
+                // Otherwise a reply to a leader we stopped being in this term (CheckQuorum,
+                // transfer, removal): its acknowledgement proves nothing now. Dropped.
+            }
+            Body::TimeoutNow => match self.state {
+                // Only a duplicate (we already won) or a forgery reaches a leader.
+                RoleState::Leader(_) => {}
+                _ => self.on_timeout_now(from),
+            },
         }
     }
 
@@ -480,49 +458,27 @@ impl<C: Clone> Raft<C> {
                         conflict_term: None,
                     },
                 };
-                self.send(msg.from, reply);
+                self.core.send(msg.from, reply);
             }
             Body::PreVote { .. } | Body::Vote { .. } => {
                 let pre_vote = matches!(msg.body, Body::PreVote { .. });
+                let ours = self.core.term;
                 self.deny_vote(
                     msg.from,
                     msg.term,
                     pre_vote,
-                    crate::events::DenyReason::StaleTerm { ours: self.term },
+                    crate::events::DenyReason::StaleTerm { ours },
                 );
             }
             _ => {}
         }
     }
 
-    /// Collects everything produced since the last call. See `Ready` for what the driver
-    /// must do with it, in which order.
-    pub fn ready(&mut self) -> Ready<C> {
-        if self.is_leader() {
-            self.flush_leader();
+    /// Why a leader-only request is refused in this role.
+    fn not_leader(&self) -> ProposeError {
+        ProposeError::NotLeader {
+            leader: self.core.leader,
         }
-        let mut ready = core::mem::take(&mut self.out);
-        if core::mem::take(&mut self.hard_state_dirty) {
-            ready.hard_state = Some(HardState {
-                term: self.term,
-                voted_for: self.voted_for,
-            });
-        }
-        if let Some(from) = self.unpersisted_from.take() {
-            ready.log_write = Some(LogWrite {
-                truncate_from: from,
-                entries: self.log.range(from, self.log.last_index()).to_vec(),
-            });
-        }
-        if self.handed_out < self.commit_index {
-            ready.committed = self
-                .log
-                .range(self.handed_out + 1, self.commit_index)
-                .to_vec();
-            self.handed_out = self.commit_index;
-        }
-        self.debug_check_invariants();
-        ready
     }
 
     /// The node-local invariants, checked after every batch of inputs in debug builds.
@@ -530,24 +486,36 @@ impl<C: Clone> Raft<C> {
         if !cfg!(debug_assertions) {
             return;
         }
-        let last = self.log.last_index();
+        let core = &self.core;
+        let last = core.log.last_index();
         assert!(
-            self.commit_index <= last,
+            core.commit_index <= last,
             "commit {} past last {last}",
-            self.commit_index
+            core.commit_index
         );
-        assert!(self.handed_out <= self.commit_index);
+        assert!(core.handed_out <= core.commit_index);
         assert!(
-            self.log.last_term() <= self.term,
+            core.durable <= last,
+            "durable {} past last {last}",
+            core.durable
+        );
+        assert!(
+            core.handed_out <= core.durable,
+            "handed out {} entries not yet durable ({})",
+            core.handed_out,
+            core.durable
+        );
+        assert!(
+            core.log.last_term() <= core.term,
             "log holds a term newer than ours"
         );
         match &self.state {
             RoleState::Leader(leader) => {
-                assert_eq!(self.voted_for, Some(self.id()), "a leader voted for itself");
-                assert_eq!(self.leader, Some(self.id()));
+                assert_eq!(core.voted_for, Some(core.id()), "a leader voted for itself");
+                assert_eq!(core.leader, Some(core.id()));
                 assert_eq!(
-                    self.log.term_at(leader.term_start),
-                    Some(self.term),
+                    core.log.term_at(leader.term_start),
+                    Some(core.term),
                     "our no-op is in the log"
                 );
                 for (id, p) in &leader.progress {
@@ -564,130 +532,45 @@ impl<C: Clone> Raft<C> {
                     );
                 }
             }
-            RoleState::Candidate { .. } => assert_eq!(self.voted_for, Some(self.id())),
+            RoleState::Candidate { .. } => assert_eq!(core.voted_for, Some(core.id())),
             RoleState::PreCandidate { .. } | RoleState::Follower => {
-                assert_ne!(self.leader, Some(self.id()), "only a leader leads");
+                assert_ne!(core.leader, Some(core.id()), "only a leader leads");
             }
         }
-    }
-
-    // ---- Shared machinery --------------------------------------------------------------
-
-    fn emit(&mut self, event: Event) {
-        self.out.events.push(event);
-    }
-
-    /// A message that is malformed, or that no correct peer could send, is dropped.
-    fn refuse(&mut self, from: NodeId, reason: crate::message::Malformed) {
-        self.emit(Event::MessageRefused { from, reason });
-    }
-
-    fn send(&mut self, to: NodeId, body: Body<C>) {
-        let term = self.term;
-        self.send_with_term(to, term, body);
-    }
-
-    fn send_with_term(&mut self, to: NodeId, term: Term, body: Body<C>) {
-        debug_assert_ne!(to, self.id(), "a node never messages itself");
-        self.out.messages.push(Message {
-            from: self.id(),
-            to,
-            term,
-            body,
-        });
-    }
-
-    fn set_term(&mut self, term: Term) {
-        debug_assert!(term > self.term, "terms only grow");
-        self.term = term;
-        self.voted_for = None;
-        self.hard_state_dirty = true;
-    }
-
-    fn set_vote(&mut self, candidate: NodeId) {
-        debug_assert!(
-            self.voted_for.is_none() || self.voted_for == Some(candidate),
-            "one vote per term"
-        );
-        self.voted_for = Some(candidate);
-        self.hard_state_dirty = true;
-    }
-
-    fn mark_unpersisted(&mut self, from: Index) {
-        self.unpersisted_from = Some(self.unpersisted_from.map_or(from, |f| f.min(from)));
-    }
-
-    fn reset_election_timer(&mut self) {
-        let (min, max) = (
-            self.config.election_timeout_min,
-            self.config.election_timeout_max,
-        );
-        self.election_armed_at = self.now;
-        self.election_deadline = self.now + self.rng.between(min, max);
-    }
-
-    fn is_voter(&self) -> bool {
-        self.membership().contains(self.id())
-    }
-
-    /// May this node start an election? Members of the latest membership may; so may a
-    /// member of the one before it while the latest (which drops it) is not known to be
-    /// committed: that change might never commit, and if this node holds the most
-    /// up-to-date log the cluster cannot elect anyone else. Votes are still counted in the
-    /// latest membership, so two majorities still overlap; if the change does commit, a
-    /// node that wins this way steps down as soon as it learns so.
-    fn can_campaign(&self) -> bool {
-        if self.is_voter() {
-            return true;
-        }
-        let me = self.id();
-        let uncommitted = self
-            .log
-            .latest_config()
-            .is_some_and(|(index, _)| index > self.commit_index);
-        uncommitted && self.log.previous_config().is_some_and(|m| m.contains(me))
-    }
-
-    fn advance_commit(&mut self, index: Index) {
-        if index <= self.commit_index {
-            return;
-        }
-        debug_assert!(
-            index <= self.log.last_index(),
-            "cannot commit entries we lack"
-        );
-        self.commit_index = index;
-        self.emit(Event::Committed { index });
     }
 
     // ---- Role transitions --------------------------------------------------------------
 
     fn become_follower(&mut self, term: Term, leader: Option<NodeId>, reason: RoleReason) {
         let old_role = self.role();
-        let old_term = self.term;
-        if term > self.term {
-            self.set_term(term);
+        let old_term = self.core.term;
+        if term > self.core.term {
+            self.core.set_term(term);
         }
-        if let RoleState::Leader(leader_state) =
+        if let RoleState::Leader(mut leader_state) =
             core::mem::replace(&mut self.state, RoleState::Follower)
         {
-            self.abandon_leadership(*leader_state);
+            Leading {
+                core: &mut self.core,
+                leader: &mut leader_state,
+            }
+            .abandon();
         }
-        self.leader = leader;
+        self.core.leader = leader;
         if leader.is_some() {
-            self.last_leader_contact = self.now;
+            self.core.last_leader_contact = self.core.now;
         }
         // The timer restarts on a leader's word, or when leaving leadership (a leader runs
         // none). Not for a term learned from a candidate or a reply: a node that cannot win
         // (its log is behind) would otherwise keep the up-to-date nodes from ever timing
         // out, just by campaigning again and again (Raft Figure 2's timer rules).
         if leader.is_some() || old_role == Role::Leader {
-            self.reset_election_timer();
+            self.core.reset_election_timer();
         }
-        if old_role != Role::Follower || old_term != self.term {
-            self.emit(Event::RoleChanged {
+        if old_role != Role::Follower || old_term != self.core.term {
+            self.core.emit(Event::RoleChanged {
                 role: Role::Follower,
-                term: self.term,
+                term: self.core.term,
                 reason,
             });
         }
@@ -695,75 +578,17 @@ impl<C: Clone> Raft<C> {
 
     fn become_leader(&mut self, votes: u32) {
         debug_assert!(matches!(self.state, RoleState::Candidate { .. }));
-        debug_assert_eq!(self.voted_for, Some(self.id()));
-        let term_start = self.log.last_index() + 1;
-        let mut progress = Map::new();
-        for id in self.membership().ids().filter(|&id| id != self.id()) {
-            progress.insert(id, Progress::new(term_start));
-        }
-        self.state = RoleState::Leader(Box::new(Leader {
-            progress,
-            term_start,
-            heartbeat_due: self.now,
-            check_quorum_due: self.now + self.config.election_timeout_min,
-            entries_pending: false,
-            rounds: goose::Rounds::default(),
-            transfer: None,
-            departing: None,
-        }));
-        self.leader = Some(self.id());
-        self.emit(Event::RoleChanged {
+        debug_assert_eq!(self.core.voted_for, Some(self.id()));
+        self.state = RoleState::Leader(Box::new(Leader::new(&self.core)));
+        self.core.leader = Some(self.id());
+        self.core.emit(Event::RoleChanged {
             role: Role::Leader,
-            term: self.term,
+            term: self.core.term,
             reason: RoleReason::WonElection { votes },
         });
-        self.append_as_leader(Command::Noop);
-        // Announce leadership at once: the heartbeat is due now.
-        self.tick_leader();
-    }
-
-    fn tick_leader(&mut self) {
-        let now = self.now;
-        let RoleState::Leader(leader) = &mut self.state else {
-            return;
-        };
-        let check_due = now >= leader.check_quorum_due;
-        let heartbeat_due = now >= leader.heartbeat_due;
-        if check_due && !self.check_quorum() {
-            return;
+        if let Some(mut leading) = self.leading() {
+            let flow = leading.start();
+            self.apply(flow);
         }
-        self.expire_transfer();
-        self.expire_reads();
-        if heartbeat_due {
-            self.broadcast_heartbeat();
-        }
-    }
-
-    /// CheckQuorum: has a quorum (counting ourselves) been heard from since the last check?
-    /// If not, step down, because a leader cut off from a majority must stop claiming anything.
-    fn check_quorum(&mut self) -> bool {
-        let window = self.config.election_timeout_min;
-        let me = self.id();
-        let membership = self.membership().clone();
-        let RoleState::Leader(leader) = &mut self.state else {
-            return false;
-        };
-        leader.check_quorum_due = self.now + window;
-        if !self.config.check_quorum {
-            return true;
-        }
-        let active = membership
-            .ids()
-            .filter(|&id| id == me || leader.progress.get(&id).is_some_and(|p| p.recent_active))
-            .count();
-        for (_, p) in leader.progress.iter_mut() {
-            p.recent_active = false;
-        }
-        if active >= membership.quorum() {
-            return true;
-        }
-        let term = self.term;
-        self.become_follower(term, None, RoleReason::NoQuorum { window });
-        false
     }
 }

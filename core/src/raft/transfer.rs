@@ -1,8 +1,11 @@
 //! Leadership transfer (thesis §3.10): bring the target's log up to date, then tell it
 //! to start an election at once (TimeoutNow).
 
+use core::ops::ControlFlow;
+
 use super::goose::DuckReason;
-use super::{ProposeError, Raft, RoleState};
+use super::leader::{Flow, Leading, StepDown};
+use super::{ProposeError, Raft};
 use crate::events::{Event, RoleReason};
 use crate::message::Body;
 use crate::types::{Millis, NodeId};
@@ -19,44 +22,44 @@ impl<C: Clone> Raft<C> {
     /// Starts handing leadership to `to`. New proposals and goose queries are refused
     /// until the transfer succeeds or gives up (after a minimum election timeout).
     pub fn transfer_leadership(&mut self, to: NodeId) -> Result<(), ProposeError> {
-        let RoleState::Leader(leader) = &mut self.state else {
-            return Err(ProposeError::NotLeader {
-                leader: self.leader,
-            });
-        };
-        if let Some(transfer) = &leader.transfer {
+        let not_leader = self.not_leader();
+        match self.leading() {
+            Some(mut leading) => leading.transfer(to),
+            None => Err(not_leader),
+        }
+    }
+}
+
+impl<C: Clone> Leading<'_, C> {
+    fn transfer(&mut self, to: NodeId) -> Result<(), ProposeError> {
+        if let Some(transfer) = &self.leader.transfer {
             return if transfer.to == to {
                 Ok(())
             } else {
                 Err(ProposeError::Transferring { to: transfer.to })
             };
         }
-        if to == self.config.id {
+        if to == self.core.id() {
             return Ok(());
         }
         if !self
+            .core
             .log
             .latest_config()
             .is_some_and(|(_, m)| m.contains(to))
         {
             return Err(ProposeError::NotMember { id: to });
         }
-        leader.transfer = Some(Transfer {
+        self.leader.transfer = Some(Transfer {
             to,
-            deadline: self.now + self.config.election_timeout_min,
+            deadline: self.core.now + self.core.config.election_timeout_min,
             timeout_now_sent: false,
         });
-        let mut rounds = core::mem::take(&mut leader.rounds);
-        self.answer_all_waiting(&mut rounds, DuckReason::Transferring { to });
-        if let RoleState::Leader(leader) = &mut self.state {
-            leader.rounds = rounds;
-        }
-        self.emit(Event::TransferStarted { to });
+        self.answer_all_waiting(DuckReason::Transferring { to });
+        self.core.emit(Event::TransferStarted { to });
         self.maybe_send_timeout_now(to);
         // Push the target's missing entries now rather than at the next heartbeat.
-        if let RoleState::Leader(leader) = &self.state
-            && let Some(progress) = leader.progress.get(&to)
-        {
+        if let Some(progress) = self.leader.progress.get(&to) {
             let from = progress.match_index + 1;
             self.send_append_from(to, from);
         }
@@ -65,43 +68,38 @@ impl<C: Clone> Raft<C> {
 
     /// Sends TimeoutNow if `id` is the transfer target and its log has caught up.
     pub(super) fn maybe_send_timeout_now(&mut self, id: NodeId) {
-        let last = self.log.last_index();
-        let RoleState::Leader(leader) = &mut self.state else {
-            return;
-        };
-        let Some(transfer) = &mut leader.transfer else {
-            return;
-        };
-        let caught_up = leader
+        let last = self.core.log.last_index();
+        let caught_up = self
+            .leader
             .progress
             .get(&id)
             .is_some_and(|p| p.match_index == last);
+        let Some(transfer) = &mut self.leader.transfer else {
+            return; // no transfer under way
+        };
         if transfer.to != id || transfer.timeout_now_sent || !caught_up {
             return;
         }
         transfer.timeout_now_sent = true;
-        self.send(id, Body::TimeoutNow);
+        self.core.send(id, Body::TimeoutNow);
     }
 
     /// Gives up on a transfer that has not completed in time. If TimeoutNow already went
     /// out, the target could still win later; a leader that kept claiming to be the goose
     /// meanwhile could overlap it, so it steps down instead (safety over liveness).
-    pub(super) fn expire_transfer(&mut self) {
-        let now = self.now;
-        let RoleState::Leader(leader) = &mut self.state else {
-            return;
+    pub(super) fn expire_transfer(&mut self) -> Flow {
+        let Some(transfer) = self.leader.transfer else {
+            return ControlFlow::Continue(());
         };
-        let Some(transfer) = leader.transfer else {
-            return;
-        };
-        if now < transfer.deadline {
-            return;
+        if self.core.now < transfer.deadline {
+            return ControlFlow::Continue(());
         }
-        leader.transfer = None;
-        self.emit(Event::TransferAborted { to: transfer.to });
+        self.leader.transfer = None;
+        self.core.emit(Event::TransferAborted { to: transfer.to });
         if transfer.timeout_now_sent {
-            let term = self.term;
-            self.become_follower(term, None, RoleReason::TransferTimedOut { to: transfer.to });
+            let to = transfer.to;
+            return ControlFlow::Break(StepDown(RoleReason::TransferTimedOut { to }));
         }
+        ControlFlow::Continue(())
     }
 }

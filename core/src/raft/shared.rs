@@ -1,0 +1,176 @@
+//! What every role shares: configuration, clock, the persistent state (term, vote, log),
+//! the commit index and the outbox. Code here never asks which role the node is in:
+//! leader-only state lives in `leader.rs`, a candidate's votes in `RoleState`.
+
+use alloc::vec::Vec;
+
+use super::goose::{Confirmed, DuckReason, ReadOutcome};
+use crate::config::Config;
+use crate::events::Event;
+use crate::log::Log;
+use crate::message::{Body, Malformed, Message};
+use crate::rng::Rng;
+use crate::types::{Index, Membership, Millis, NodeId, Term};
+
+/// What a node produced since the last `ready()`, waiting to be handed out.
+#[derive(Debug)]
+pub(super) struct Outbox<C> {
+    pub(super) messages: Vec<Message<C>>,
+    pub(super) reads: Vec<ReadOutcome>,
+    pub(super) events: Vec<Event>,
+}
+
+impl<C> Default for Outbox<C> {
+    fn default() -> Self {
+        Outbox {
+            messages: Vec::new(),
+            reads: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+impl<C> Outbox<C> {
+    pub(super) fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.reads.is_empty() && self.events.is_empty()
+    }
+}
+
+pub(super) struct Core<C> {
+    pub(super) config: Config,
+    pub(super) rng: Rng,
+    pub(super) now: Millis,
+
+    // Persistent state (Figure 2): changed only through `set_term`/`set_vote` and the log.
+    pub(super) term: Term,
+    pub(super) voted_for: Option<NodeId>,
+    pub(super) log: Log<C>,
+
+    // Volatile state.
+    pub(super) commit_index: Index,
+    /// Committed entries already handed to the driver.
+    pub(super) handed_out: Index,
+    /// The log is durable through here: the driver acknowledged writing it (`advance`).
+    /// A leader counts its own copy toward commit only this far; committed entries are
+    /// handed out only this far.
+    pub(super) durable: Index,
+    pub(super) leader: Option<NodeId>,
+    pub(super) election_deadline: Millis,
+    pub(super) election_armed_at: Millis,
+    /// When a leader was last heard from (or when this node started). Until
+    /// `election_timeout_min` after it, vote requests are refused (leader stickiness).
+    pub(super) last_leader_contact: Millis,
+
+    pub(super) out: Outbox<C>,
+    pub(super) hard_state_dirty: bool,
+    pub(super) unpersisted_from: Option<Index>,
+}
+
+impl<C: Clone> Core<C> {
+    pub(super) fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    /// The membership in force: the latest config entry in the log, committed or not.
+    pub(super) fn membership(&self) -> &Membership {
+        self.log.membership()
+    }
+
+    pub(super) fn emit(&mut self, event: Event) {
+        self.out.events.push(event);
+    }
+
+    /// A message that is malformed, or that no correct peer could send, is dropped.
+    pub(super) fn refuse(&mut self, from: NodeId, reason: Malformed) {
+        self.emit(Event::MessageRefused { from, reason });
+    }
+
+    pub(super) fn send(&mut self, to: NodeId, body: Body<C>) {
+        let term = self.term;
+        self.send_with_term(to, term, body);
+    }
+
+    pub(super) fn send_with_term(&mut self, to: NodeId, term: Term, body: Body<C>) {
+        debug_assert_ne!(to, self.id(), "a node never messages itself");
+        self.out.messages.push(Message {
+            from: self.id(),
+            to,
+            term,
+            body,
+        });
+    }
+
+    pub(super) fn answer(&mut self, ctx: u64, result: Result<Confirmed, DuckReason>) {
+        self.out.reads.push(ReadOutcome { ctx, result });
+    }
+
+    pub(super) fn set_term(&mut self, term: Term) {
+        debug_assert!(term > self.term, "terms only grow");
+        self.term = term;
+        self.voted_for = None;
+        self.hard_state_dirty = true;
+    }
+
+    pub(super) fn set_vote(&mut self, candidate: NodeId) {
+        debug_assert!(
+            self.voted_for.is_none() || self.voted_for == Some(candidate),
+            "one vote per term"
+        );
+        self.voted_for = Some(candidate);
+        self.hard_state_dirty = true;
+    }
+
+    pub(super) fn mark_unpersisted(&mut self, from: Index) {
+        self.unpersisted_from = Some(self.unpersisted_from.map_or(from, |f| f.min(from)));
+    }
+
+    pub(super) fn reset_election_timer(&mut self) {
+        let (min, max) = (
+            self.config.election_timeout_min,
+            self.config.election_timeout_max,
+        );
+        self.election_armed_at = self.now;
+        self.election_deadline = self.now + self.rng.between(min, max);
+    }
+
+    pub(super) fn is_voter(&self) -> bool {
+        self.membership().contains(self.id())
+    }
+
+    /// May this node start an election? Members of the latest membership may; so may a
+    /// member of the one before it while the latest (which drops it) is not known to be
+    /// committed: that change might never commit, and if this node holds the most
+    /// up-to-date log the cluster cannot elect anyone else. Votes are still counted in the
+    /// latest membership, so two majorities still overlap; if the change does commit, a
+    /// node that wins this way steps down as soon as it learns so.
+    pub(super) fn can_campaign(&self) -> bool {
+        if self.is_voter() {
+            return true;
+        }
+        let me = self.id();
+        let uncommitted = self
+            .log
+            .latest_config()
+            .is_some_and(|(index, _)| index > self.commit_index);
+        uncommitted && self.log.previous_config().is_some_and(|m| m.contains(me))
+    }
+
+    pub(super) fn advance_commit(&mut self, index: Index) {
+        if index <= self.commit_index {
+            return;
+        }
+        debug_assert!(
+            index <= self.log.last_index(),
+            "cannot commit entries we lack"
+        );
+        self.commit_index = index;
+        self.emit(Event::Committed { index });
+    }
+
+    pub(super) fn emit_membership(&mut self) {
+        if let Some((index, membership)) = self.log.latest_config() {
+            let membership = membership.clone();
+            self.emit(Event::MembershipChanged { index, membership });
+        }
+    }
+}
