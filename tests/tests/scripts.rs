@@ -302,9 +302,8 @@ fn fmt_log(r: &Raft) -> String {
 
 // ---- The manual network -----------------------------------------------------------------
 
-/// Bare `Raft` nodes on a synchronous network (the `Net` of `duckgoose_tests`, step for
-/// step, but keeping what the nodes say): messages are delivered in order, instantly;
-/// time moves only when the script says so.
+/// Bare `Raft` nodes on a synchronous network, keeping what the nodes say: messages are
+/// delivered in order, instantly; time moves only when the script says so.
 struct Net {
     nodes: BTreeMap<NodeId, Raft>,
     now: Millis,
