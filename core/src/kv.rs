@@ -5,6 +5,7 @@
 //! carries an `Op`, a client request asks for one, and the linearizability checker and
 //! the process nemesis record histories of them.
 
+use alloc::borrow::ToOwned;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 
@@ -120,7 +121,7 @@ impl Kv {
     pub fn execute(&mut self, op: &Op) -> Output {
         match op {
             Op::Put { key, value } => {
-                self.map.insert(key.clone(), value.clone());
+                self.set(key, value);
                 Output::Written
             }
             Op::Get { key } => Output::Value(self.map.get(key).cloned()),
@@ -135,9 +136,19 @@ impl Kv {
             } => {
                 let swapped = self.map.get(key) == expected.as_ref();
                 if swapped {
-                    self.map.insert(key.clone(), value.clone());
+                    self.set(key, value);
                 }
                 Output::Cas { swapped }
+            }
+        }
+    }
+
+    /// Overwriting a key reuses its stored copy; only a new key is cloned into the map.
+    fn set(&mut self, key: &str, value: &str) {
+        match self.map.get_mut(key) {
+            Some(stored) => value.clone_into(stored),
+            None => {
+                self.map.insert(key.into(), value.into());
             }
         }
     }

@@ -129,6 +129,7 @@ fn possible_position(index: Index, term: Term, message_term: Term) -> bool {
 impl<C> Message<C> {
     /// Structural checks for anything that came from outside the process. The protocol
     /// code may then rely on them (for example, contiguous entries) without panicking.
+    #[inline]
     pub fn validate(&self, me: NodeId) -> Result<(), Malformed> {
         if self.from == 0 || self.to == 0 {
             return Err(Malformed::ZeroNodeId);

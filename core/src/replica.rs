@@ -12,12 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ConfigError};
 use crate::entry::{Command, Entry};
-use crate::events::Event;
 use crate::kv::{Kv, Op, Output};
 use crate::message::Message;
 use crate::raft::{
-    DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft, ReadOutcome,
-    Ready,
+    DuckReason, MembershipChange, Persisted, ProposeError, Raft, ReadOutcome, Ready,
 };
 use crate::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
 
@@ -119,16 +117,9 @@ pub struct Response {
     pub result: Result<Reply, RequestError>,
 }
 
-/// What `Replica::ready` hands the driver: make `hard_state` and `log_write` durable,
-/// then pass it to `Replica::advance` for the messages and responses.
-#[derive(Debug)]
-#[must_use = "persist it, then pass it to Replica::advance to get the messages"]
-pub struct ReplicaReady {
-    pub hard_state: Option<HardState>,
-    pub log_write: Option<LogWrite>,
-    pub events: Vec<Event>,
-    ready: Ready,
-}
+/// What `Replica::ready` hands the driver: Raft's own `Ready`. Make `hard_state` and
+/// `log_write` durable, then pass it to `Replica::advance` for the messages and responses.
+pub type ReplicaReady = Ready;
 
 /// What `Replica::advance` releases: send `messages`, deliver `responses`.
 #[derive(Debug, Default)]
@@ -348,19 +339,13 @@ impl Replica {
 
     /// Takes Raft's output: what to persist, and what happened.
     pub fn ready(&mut self) -> ReplicaReady {
-        let mut ready = self.raft.ready();
-        ReplicaReady {
-            hard_state: ready.hard_state.take(),
-            log_write: ready.log_write.take(),
-            events: core::mem::take(&mut ready.events),
-            ready,
-        }
+        self.raft.ready()
     }
 
     /// `ready`'s writes are durable: applies newly committed entries, answers whatever
     /// requests are now decided, and releases the messages.
     pub fn advance(&mut self, ready: ReplicaReady) -> ReplicaReleased {
-        let released = self.raft.advance(ready.ready);
+        let released = self.raft.advance(ready);
         for entry in &released.committed {
             let applied = self.kv.apply(entry);
             self.answer_entry(entry, applied);

@@ -485,25 +485,17 @@ impl Cluster {
     fn after_input(&mut self, id: NodeId) {
         self.seq += 1;
         self.node_events += 1;
-        loop {
-            self.handle_ready(id);
-            let more = self
-                .nodes
-                .get(&id)
-                .and_then(|n| n.replica.as_ref())
-                .is_some_and(Replica::has_ready);
-            if !more {
-                break;
-            }
-        }
+        while self.handle_ready(id) {}
     }
 
-    fn handle_ready(&mut self, id: NodeId) {
+    /// Persists, acknowledges and delivers one `Ready` of node `id`; true if acknowledging
+    /// it queued more (a lone leader commits on its own acknowledgement).
+    fn handle_ready(&mut self, id: NodeId) -> bool {
         let Some(node) = self.nodes.get_mut(&id) else {
-            return;
+            return false;
         };
         let Some(replica) = node.replica.as_mut() else {
-            return;
+            return false;
         };
         let mut ready = replica.ready();
 
@@ -514,11 +506,12 @@ impl Cluster {
             node.disk.term = hs.term;
             node.disk.voted_for = hs.voted_for;
         }
-        if let Some(write) = &ready.log_write {
-            node.disk.log.truncate((write.truncate_from - 1) as usize);
-            node.disk.log.extend_from_slice(&write.entries);
+        if let Some(write) = ready.log_write.take() {
             self.checker
                 .on_entries_written(replica.raft(), &write.entries);
+            // The disk takes the written entries themselves: no copy per node and entry.
+            node.disk.log.truncate((write.truncate_from - 1) as usize);
+            node.disk.log.extend(write.entries);
         }
         let events = core::mem::take(&mut ready.events);
         // 2. Acknowledge: only now are messages, applied entries and answers released.
@@ -528,6 +521,7 @@ impl Cluster {
             responses,
         } = replica.advance(ready);
         node.deadline = replica.next_deadline();
+        let more = replica.has_ready();
 
         // 3. Trace and check what the node reported.
         let now = self.now;
@@ -575,6 +569,8 @@ impl Cluster {
             self.removing.remove(&node);
             self.decommission(node);
         }
+        // Still there: the node may have been one of those decommissioned.
+        more && self.nodes.get(&id).is_some_and(|n| n.replica.is_some())
     }
 
     fn check_step(&mut self) {
@@ -589,6 +585,9 @@ impl Cluster {
     }
 
     fn trace_new_violations(&mut self, before: usize) {
+        if self.checker.violations().len() == before {
+            return; // the usual case, on every step
+        }
         let now = self.now;
         let new: Vec<Violation> = self.checker.violations()[before..].to_vec();
         for v in new {

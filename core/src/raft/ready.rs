@@ -66,6 +66,8 @@ pub struct Ready<C = Op> {
     reads: Vec<ReadOutcome>,
     /// The last entry `log_write` writes: the log is durable through it once acknowledged.
     writes_through: Option<(Index, Term)>,
+    /// Which node made it, to catch a `Ready` handed to the wrong node (debug builds).
+    #[cfg(debug_assertions)]
     node: NodeId,
 }
 
@@ -128,6 +130,7 @@ impl<C: Clone> Raft<C> {
             messages: out.messages,
             reads: out.reads,
             writes_through,
+            #[cfg(debug_assertions)]
             node: core.id(),
         }
     }
@@ -137,6 +140,7 @@ impl<C: Clone> Raft<C> {
     /// count toward commit from here on, so this may commit (a lone leader always
     /// commits here); what that produces is queued for the next `ready()`.
     pub fn advance(&mut self, ready: Ready<C>) -> Released<C> {
+        #[cfg(debug_assertions)]
         debug_assert_eq!(ready.node, self.id(), "a Ready goes back to its own node");
         if let Some((index, term)) = ready.writes_through {
             self.acknowledge_durable(index, term);
