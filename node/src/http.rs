@@ -600,7 +600,8 @@ fn not_forwarded_again(me: NodeId, leader: NodeId) -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::NotLeader,
         format!(
-            "node {me} is not the goose (it knows node {leader} as the goose) and does not              forward a request another node forwarded; retry"
+            "node {me} is not the goose (it knows node {leader} as the goose) and does not \
+             forward a request another node forwarded; retry"
         ),
     )
 }

@@ -246,6 +246,7 @@ fn a_forwarded_request_is_not_forwarded_again() {
         "names the goose: {}",
         r.body
     );
+    assert!(!r.body.contains("  "), "one line of prose: {}", r.body);
     assert_eq!(r.header("duckgoose-forwarded-to"), None);
     let after = cluster.status(goose).unwrap();
     assert_eq!(after["role"], "goose", "nothing was forwarded");
