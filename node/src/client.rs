@@ -329,7 +329,116 @@ pub fn inspect(args: InspectArgs) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_member_url;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+
+    use super::{is_member_url, send};
+    use crate::cli::Client;
+
+    /// Serves `app` on a free loopback port; its `host:port`.
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// A node that redirects `POST /admin/transfer` to `location` and lists `members`.
+    fn redirecting(location: String, members: Vec<String>) -> Router {
+        let members: Vec<_> = members
+            .iter()
+            .map(|a| serde_json::json!({"id": 1, "addr": a}))
+            .collect();
+        let status = serde_json::json!({ "members": members }).to_string();
+        Router::new()
+            .route(
+                "/admin/transfer",
+                post(move || async move {
+                    (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [(header::LOCATION, location)],
+                    )
+                }),
+            )
+            .route("/status", get(move || async move { status }))
+    }
+
+    /// A goose that records the `Authorization` headers it got.
+    fn recording(seen: Arc<Mutex<Vec<String>>>) -> Router {
+        Router::new().route(
+            "/admin/transfer",
+            post(move |headers: HeaderMap| async move {
+                let auth = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock().unwrap().push(auth);
+                (StatusCode::OK, "{\"to\":2}").into_response()
+            }),
+        )
+    }
+
+    fn operator() -> Client {
+        Client {
+            token: Some("tok".into()),
+            timeout_ms: 5000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_a_member_is_followed_with_the_token() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let goose = serve(recording(seen.clone())).await;
+        let duck = serve(redirecting(
+            format!("http://{goose}/admin/transfer"),
+            vec![goose.clone()],
+        ))
+        .await;
+        let url = format!("http://{duck}/admin/transfer");
+        let body = Some(serde_json::json!({"to": 2}));
+        let (status, text) = send(&operator(), reqwest::Method::POST, url, body)
+            .await
+            .unwrap();
+        assert_eq!((status.as_u16(), text.as_str()), (200, "{\"to\":2}"));
+        assert_eq!(*seen.lock().unwrap(), vec!["Bearer tok".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_elsewhere_is_an_error_and_the_token_stays_home() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stranger = serve(recording(seen.clone())).await;
+        let duck = serve(redirecting(
+            format!("http://{stranger}/admin/transfer"),
+            vec!["127.0.0.1:1".into()],
+        ))
+        .await;
+        let url = format!("http://{duck}/admin/transfer");
+        let err = send(&operator(), reqwest::Method::POST, url, None)
+            .await
+            .unwrap_err();
+        assert!(err.contains("not a member address"), "{err}");
+        assert!(err.contains(&stranger), "names the Location: {err}");
+        assert!(seen.lock().unwrap().is_empty(), "nothing reached it");
+    }
+
+    #[tokio::test]
+    async fn redirects_in_a_circle_stop() {
+        // A node that redirects to itself, and lists itself as a member.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let app = redirecting(format!("http://{addr}/admin/transfer"), vec![addr.clone()]);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("http://{addr}/admin/transfer");
+        let err = send(&operator(), reqwest::Method::POST, url, None)
+            .await
+            .unwrap_err();
+        assert!(err.contains("more than 3 redirects"), "{err}");
+    }
 
     #[test]
     fn the_token_follows_a_redirect_only_to_a_member_address() {
