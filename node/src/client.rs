@@ -11,11 +11,18 @@ use crate::cli::{
     TransferArgs,
 };
 
+/// Redirects [`send`] follows at most (with forwarding, ducks do not redirect admin
+/// requests; a node that does is followed only to a member).
+const MAX_REDIRECTS: usize = 3;
+
+/// The operator's HTTP client. It never follows a redirect by itself: [`send`] decides
+/// where the token may go.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(2)))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default()
 }
@@ -72,6 +79,9 @@ pub async fn find_goose(args: FindGooseArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Sends one request with the token. A `307`/`308` is followed (at most
+/// [`MAX_REDIRECTS`] times, the token re-sent) only to an address the answering node
+/// lists as a member: anywhere else is an error, so the token never leaves the cluster.
 async fn send(
     client: &Client,
     method: reqwest::Method,
@@ -79,19 +89,86 @@ async fn send(
     body: Option<Value>,
 ) -> Result<(StatusCode, String), String> {
     let http = http_client(Duration::from_millis(client.timeout_ms));
-    let mut req = http.request(method, &url);
-    if let Some(token) = &client.token {
-        req = req.bearer_auth(token);
+    let mut target = url;
+    for _ in 0..=MAX_REDIRECTS {
+        let mut req = http.request(method.clone(), &target);
+        if let Some(token) = &client.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = &body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let resp = req.send().await.map_err(|e| format!("{target}: {e}"))?;
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = resp.text().await.map_err(|e| format!("{target}: {e}"))?;
+        let redirect = [
+            StatusCode::TEMPORARY_REDIRECT,
+            StatusCode::PERMANENT_REDIRECT,
+        ];
+        let (true, Some(location)) = (redirect.contains(&status), location) else {
+            return Ok((status, text));
+        };
+        let members = member_addrs(&http, &target).await?;
+        if !is_member_url(&location, &members) {
+            return Err(format!(
+                "{target}: {status} to {location}, which is not a member address ({}); \
+                 not sending the token there",
+                members.join(", ")
+            ));
+        }
+        target = location;
     }
-    if let Some(body) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(body.to_string());
+    Err(format!(
+        "{target}: more than {MAX_REDIRECTS} redirects; ask the goose directly"
+    ))
+}
+
+/// The member addresses node `url` lists in its public `/status`.
+async fn member_addrs(http: &reqwest::Client, url: &str) -> Result<Vec<String>, String> {
+    let mut status_url = reqwest::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+    status_url.set_path("/status");
+    status_url.set_query(None);
+    let resp = http
+        .get(status_url.clone())
+        .send()
+        .await
+        .map_err(|e| format!("{status_url}: {e}"))?;
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("{status_url}: {e}"))?;
+    let status: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{status_url}: bad JSON: {e}"))?;
+    Ok(status["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["addr"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Is `location` an http(s) URL whose `host:port` is one of `members`?
+fn is_member_url(location: &str, members: &[String]) -> bool {
+    let Ok(url) = reqwest::Url::parse(location) else {
+        return false;
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return false;
     }
-    let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| format!("{url}: {e}"))?;
-    Ok((status, text))
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    let addr = format!("{host}:{port}");
+    members.contains(&addr)
 }
 
 fn expect_ok(url: &str, (status, text): (StatusCode, String)) -> Result<String, String> {
@@ -248,4 +325,139 @@ pub fn inspect(args: InspectArgs) -> Result<(), String> {
     }
     println!("{out}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+
+    use super::{is_member_url, send};
+    use crate::cli::Client;
+
+    /// Serves `app` on a free loopback port; its `host:port`.
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// A node that redirects `POST /admin/transfer` to `location` and lists `members`.
+    fn redirecting(location: String, members: Vec<String>) -> Router {
+        let members: Vec<_> = members
+            .iter()
+            .map(|a| serde_json::json!({"id": 1, "addr": a}))
+            .collect();
+        let status = serde_json::json!({ "members": members }).to_string();
+        Router::new()
+            .route(
+                "/admin/transfer",
+                post(move || async move {
+                    (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [(header::LOCATION, location)],
+                    )
+                }),
+            )
+            .route("/status", get(move || async move { status }))
+    }
+
+    /// A goose that records the `Authorization` headers it got.
+    fn recording(seen: Arc<Mutex<Vec<String>>>) -> Router {
+        Router::new().route(
+            "/admin/transfer",
+            post(move |headers: HeaderMap| async move {
+                let auth = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock().unwrap().push(auth);
+                (StatusCode::OK, "{\"to\":2}").into_response()
+            }),
+        )
+    }
+
+    fn operator() -> Client {
+        Client {
+            token: Some("tok".into()),
+            timeout_ms: 5000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_a_member_is_followed_with_the_token() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let goose = serve(recording(seen.clone())).await;
+        let duck = serve(redirecting(
+            format!("http://{goose}/admin/transfer"),
+            vec![goose.clone()],
+        ))
+        .await;
+        let url = format!("http://{duck}/admin/transfer");
+        let body = Some(serde_json::json!({"to": 2}));
+        let (status, text) = send(&operator(), reqwest::Method::POST, url, body)
+            .await
+            .unwrap();
+        assert_eq!((status.as_u16(), text.as_str()), (200, "{\"to\":2}"));
+        assert_eq!(*seen.lock().unwrap(), vec!["Bearer tok".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_elsewhere_is_an_error_and_the_token_stays_home() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stranger = serve(recording(seen.clone())).await;
+        let duck = serve(redirecting(
+            format!("http://{stranger}/admin/transfer"),
+            vec!["127.0.0.1:1".into()],
+        ))
+        .await;
+        let url = format!("http://{duck}/admin/transfer");
+        let err = send(&operator(), reqwest::Method::POST, url, None)
+            .await
+            .unwrap_err();
+        assert!(err.contains("not a member address"), "{err}");
+        assert!(err.contains(&stranger), "names the Location: {err}");
+        assert!(seen.lock().unwrap().is_empty(), "nothing reached it");
+    }
+
+    #[tokio::test]
+    async fn redirects_in_a_circle_stop() {
+        // A node that redirects to itself, and lists itself as a member.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let app = redirecting(format!("http://{addr}/admin/transfer"), vec![addr.clone()]);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("http://{addr}/admin/transfer");
+        let err = send(&operator(), reqwest::Method::POST, url, None)
+            .await
+            .unwrap_err();
+        assert!(err.contains("more than 3 redirects"), "{err}");
+    }
+
+    #[test]
+    fn the_token_follows_a_redirect_only_to_a_member_address() {
+        let members = vec!["127.0.0.1:9901".to_string(), "[::1]:9902".to_string()];
+        assert!(is_member_url(
+            "http://127.0.0.1:9901/admin/transfer",
+            &members
+        ));
+        assert!(is_member_url("http://[::1]:9902/admin/members/3", &members));
+        for elsewhere in [
+            "http://127.0.0.1:9903/admin/transfer",
+            "http://evil.example:9901/admin/transfer",
+            "http://127.0.0.1/admin/transfer",
+            "ftp://127.0.0.1:9901/admin/transfer",
+            "/admin/transfer",
+            "not a url",
+            "http://user@127.0.0.2:9901/",
+        ] {
+            assert!(!is_member_url(elsewhere, &members), "{elsewhere}");
+        }
+    }
 }

@@ -1,15 +1,21 @@
 //! The HTTP API: public read-only routes, the key-value store, admin routes and the peer
 //! route. Every handler turns bad input into a 4xx with a reason; nothing here panics.
+//!
+//! A duck redirects key-value requests to the goose (`307`; clients follow with their own
+//! credentials) but forwards the admin requests only the goose serves (add, remove,
+//! transfer) itself, with the cluster's token: an HTTP client drops `Authorization` on a
+//! redirect to another origin, so a secured `307` could never succeed.
 
 // Helpers return a ready-made error response; its size does not matter on that path.
 #![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request as HttpRequest, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request as HttpRequest, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -34,6 +40,18 @@ pub struct Limits {
 
 type App = Arc<Shared>;
 
+/// On an admin request a duck forwards: the forwarding node's id. Whoever receives it
+/// and is not the goose refuses rather than forwarding again, so requests never loop.
+pub const FORWARDED_BY: &str = "duckgoose-forwarded-by";
+/// On the answer to a forwarded admin request: the id of the goose that gave it.
+pub const FORWARDED_TO: &str = "duckgoose-forwarded-to";
+/// How much longer than the goose's own request timeout a forwarding duck waits.
+const FORWARD_MARGIN: Duration = Duration::from_secs(2);
+
+/// The HTTP client a duck forwards admin requests to the goose with.
+#[derive(Clone)]
+struct Forwarder(reqwest::Client);
+
 pub fn router(shared: App, limits: Limits) -> Router {
     let auth = middleware::from_fn_with_state(shared.clone(), require_token);
     let public = Router::new()
@@ -48,6 +66,7 @@ pub fn router(shared: App, limits: Limits) -> Router {
         .route("/admin/members", post(add_member))
         .route("/admin/members/{id}", delete(remove_member))
         .route("/admin/transfer", post(transfer))
+        .layer(Extension(Forwarder(runtime::peer_client())))
         .layer(DefaultBodyLimit::max(limits.client_body))
         .route_layer(auth.clone());
     let peer = Router::new()
@@ -112,6 +131,15 @@ pub enum ErrorCode {
     ChangeInProgress,
     /// `404`: the id to remove is not a member.
     NotMember,
+    /// `503`: this node is not the goose and the request was already forwarded once, so
+    /// it is not forwarded again. The message names the goose this node knows of.
+    NotLeader,
+    /// `502`: a duck could not reach the goose to forward an admin request to it, or
+    /// lost the connection before the answer.
+    GooseUnreachable,
+    /// `504`: the goose did not answer a forwarded admin request in time; it may or may
+    /// not take effect.
+    GooseTimeout,
 }
 
 /// The body of a typed refusal: `{"error": "already_member", "message": "…"}`. The
@@ -452,31 +480,75 @@ fn membership_json(reply: Reply) -> Response {
     }
 }
 
-async fn add_member(State(shared): State<App>, uri: Uri, body: Bytes) -> Response {
+/// An admin request as it arrived, kept so a duck can forward it to the goose.
+struct AdminRequest {
+    method: Method,
+    uri: Uri,
+    /// It carries [`FORWARDED_BY`]: a duck already forwarded it here.
+    forwarded: bool,
+    body: Bytes,
+}
+
+impl AdminRequest {
+    fn new(method: Method, uri: Uri, headers: &HeaderMap, body: Bytes) -> AdminRequest {
+        AdminRequest {
+            method,
+            uri,
+            forwarded: headers.contains_key(FORWARDED_BY),
+            body,
+        }
+    }
+}
+
+async fn add_member(
+    State(shared): State<App>,
+    Extension(forwarder): Extension<Forwarder>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (id, addr) = match bodies::add_member(&body) {
         Ok(b) => b,
         Err(reason) => return bad_request(reason),
     };
     match runtime::call(&shared, Request::AddMember(Member::new(id, addr))).await {
         Ok(Ok(reply)) => membership_json(reply),
-        Ok(Err(e)) => request_error(&shared, e, &uri, true),
+        Ok(Err(e)) => {
+            let request = AdminRequest::new(Method::POST, uri, &headers, body);
+            admin_refusal(&shared, &forwarder, e, request).await
+        }
         Err(e) => call_error(e),
     }
 }
 
-async fn remove_member(State(shared): State<App>, uri: Uri, Path(id): Path<String>) -> Response {
+async fn remove_member(
+    State(shared): State<App>,
+    Extension(forwarder): Extension<Forwarder>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let id = match bodies::member_id(&id) {
         Ok(id) => id,
         Err(reason) => return bad_request(reason),
     };
     match runtime::call(&shared, Request::RemoveMember(id)).await {
         Ok(Ok(reply)) => membership_json(reply),
-        Ok(Err(e)) => request_error(&shared, e, &uri, true),
+        Ok(Err(e)) => {
+            let request = AdminRequest::new(Method::DELETE, uri, &headers, Bytes::new());
+            admin_refusal(&shared, &forwarder, e, request).await
+        }
         Err(e) => call_error(e),
     }
 }
 
-async fn transfer(State(shared): State<App>, uri: Uri, body: Bytes) -> Response {
+async fn transfer(
+    State(shared): State<App>,
+    Extension(forwarder): Extension<Forwarder>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let to = match bodies::transfer(&body) {
         Ok(to) => to,
         Err(reason) => return bad_request(reason),
@@ -484,8 +556,132 @@ async fn transfer(State(shared): State<App>, uri: Uri, body: Bytes) -> Response 
     match runtime::call(&shared, Request::Transfer { to }).await {
         Ok(Ok(Reply::Transferred { to, term })) => json_ok(json!({ "to": to, "term": term })),
         Ok(Ok(other)) => unexpected(other),
-        Ok(Err(e)) => request_error(&shared, e, &uri, true),
+        Ok(Err(e)) => {
+            let request = AdminRequest::new(Method::POST, uri, &headers, body);
+            admin_refusal(&shared, &forwarder, e, request).await
+        }
         Err(e) => call_error(e),
+    }
+}
+
+// ---- Forwarding --------------------------------------------------------------------
+
+/// The goose a refusal names, when it is "not the leader, try `l`".
+fn named_goose(err: &RequestError) -> Option<NodeId> {
+    match err {
+        RequestError::NotLeader { leader: Some(l) }
+        | RequestError::Unconfirmed(DuckReason::NotLeader { leader: Some(l) }) => Some(*l),
+        _ => None,
+    }
+}
+
+/// Answers an admin request the replica refused. A duck that knows the goose's address
+/// forwards the request there, unless it was forwarded here already.
+async fn admin_refusal(
+    shared: &Shared,
+    forwarder: &Forwarder,
+    err: RequestError,
+    request: AdminRequest,
+) -> Response {
+    let Some(leader) = named_goose(&err).filter(|&l| l != shared.id) else {
+        return request_error(shared, err, &request.uri, true);
+    };
+    if request.forwarded {
+        return not_forwarded_again(shared.id, leader);
+    }
+    match shared.address_of(leader) {
+        Some(addr) => forward(shared, forwarder, leader, &addr, request).await,
+        None => request_error(shared, err, &request.uri, true),
+    }
+}
+
+fn not_forwarded_again(me: NodeId, leader: NodeId) -> Response {
+    coded(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::NotLeader,
+        format!(
+            "node {me} is not the goose (it knows node {leader} as the goose) and does not \
+             forward a request another node forwarded; retry"
+        ),
+    )
+}
+
+/// Sends `request` to the goose with this node's token and returns the goose's status
+/// and body unchanged, marked with [`FORWARDED_TO`].
+async fn forward(
+    shared: &Shared,
+    forwarder: &Forwarder,
+    leader: NodeId,
+    addr: &str,
+    request: AdminRequest,
+) -> Response {
+    let path = request.uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!("http://{addr}{path}");
+    let wait = shared.request_timeout + FORWARD_MARGIN;
+    let mut out = forwarder
+        .0
+        .request(request.method, &url)
+        .timeout(wait)
+        .header(FORWARDED_BY, shared.id);
+    if let Some(token) = &shared.token {
+        out = out.bearer_auth(token);
+    }
+    if !request.body.is_empty() {
+        out = out
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(request.body);
+    }
+    tracing::debug!(node = shared.id, leader, %url, "forwarding an admin request to the goose");
+    let answer = match out.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+            resp.bytes().await.map(|body| (status, content_type, body))
+        }
+        Err(e) => Err(e),
+    };
+    let (status, content_type, body) = match answer {
+        Ok(a) => a,
+        Err(e) => return forward_failed(leader, addr, wait, &e),
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = (status, body).into_response();
+    if let Some(ct) = content_type {
+        resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    resp.headers_mut()
+        .insert(FORWARDED_TO, HeaderValue::from(leader));
+    resp
+}
+
+fn forward_failed(leader: NodeId, addr: &str, wait: Duration, e: &reqwest::Error) -> Response {
+    if e.is_connect() {
+        coded(
+            StatusCode::BAD_GATEWAY,
+            ErrorCode::GooseUnreachable,
+            format!(
+                "duck; cannot reach goose {leader} at {addr} to forward to it: {e}; nothing was done; retry"
+            ),
+        )
+    } else if e.is_timeout() {
+        coded(
+            StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::GooseTimeout,
+            format!(
+                "duck; goose {leader} at {addr} did not answer within {} ms; the request may or \
+                 may not take effect",
+                wait.as_millis()
+            ),
+        )
+    } else {
+        coded(
+            StatusCode::BAD_GATEWAY,
+            ErrorCode::GooseUnreachable,
+            format!(
+                "duck; lost goose {leader} at {addr} while forwarding to it: {e}; the request \
+                 may or may not take effect"
+            ),
+        )
     }
 }
 

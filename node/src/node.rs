@@ -222,8 +222,9 @@ pub async fn shutdown_signal() {
 }
 
 /// Asks the cluster to add this node, retrying until a member says it is done. The
-/// request goes to any member; ducks redirect it to the goose. The redirect is followed
-/// here, not by the HTTP client, which drops the bearer token when the port changes.
+/// request goes to any member; a duck forwards it to the goose. A `307` (from a node
+/// that redirects instead) is followed here, not by the HTTP client, which drops the
+/// bearer token when the port changes.
 async fn join_cluster(url: String, id: u64, advertise: String, token: Option<String>) {
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -253,9 +254,21 @@ async fn join_cluster(url: String, id: u64, advertise: String, token: Option<Str
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
+                let forwarded_to = resp
+                    .headers()
+                    .get(http::FORWARDED_TO)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 let text = resp.text().await.unwrap_or_default();
                 if status.is_success() {
-                    tracing::info!(node = id, "joined the cluster: {}", text.trim());
+                    match forwarded_to {
+                        Some(goose) => tracing::info!(
+                            node = id,
+                            "joined the cluster (forwarded to goose {goose}): {}",
+                            text.trim()
+                        ),
+                        None => tracing::info!(node = id, "joined the cluster: {}", text.trim()),
+                    }
                     return;
                 }
                 let refusal = http::ErrorBody::parse(&text);

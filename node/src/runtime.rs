@@ -385,6 +385,20 @@ fn log_event(id: NodeId, event: &Event) {
     }
 }
 
+/// The HTTP client a node talks to its peers with (Raft batches; admin requests a duck
+/// forwards to the goose). Its 1 s timeout suits Raft; a caller that waits longer sets
+/// its own per request.
+pub(crate) fn peer_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_millis(300))
+        .timeout(Duration::from_millis(1000))
+        .pool_max_idle_per_host(2)
+        .build()
+        .unwrap_or_default()
+}
+
 /// One queue and one sender task per peer.
 struct Peers {
     shared: Arc<Shared>,
@@ -399,18 +413,10 @@ struct Peers {
 
 impl Peers {
     fn new(shared: Arc<Shared>, runtime: Handle) -> Peers {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_millis(300))
-            .timeout(Duration::from_millis(1000))
-            .pool_max_idle_per_host(2)
-            .build()
-            .unwrap_or_default();
         Peers {
             shared,
             runtime,
-            client,
+            client: peer_client(),
             senders: HashMap::new(),
             book: HashMap::new(),
             book_changed: false,
