@@ -151,6 +151,13 @@ struct PendingTransfer {
     deadline: Millis,
 }
 
+/// Writes and queries that arrived together, not yet handed to Raft.
+#[derive(Default)]
+struct Batch {
+    writes: Vec<(RequestId, Command)>,
+    queries: Vec<RequestId>,
+}
+
 pub struct Replica {
     raft: Raft,
     kv: Kv,
@@ -230,38 +237,56 @@ impl Replica {
 
     /// Starts a client request; its response comes out of a later `advance()`.
     pub fn request(&mut self, id: RequestId, request: Request) {
-        self.requests(core::iter::once((id, request)));
+        let mut batch = Batch::default();
+        self.start(id, request, &mut batch);
+        self.flush(&mut batch);
     }
 
     /// Starts requests that arrived together: consecutive writes become one batch
     /// proposal (one Append per follower), reads and goose queries share one round.
-    pub fn requests(&mut self, requests: impl IntoIterator<Item = (RequestId, Request)>) {
-        let mut writes: Vec<(RequestId, Command)> = Vec::new();
-        let mut queries: Vec<RequestId> = Vec::new();
-        let deadline = self.raft.now() + self.request_timeout;
+    pub fn requests(&mut self, requests: Vec<(RequestId, Request)>) {
+        let mut batch = Batch::default();
         for (id, request) in requests {
-            match request {
-                Request::Kv(Op::Get { key }) => {
-                    self.queries.insert(id, PendingQuery::Get { key, deadline });
-                    queries.push(id);
-                }
-                Request::Goose => {
-                    self.queries.insert(id, PendingQuery::Goose);
-                    queries.push(id);
-                }
-                Request::Kv(op) => writes.push((id, Command::App(op))),
-                other => {
-                    // Keep order around membership changes and transfers.
-                    self.propose_writes(core::mem::take(&mut writes));
-                    self.raft
-                        .confirm_leadership_batch(core::mem::take(&mut queries));
-                    self.request_one(id, other);
-                }
+            self.start(id, request, &mut batch);
+        }
+        self.flush(&mut batch);
+    }
+
+    /// Queues a write or a query in `batch`; anything else goes ahead at once, after
+    /// what `batch` holds (membership changes and transfers keep their order).
+    fn start(&mut self, id: RequestId, request: Request, batch: &mut Batch) {
+        let deadline = self.raft.now() + self.request_timeout;
+        match request {
+            Request::Kv(Op::Get { key }) => {
+                self.queries.insert(id, PendingQuery::Get { key, deadline });
+                batch.queries.push(id);
+            }
+            Request::Goose => {
+                self.queries.insert(id, PendingQuery::Goose);
+                batch.queries.push(id);
+            }
+            Request::Kv(op) => batch.writes.push((id, Command::App(op))),
+            Request::AddMember(member) => {
+                self.flush(batch);
+                self.change_membership(id, MembershipChange::Add(member));
+            }
+            Request::RemoveMember(node) => {
+                self.flush(batch);
+                self.change_membership(id, MembershipChange::Remove(node));
+            }
+            Request::Transfer { to } => {
+                self.flush(batch);
+                self.transfer(id, to);
             }
         }
-        self.propose_writes(writes);
-        if !queries.is_empty() {
-            self.raft.confirm_leadership_batch(queries);
+    }
+
+    /// Proposes the batch's writes as one batch and confirms its queries in one round.
+    fn flush(&mut self, batch: &mut Batch) {
+        self.propose_writes(core::mem::take(&mut batch.writes));
+        if !batch.queries.is_empty() {
+            self.raft
+                .confirm_leadership_batch(core::mem::take(&mut batch.queries));
         }
     }
 
@@ -288,41 +313,29 @@ impl Replica {
         }
     }
 
-    /// A request that is neither a write nor a query.
-    fn request_one(&mut self, id: RequestId, request: Request) {
+    fn transfer(&mut self, id: RequestId, to: NodeId) {
         let deadline = self.raft.now() + self.request_timeout;
         let term = self.raft.term();
-        let proposed = match request {
-            Request::Kv(_) | Request::Goose => {
-                self.requests(core::iter::once((id, request)));
-                return;
-            }
-            Request::AddMember(member) => self
-                .raft
-                .propose_membership_change(MembershipChange::Add(member)),
-            Request::RemoveMember(node) => self
-                .raft
-                .propose_membership_change(MembershipChange::Remove(node)),
-            Request::Transfer { to } => {
-                match self.raft.transfer_leadership(to) {
-                    Ok(()) if to == self.raft.id() => {
-                        self.respond(id, Ok(Reply::Transferred { to, term }))
-                    }
-                    Ok(()) => {
-                        if let Some(old) = self.transfer.replace(PendingTransfer {
-                            id,
-                            to,
-                            from_term: term,
-                            deadline,
-                        }) {
-                            self.respond(old.id, Err(RequestError::Timeout));
-                        }
-                    }
-                    Err(e) => self.respond(id, Err(e.into())),
+        match self.raft.transfer_leadership(to) {
+            Ok(()) if to == self.raft.id() => self.respond(id, Ok(Reply::Transferred { to, term })),
+            Ok(()) => {
+                if let Some(old) = self.transfer.replace(PendingTransfer {
+                    id,
+                    to,
+                    from_term: term,
+                    deadline,
+                }) {
+                    self.respond(old.id, Err(RequestError::Timeout));
                 }
-                return;
             }
-        };
+            Err(e) => self.respond(id, Err(e.into())),
+        }
+    }
+
+    fn change_membership(&mut self, id: RequestId, change: MembershipChange) {
+        let deadline = self.raft.now() + self.request_timeout;
+        let term = self.raft.term();
+        let proposed = self.raft.propose_membership_change(change);
         match proposed {
             Ok(index) => {
                 self.entries
