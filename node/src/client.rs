@@ -11,13 +11,18 @@ use crate::cli::{
     TransferArgs,
 };
 
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+/// A client for the operator commands; `tls_ca` verifies nodes' certificates.
+pub fn http_client(
+    timeout: Duration,
+    tls_ca: Option<&std::path::Path>,
+) -> Result<reqwest::Client, String> {
+    crate::tls::ClientTls::from_ca_file(tls_ca)?
+        .builder()
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(2)))
         .build()
-        .unwrap_or_default()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 /// `127.0.0.1:9901` or `http://127.0.0.1:9901/` → `http://127.0.0.1:9901`.
@@ -47,7 +52,10 @@ pub async fn find_goose(args: FindGooseArgs) -> Result<(), String> {
     } else {
         args.urls
     };
-    let client = http_client(Duration::from_millis(args.timeout_ms));
+    let client = http_client(
+        Duration::from_millis(args.timeout_ms),
+        args.tls_ca.as_deref(),
+    )?;
     let asks = urls.iter().map(|u| {
         let client = client.clone();
         let url = format!("{}/role", normalize(u));
@@ -78,7 +86,10 @@ async fn send(
     url: String,
     body: Option<Value>,
 ) -> Result<(StatusCode, String), String> {
-    let http = http_client(Duration::from_millis(client.timeout_ms));
+    let http = http_client(
+        Duration::from_millis(client.timeout_ms),
+        client.tls_ca.as_deref(),
+    )?;
     let mut req = http.request(method, &url);
     if let Some(token) = &client.token {
         req = req.bearer_auth(token);

@@ -53,7 +53,11 @@ pub fn router(shared: App, limits: Limits) -> Router {
     let peer = Router::new()
         .route("/raft/messages", post(peer_messages))
         .layer(DefaultBodyLimit::max(limits.peer_body))
-        .route_layer(auth);
+        .route_layer(auth)
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_client_cert,
+        ));
     public
         .merge(protected)
         .merge(peer)
@@ -85,6 +89,23 @@ async fn require_token(State(shared): State<App>, req: HttpRequest, next: Next) 
     }
 }
 
+/// Under mutual TLS, peer routes serve only connections that presented a certificate the
+/// cluster's CA signed (the client API also serves clients without one).
+async fn require_client_cert(State(shared): State<App>, req: HttpRequest, next: Next) -> Response {
+    if !shared.transport.require_client_cert {
+        return next.run(req).await;
+    }
+    let cert = req.extensions().get::<crate::tls::ClientCert>().copied();
+    if cert.is_some_and(|c| c.verified) {
+        return next.run(req).await;
+    }
+    coded(
+        StatusCode::FORBIDDEN,
+        ErrorCode::ClientCertRequired,
+        "peer routes need a client certificate signed by the cluster's CA (--tls-ca)",
+    )
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -112,6 +133,9 @@ pub enum ErrorCode {
     ChangeInProgress,
     /// `404`: the id to remove is not a member.
     NotMember,
+    /// `403`: a peer route under mutual TLS, on a connection without a verified client
+    /// certificate.
+    ClientCertRequired,
 }
 
 /// The body of a typed refusal: `{"error": "already_member", "message": "…"}`. The
@@ -158,7 +182,7 @@ fn call_error(e: CallError) -> Response {
 fn redirect(shared: &Shared, leader: NodeId, uri: &Uri) -> Option<Response> {
     let addr = shared.address_of(leader)?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let location = format!("http://{addr}{path}");
+    let location = format!("{}://{addr}{path}", shared.transport.scheme());
     let value = HeaderValue::from_str(&location).ok()?;
     let mut resp = text(
         StatusCode::TEMPORARY_REDIRECT,

@@ -116,6 +116,8 @@ pub struct Shared {
     pub(crate) inflight: AtomicUsize,
     pub(crate) max_inflight: usize,
     pub(crate) request_timeout: Duration,
+    /// http or https, the peer client, whether peer routes need a client certificate.
+    pub(crate) transport: crate::tls::Transport,
 }
 
 impl Shared {
@@ -142,7 +144,14 @@ impl Shared {
             inflight: AtomicUsize::new(0),
             max_inflight,
             request_timeout,
+            transport: crate::tls::Transport::plain(),
         }
+    }
+
+    /// Serves and reaches peers as `transport` says (default: plain HTTP).
+    pub fn with_transport(mut self, transport: crate::tls::Transport) -> Shared {
+        self.transport = transport;
+        self
     }
 
     /// Are messages from `id` dropped on arrival?
@@ -385,6 +394,19 @@ fn log_event(id: NodeId, event: &Event) {
     }
 }
 
+/// The client Raft messages go out on: verifying peers and presenting this node's
+/// identity as `tls` says.
+pub fn peer_client(tls: &crate::tls::ClientTls) -> Result<reqwest::Client, String> {
+    tls.builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_millis(300))
+        .timeout(Duration::from_millis(1000))
+        .pool_max_idle_per_host(2)
+        .build()
+        .map_err(|e| format!("cannot build the peer HTTP client: {e}"))
+}
+
 /// One queue and one sender task per peer.
 struct Peers {
     shared: Arc<Shared>,
@@ -399,14 +421,7 @@ struct Peers {
 
 impl Peers {
     fn new(shared: Arc<Shared>, runtime: Handle) -> Peers {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .tcp_nodelay(true)
-            .connect_timeout(Duration::from_millis(300))
-            .timeout(Duration::from_millis(1000))
-            .pool_max_idle_per_host(2)
-            .build()
-            .unwrap_or_default();
+        let client = shared.transport.peer_client.clone();
         Peers {
             shared,
             runtime,
@@ -473,7 +488,7 @@ async fn sender_task(
     addr: String,
     mut rx: mpsc::Receiver<Message>,
 ) {
-    let url = format!("http://{addr}/raft/messages");
+    let url = format!("{}://{addr}/raft/messages", shared.transport.scheme());
     let mut failures: u32 = 0;
     while let Some(first) = rx.recv().await {
         let mut messages = vec![first];
