@@ -379,6 +379,48 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_ca_makes_bare_addresses_https() {
+        let url_of = |args: &[&str]| {
+            let mut cli = Cli::try_parse_from(args).expect("parses");
+            cli.command.default_urls_to_https();
+            match cli.command {
+                Command::Status(a) => a.url,
+                Command::Node(a) => a.join.unwrap_or_default(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let status = ["duckgoose", "status", "127.0.0.1:1"];
+        assert_eq!(url_of(&status), "127.0.0.1:1");
+        let with_ca = [&status[..], &["--tls-ca", "ca.crt"]].concat();
+        assert_eq!(url_of(&with_ca), "https://127.0.0.1:1");
+        let explicit = [
+            "duckgoose",
+            "status",
+            "http://127.0.0.1:1",
+            "--tls-ca",
+            "ca.crt",
+        ];
+        assert_eq!(url_of(&explicit), "http://127.0.0.1:1");
+        let node = [
+            "duckgoose",
+            "node",
+            "--id",
+            "2",
+            "--listen",
+            "127.0.0.1:2",
+            "--data-dir",
+            "d",
+            "--join",
+            "127.0.0.1:1",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k",
+        ];
+        assert_eq!(url_of(&node), "https://127.0.0.1:1");
+    }
+
+    #[test]
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();

@@ -48,7 +48,14 @@ fn label(url: &str) -> String {
 
 pub async fn find_goose(args: FindGooseArgs) -> Result<(), String> {
     let urls = if args.urls.is_empty() {
-        (9900..=9904).map(|p| format!("127.0.0.1:{p}")).collect()
+        let scheme = if args.tls_ca.is_some() {
+            "https://"
+        } else {
+            ""
+        };
+        (9900..=9904)
+            .map(|p| format!("{scheme}127.0.0.1:{p}"))
+            .collect()
     } else {
         args.urls
     };
