@@ -113,6 +113,18 @@ pub struct NodeArgs {
     /// `Authorization: Bearer <token>`. Required to listen on a non-loopback address.
     #[arg(long, env = "DUCKGOOSE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Serve HTTPS with this PEM certificate (chain) instead of plain HTTP. Reloaded on
+    /// SIGHUP and when the file changes.
+    #[arg(long, env = "DUCKGOOSE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "DUCKGOOSE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s) that sign the nodes' certificates: peer traffic becomes
+    /// mutual TLS (peers present their certificate as client identity and are verified
+    /// against this CA), and --join verifies the member it asks.
+    #[arg(long, env = "DUCKGOOSE_TLS_CA", requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
     /// Leader heartbeat interval in ms.
     #[arg(long, env = "DUCKGOOSE_HEARTBEAT_MS", default_value_t = 50)]
     pub heartbeat_ms: u64,
@@ -166,6 +178,10 @@ pub struct Client {
     /// Per-request timeout in ms.
     #[arg(long, env = "DUCKGOOSE_CLIENT_TIMEOUT_MS", default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// Verify nodes' HTTPS certificates against this PEM CA; bare HOST:PORT URLs then
+    /// mean https.
+    #[arg(long, env = "DUCKGOOSE_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -176,6 +192,10 @@ pub struct FindGooseArgs {
     /// How long to wait for each node, in ms.
     #[arg(long, env = "DUCKGOOSE_CLIENT_TIMEOUT_MS", default_value_t = 1000)]
     pub timeout_ms: u64,
+    /// Verify nodes' HTTPS certificates against this PEM CA; bare HOST:PORT URLs then
+    /// mean https.
+    #[arg(long, env = "DUCKGOOSE_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -259,8 +279,49 @@ pub struct InspectArgs {
     pub entries: bool,
 }
 
+/// With `tls` set (a `--tls-*` file), a bare `host:port` means `https://host:port`.
+fn default_to_https(url: &mut String, tls: &Option<PathBuf>) {
+    if tls.is_some() && !url.contains("://") {
+        *url = format!("https://{}", url.trim());
+    }
+}
+
+impl Command {
+    /// Applies [`default_to_https`] to every node URL an operator command was given.
+    fn default_urls_to_https(&mut self) {
+        match self {
+            Command::FindGoose(a) => a
+                .urls
+                .iter_mut()
+                .for_each(|u| default_to_https(u, &a.tls_ca)),
+            Command::Status(a) => default_to_https(&mut a.url, &a.client.tls_ca),
+            Command::Partition(a) => a
+                .urls
+                .iter_mut()
+                .for_each(|u| default_to_https(u, &a.client.tls_ca)),
+            Command::Heal(a) => a
+                .urls
+                .iter_mut()
+                .for_each(|u| default_to_https(u, &a.client.tls_ca)),
+            Command::Add(a) => default_to_https(&mut a.url, &a.client.tls_ca),
+            Command::Remove(a) => default_to_https(&mut a.url, &a.client.tls_ca),
+            Command::Transfer(a) => default_to_https(&mut a.url, &a.client.tls_ca),
+            Command::Node(a) => {
+                // A TLS node's cluster is TLS too.
+                if let Some(join) = &mut a.join {
+                    default_to_https(join, &a.tls_cert);
+                }
+            }
+            Command::Cluster(_) | Command::Inspect(_) => {}
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.command.default_urls_to_https();
+    // Before any HTTP client is built: reqwest needs a process-wide rustls provider.
+    crate::tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -315,6 +376,48 @@ mod tests {
         assert!(parse_range("0-10").is_err());
         assert!(parse_id("0").is_err());
         assert_eq!(parse_id("7"), Ok(7));
+    }
+
+    #[test]
+    fn a_tls_ca_makes_bare_addresses_https() {
+        let url_of = |args: &[&str]| {
+            let mut cli = Cli::try_parse_from(args).expect("parses");
+            cli.command.default_urls_to_https();
+            match cli.command {
+                Command::Status(a) => a.url,
+                Command::Node(a) => a.join.unwrap_or_default(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let status = ["duckgoose", "status", "127.0.0.1:1"];
+        assert_eq!(url_of(&status), "127.0.0.1:1");
+        let with_ca = [&status[..], &["--tls-ca", "ca.crt"]].concat();
+        assert_eq!(url_of(&with_ca), "https://127.0.0.1:1");
+        let explicit = [
+            "duckgoose",
+            "status",
+            "http://127.0.0.1:1",
+            "--tls-ca",
+            "ca.crt",
+        ];
+        assert_eq!(url_of(&explicit), "http://127.0.0.1:1");
+        let node = [
+            "duckgoose",
+            "node",
+            "--id",
+            "2",
+            "--listen",
+            "127.0.0.1:2",
+            "--data-dir",
+            "d",
+            "--join",
+            "127.0.0.1:1",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k",
+        ];
+        assert_eq!(url_of(&node), "https://127.0.0.1:1");
     }
 
     #[test]

@@ -17,14 +17,18 @@ const MAX_REDIRECTS: usize = 3;
 
 /// The operator's HTTP client. It never follows a redirect by itself: [`send`] decides
 /// where the token may go.
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+pub fn http_client(
+    timeout: Duration,
+    tls_ca: Option<&std::path::Path>,
+) -> Result<reqwest::Client, String> {
+    crate::tls::ClientTls::from_ca_file(tls_ca)?
+        .builder()
         .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(2)))
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap_or_default()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 /// `127.0.0.1:9901` or `http://127.0.0.1:9901/` → `http://127.0.0.1:9901`.
@@ -50,11 +54,21 @@ fn label(url: &str) -> String {
 
 pub async fn find_goose(args: FindGooseArgs) -> Result<(), String> {
     let urls = if args.urls.is_empty() {
-        (9900..=9904).map(|p| format!("127.0.0.1:{p}")).collect()
+        let scheme = if args.tls_ca.is_some() {
+            "https://"
+        } else {
+            ""
+        };
+        (9900..=9904)
+            .map(|p| format!("{scheme}127.0.0.1:{p}"))
+            .collect()
     } else {
         args.urls
     };
-    let client = http_client(Duration::from_millis(args.timeout_ms));
+    let client = http_client(
+        Duration::from_millis(args.timeout_ms),
+        args.tls_ca.as_deref(),
+    )?;
     let asks = urls.iter().map(|u| {
         let client = client.clone();
         let url = format!("{}/role", normalize(u));
@@ -88,7 +102,10 @@ async fn send(
     url: String,
     body: Option<Value>,
 ) -> Result<(StatusCode, String), String> {
-    let http = http_client(Duration::from_millis(client.timeout_ms));
+    let http = http_client(
+        Duration::from_millis(client.timeout_ms),
+        client.tls_ca.as_deref(),
+    )?;
     let mut target = url;
     for _ in 0..=MAX_REDIRECTS {
         let mut req = http.request(method.clone(), &target);
@@ -387,6 +404,7 @@ mod tests {
         Client {
             token: Some("tok".into()),
             timeout_ms: 5000,
+            tls_ca: None,
         }
     }
 

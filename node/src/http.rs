@@ -66,13 +66,17 @@ pub fn router(shared: App, limits: Limits) -> Router {
         .route("/admin/members", post(add_member))
         .route("/admin/members/{id}", delete(remove_member))
         .route("/admin/transfer", post(transfer))
-        .layer(Extension(Forwarder(runtime::peer_client())))
+        .layer(Extension(Forwarder(shared.transport.peer_client.clone())))
         .layer(DefaultBodyLimit::max(limits.client_body))
         .route_layer(auth.clone());
     let peer = Router::new()
         .route("/raft/messages", post(peer_messages))
         .layer(DefaultBodyLimit::max(limits.peer_body))
-        .route_layer(auth);
+        .route_layer(auth)
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_client_cert,
+        ));
     public
         .merge(protected)
         .merge(peer)
@@ -102,6 +106,23 @@ async fn require_token(State(shared): State<App>, req: HttpRequest, next: Next) 
             resp
         }
     }
+}
+
+/// Under mutual TLS, peer routes serve only connections that presented a certificate the
+/// cluster's CA signed (the client API also serves clients without one).
+async fn require_client_cert(State(shared): State<App>, req: HttpRequest, next: Next) -> Response {
+    if !shared.transport.require_client_cert {
+        return next.run(req).await;
+    }
+    let cert = req.extensions().get::<crate::tls::ClientCert>().copied();
+    if cert.is_some_and(|c| c.verified) {
+        return next.run(req).await;
+    }
+    coded(
+        StatusCode::FORBIDDEN,
+        ErrorCode::ClientCertRequired,
+        "peer routes need a client certificate signed by the cluster's CA (--tls-ca)",
+    )
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -140,6 +161,9 @@ pub enum ErrorCode {
     /// `504`: the goose did not answer a forwarded admin request in time; it may or may
     /// not take effect.
     GooseTimeout,
+    /// `403`: a peer route under mutual TLS, on a connection without a verified client
+    /// certificate.
+    ClientCertRequired,
 }
 
 /// The body of a typed refusal: `{"error": "already_member", "message": "…"}`. The
@@ -186,7 +210,7 @@ fn call_error(e: CallError) -> Response {
 fn redirect(shared: &Shared, leader: NodeId, uri: &Uri) -> Option<Response> {
     let addr = shared.address_of(leader)?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let location = format!("http://{addr}{path}");
+    let location = format!("{}://{addr}{path}", shared.transport.scheme());
     let value = HeaderValue::from_str(&location).ok()?;
     let mut resp = text(
         StatusCode::TEMPORARY_REDIRECT,
@@ -616,7 +640,7 @@ async fn forward(
     request: AdminRequest,
 ) -> Response {
     let path = request.uri.path_and_query().map_or("/", |p| p.as_str());
-    let url = format!("http://{addr}{path}");
+    let url = format!("{}://{addr}{path}", shared.transport.scheme());
     let wait = shared.request_timeout + FORWARD_MARGIN;
     let mut out = forwarder
         .0

@@ -11,4 +11,6 @@ pub mod http;
 pub mod metrics;
 pub mod node;
 pub mod runtime;
+pub mod serve;
 pub mod storage;
+pub mod tls;

@@ -12,7 +12,9 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::NodeArgs;
 use crate::http::{self, Limits};
 use crate::runtime::{self, Input, Shared};
+use crate::serve;
 use crate::storage::Storage;
+use crate::tls::{self, ClientTls, NodeTls, Transport};
 
 /// Inputs queued for the replica before new ones are refused with 503.
 const INPUT_QUEUE: usize = 16 * 1024;
@@ -79,6 +81,31 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     if args.peers.iter().any(|p| p.id == id) {
         return Err(format!("--peer lists this node's own id {id}"));
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(NodeTls::load(
+            cert,
+            key,
+            args.tls_ca.as_deref(),
+            &advertise,
+        )?),
+        _ => None,
+    };
+    if tls.is_none() && !listen.ip().is_loopback() {
+        tracing::warn!(
+            node = id,
+            %listen,
+            "serving plain HTTP beyond loopback: the token and all data cross the network \
+             in clear text; set --tls-cert and --tls-key"
+        );
+    }
+    let transport = match &tls {
+        Some(tls) => Transport {
+            tls: true,
+            require_client_cert: tls.mutual,
+            peer_client: runtime::peer_client(&tls.client)?,
+        },
+        None => Transport::plain(),
+    };
 
     let mut members = vec![Member::new(id, advertise.clone())];
     members.extend(args.peers.iter().map(|p| Member::new(p.id, p.addr.clone())));
@@ -132,14 +159,17 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
 
     let (tx, rx) = std::sync::mpsc::sync_channel(INPUT_QUEUE);
-    let shared = Arc::new(Shared::new(
-        id,
-        advertise.clone(),
-        args.token.clone(),
-        tx.clone(),
-        args.max_inflight,
-        Duration::from_millis(args.request_timeout_ms),
-    ));
+    let shared = Arc::new(
+        Shared::new(
+            id,
+            advertise.clone(),
+            args.token.clone(),
+            tx.clone(),
+            args.max_inflight,
+            Duration::from_millis(args.request_timeout_ms),
+        )
+        .with_transport(transport),
+    );
 
     let handle = tokio::runtime::Handle::current();
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
@@ -157,11 +187,23 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         %listen,
         %advertise,
         auth = shared.token.is_some(),
-        "serving http://{advertise}"
+        mutual_tls = shared.transport.require_client_cert,
+        "serving {}://{advertise}",
+        shared.transport.scheme()
     );
+    if let Some(tls) = &tls {
+        tls::watch(tls.identity.clone(), id);
+    }
 
     if needs_join && let Some(join) = args.join.clone() {
-        tokio::spawn(join_cluster(join, id, advertise, args.token.clone()));
+        let client_tls = tls.as_ref().map(|t| t.client.clone()).unwrap_or_default();
+        tokio::spawn(join_cluster(
+            client_tls,
+            join,
+            id,
+            advertise,
+            args.token.clone(),
+        ));
     }
 
     let app = http::router(
@@ -172,13 +214,19 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let server = match &tls {
+        Some(tls) => tokio::spawn(serve::serve_tls(listener, app, tls.server.clone(), stop_rx)),
+        None => tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(node = id, "server stopped: {e}");
+            }
+        }),
+    };
 
     let outcome = tokio::select! {
         _ = shutdown_signal() => {
@@ -225,8 +273,15 @@ pub async fn shutdown_signal() {
 /// request goes to any member; a duck forwards it to the goose. A `307` (from a node
 /// that redirects instead) is followed here, not by the HTTP client, which drops the
 /// bearer token when the port changes.
-async fn join_cluster(url: String, id: u64, advertise: String, token: Option<String>) {
-    let client = reqwest::Client::builder()
+async fn join_cluster(
+    tls: ClientTls,
+    url: String,
+    id: u64,
+    advertise: String,
+    token: Option<String>,
+) {
+    let client = tls
+        .builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(2))

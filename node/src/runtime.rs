@@ -116,6 +116,8 @@ pub struct Shared {
     pub(crate) inflight: AtomicUsize,
     pub(crate) max_inflight: usize,
     pub(crate) request_timeout: Duration,
+    /// http or https, the peer client, whether peer routes need a client certificate.
+    pub(crate) transport: crate::tls::Transport,
 }
 
 impl Shared {
@@ -142,7 +144,14 @@ impl Shared {
             inflight: AtomicUsize::new(0),
             max_inflight,
             request_timeout,
+            transport: crate::tls::Transport::plain(),
         }
+    }
+
+    /// Serves and reaches peers as `transport` says (default: plain HTTP).
+    pub fn with_transport(mut self, transport: crate::tls::Transport) -> Shared {
+        self.transport = transport;
+        self
     }
 
     /// Are messages from `id` dropped on arrival?
@@ -386,17 +395,17 @@ fn log_event(id: NodeId, event: &Event) {
 }
 
 /// The HTTP client a node talks to its peers with (Raft batches; admin requests a duck
-/// forwards to the goose). Its 1 s timeout suits Raft; a caller that waits longer sets
-/// its own per request.
-pub(crate) fn peer_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// forwards to the goose), verifying peers and presenting this node's identity as `tls`
+/// says. Its 1 s timeout suits Raft; a caller that waits longer sets its own per request.
+pub fn peer_client(tls: &crate::tls::ClientTls) -> Result<reqwest::Client, String> {
+    tls.builder()
         .no_proxy()
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_millis(300))
         .timeout(Duration::from_millis(1000))
         .pool_max_idle_per_host(2)
         .build()
-        .unwrap_or_default()
+        .map_err(|e| format!("cannot build the peer HTTP client: {e}"))
 }
 
 /// One queue and one sender task per peer.
@@ -413,10 +422,11 @@ struct Peers {
 
 impl Peers {
     fn new(shared: Arc<Shared>, runtime: Handle) -> Peers {
+        let client = shared.transport.peer_client.clone();
         Peers {
             shared,
             runtime,
-            client: peer_client(),
+            client,
             senders: HashMap::new(),
             book: HashMap::new(),
             book_changed: false,
@@ -479,7 +489,7 @@ async fn sender_task(
     addr: String,
     mut rx: mpsc::Receiver<Message>,
 ) {
-    let url = format!("http://{addr}/raft/messages");
+    let url = format!("{}://{addr}/raft/messages", shared.transport.scheme());
     let mut failures: u32 = 0;
     while let Some(first) = rx.recv().await {
         let mut messages = vec![first];

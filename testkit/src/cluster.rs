@@ -9,7 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use crate::net::{self, Netns};
-use crate::{NodeId, Resp, poll, request, signal, wait_for};
+use crate::tls::{Ca, https_client};
+use crate::{NodeId, Resp, poll, request_with, signal, wait_for};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -47,6 +48,15 @@ pub struct Opts {
     pub netns: Option<Netns>,
 }
 
+/// A TLS cluster's CA and the client its request helpers use.
+pub struct ClusterTls {
+    pub ca: Ca,
+    /// `ROOT/tls/ca.crt`: what nodes get as `--tls-ca`.
+    pub ca_path: PathBuf,
+    pub client: reqwest::blocking::Client,
+    next_serial: u64,
+}
+
 pub struct Proc {
     pub id: NodeId,
     /// Where the test reaches the node.
@@ -55,6 +65,8 @@ pub struct Proc {
     pub peer_addr: String,
     pub dir: PathBuf,
     pub log: PathBuf,
+    /// `--tls-cert` and `--tls-key`, in a TLS cluster.
+    pub tls_files: Option<(PathBuf, PathBuf)>,
     pub args: Vec<String>,
     pub child: Option<Child>,
     pub state: State,
@@ -81,6 +93,7 @@ pub struct Cluster {
     pub token: Option<String>,
     pub procs: BTreeMap<NodeId, Proc>,
     pub net: Option<Netns>,
+    pub tls: Option<ClusterTls>,
     extra: Vec<String>,
     seed: Option<u64>,
     keep_files: bool,
@@ -89,6 +102,28 @@ pub struct Cluster {
 impl Cluster {
     /// Prepares (does not start) `n` founders with ids `1..=n`.
     pub fn new(bin: impl Into<PathBuf>, name: &str, n: u64, opts: Opts) -> Result<Cluster, String> {
+        Cluster::prepare(bin, name, n, opts, false)
+    }
+
+    /// Like [`Cluster::new`], serving HTTPS with mutual TLS between peers: the cluster
+    /// makes a CA and a certificate per node (in `ROOT/tls/`), passes `--tls-cert`,
+    /// `--tls-key` and `--tls-ca`, and its request helpers speak https, trusting the CA.
+    pub fn new_tls(
+        bin: impl Into<PathBuf>,
+        name: &str,
+        n: u64,
+        opts: Opts,
+    ) -> Result<Cluster, String> {
+        Cluster::prepare(bin, name, n, opts, true)
+    }
+
+    fn prepare(
+        bin: impl Into<PathBuf>,
+        name: &str,
+        n: u64,
+        opts: Opts,
+        tls: bool,
+    ) -> Result<Cluster, String> {
         let root = match opts.root {
             Some(root) => {
                 fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
@@ -101,12 +136,29 @@ impl Cluster {
             Token::Fixed(t) => Some(t),
             Token::Open => None,
         };
+        let tls = if tls {
+            let dir = root.join("tls");
+            fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let ca = Ca::new(&format!("duckgoose test CA {name}"));
+            let ca_path = dir.join("ca.crt");
+            fs::write(&ca_path, ca.pem()).map_err(|e| format!("{}: {e}", ca_path.display()))?;
+            let client = https_client(&ca.pem(), None);
+            Some(ClusterTls {
+                ca,
+                ca_path,
+                client,
+                next_serial: 1,
+            })
+        } else {
+            None
+        };
         let mut cluster = Cluster {
             bin: bin.into(),
             root,
             token,
             procs: BTreeMap::new(),
             net: opts.netns,
+            tls,
             extra: opts.extra,
             seed: opts.seed,
             keep_files: opts.keep_files,
@@ -129,7 +181,15 @@ impl Cluster {
 
     /// `n` founders, started, each serving HTTP. Panics if one does not come up.
     pub fn start(bin: impl Into<PathBuf>, name: &str, n: u64, opts: Opts) -> Cluster {
-        let mut cluster = Cluster::new(bin, name, n, opts).expect("prepare the cluster");
+        Cluster::launch(Cluster::new(bin, name, n, opts).expect("prepare the cluster"))
+    }
+
+    /// Like [`Cluster::start`], TLS as [`Cluster::new_tls`] says.
+    pub fn start_tls(bin: impl Into<PathBuf>, name: &str, n: u64, opts: Opts) -> Cluster {
+        Cluster::launch(Cluster::new_tls(bin, name, n, opts).expect("prepare the cluster"))
+    }
+
+    fn launch(mut cluster: Cluster) -> Cluster {
         for id in cluster.ids() {
             cluster.spawn(id).expect("start a node");
         }
@@ -174,6 +234,19 @@ impl Cluster {
         if let Some(t) = &self.token {
             args.extend(["--token".into(), t.clone()]);
         }
+        let tls_files = self
+            .issue_cert(id, &[&client_addr, &peer_addr])
+            .map(|(files, _)| files);
+        if let (Some((cert, key)), Some(tls)) = (&tls_files, &self.tls) {
+            args.extend([
+                "--tls-cert".into(),
+                cert.display().to_string(),
+                "--tls-key".into(),
+                key.display().to_string(),
+                "--tls-ca".into(),
+                tls.ca_path.display().to_string(),
+            ]);
+        }
         if let Some(seed) = self.seed {
             let seed = seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
             args.extend(["--seed".into(), seed.to_string()]);
@@ -188,6 +261,7 @@ impl Cluster {
                 peer_addr,
                 log: self.root.join(format!("node-{id}.log")),
                 dir,
+                tls_files,
                 args,
                 child: None,
                 state: State::Down,
@@ -196,15 +270,51 @@ impl Cluster {
         );
     }
 
+    /// Replaces node `id`'s certificate and key files with a fresh certificate (new
+    /// serial, same names), as an operator rotating it would: the DER of the new one.
+    /// `None` outside a TLS cluster.
+    pub fn renew_cert(&mut self, id: NodeId) -> Option<Vec<u8>> {
+        let p = self.procs.get(&id)?;
+        let (client, peer) = (p.client_addr.clone(), p.peer_addr.clone());
+        self.issue_cert(id, &[&client, &peer]).map(|(_, der)| der)
+    }
+
+    /// In a TLS cluster, a fresh certificate (new serial) for node `id`, valid for the
+    /// hosts of `addrs`, 127.0.0.1 and localhost, written to `ROOT/tls/node-ID.{crt,key}`:
+    /// the files and the certificate's DER.
+    fn issue_cert(&mut self, id: NodeId, addrs: &[&str]) -> Option<((PathBuf, PathBuf), Vec<u8>)> {
+        let tls = self.tls.as_mut()?;
+        let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        for addr in addrs {
+            let host = addr.rsplit_once(':').map_or(*addr, |(h, _)| h);
+            if !hosts.iter().any(|h| h == host) {
+                hosts.push(host.to_string());
+            }
+        }
+        let hosts: Vec<&str> = hosts.iter().map(|h| h.as_str()).collect();
+        let leaf = tls.ca.leaf(tls.next_serial, &hosts);
+        tls.next_serial += 1;
+        Some((
+            leaf.write(&self.root.join("tls"), &format!("node-{id}")),
+            leaf.der,
+        ))
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// `scheme://host:port` of node `id`, as the test reaches it.
+    pub fn url(&self, id: NodeId) -> String {
+        format!("{}://{}", self.scheme(), self.addr(id))
+    }
+
     /// A fresh node `id` (not started) that joins through `via`, a member's peer address.
     pub fn prepare_joiner(&mut self, id: NodeId, via: &str) -> Result<(), String> {
         let (client, peer) = self.allocate(id)?;
-        self.add_proc(
-            id,
-            client,
-            peer,
-            vec!["--join".into(), format!("http://{via}")],
-        );
+        let join = format!("{}://{via}", self.scheme());
+        self.add_proc(id, client, peer, vec!["--join".into(), join]);
         Ok(())
     }
 
@@ -269,6 +379,9 @@ impl Cluster {
         let child = cmd
             .args(&p.args)
             .env_remove("DUCKGOOSE_TOKEN")
+            .env_remove("DUCKGOOSE_TLS_CERT")
+            .env_remove("DUCKGOOSE_TLS_KEY")
+            .env_remove("DUCKGOOSE_TLS_CA")
             .env("DUCKGOOSE_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -283,11 +396,13 @@ impl Cluster {
 
     /// Polls until node `id` answers HTTP; panics after 10 s.
     pub fn wait_serving(&self, id: NodeId) {
-        let addr = self.addr(id);
         wait_for(
-            &format!("node {id} to serve on {addr}"),
+            &format!("node {id} to serve on {}", self.url(id)),
             Duration::from_secs(10),
-            || crate::get(&addr, "/metrics").ok(),
+            || {
+                self.request(id, "GET", "/metrics", &[], b"", Duration::from_secs(5))
+                    .ok()
+            },
         );
     }
 
@@ -404,6 +519,36 @@ impl Cluster {
             .collect()
     }
 
+    /// The client the request helpers use: the testkit's plain one, or in a TLS cluster
+    /// one that trusts the cluster's CA (and presents no client certificate).
+    pub fn http(&self) -> &reqwest::blocking::Client {
+        match &self.tls {
+            Some(tls) => &tls.client,
+            None => crate::http::client(),
+        }
+    }
+
+    /// One request to node `id` over the cluster's scheme, with exactly `headers`.
+    pub fn request(
+        &self,
+        id: NodeId,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> std::io::Result<Resp> {
+        request_with(
+            self.http(),
+            &self.url(id),
+            method,
+            path,
+            headers,
+            body,
+            timeout,
+        )
+    }
+
     /// A request to node `id` carrying the cluster's token (and a JSON content type
     /// when there is a body).
     pub fn call(&self, id: NodeId, method: &str, path: &str, body: &str) -> std::io::Result<Resp> {
@@ -412,8 +557,8 @@ impl Cluster {
         if !body.is_empty() {
             headers.push(("Content-Type", "application/json"));
         }
-        request(
-            &self.addr(id),
+        self.request(
+            id,
             method,
             path,
             &headers,
@@ -428,21 +573,14 @@ impl Cluster {
 
     /// `goose`, `duck`, or `None` when down.
     pub fn role(&self, id: NodeId) -> Option<String> {
-        request(
-            &self.addr(id),
-            "GET",
-            "/role",
-            &[],
-            b"",
-            Duration::from_millis(1500),
-        )
-        .ok()
-        .filter(|r| r.status == 200)
-        .map(|r| r.body)
+        self.request(id, "GET", "/role", &[], b"", Duration::from_millis(1500))
+            .ok()
+            .filter(|r| r.status == 200)
+            .map(|r| r.body)
     }
 
     pub fn status(&self, id: NodeId) -> Option<serde_json::Value> {
-        crate::get(&self.addr(id), "/status")
+        self.request(id, "GET", "/status", &[], b"", Duration::from_secs(5))
             .ok()
             .filter(|r| r.status == 200)
             .map(|r| r.json())

@@ -28,11 +28,12 @@ impl Resp {
     }
 }
 
-fn client() -> &'static Client {
+pub(crate) fn client() -> &'static Client {
     // A static is never dropped, so using this from a thread that also runs a tokio
     // runtime is safe.
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
+        crate::tls::install_default_provider();
         Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -52,9 +53,31 @@ pub fn request(
     body: &[u8],
     timeout: Duration,
 ) -> std::io::Result<Resp> {
+    request_with(
+        client(),
+        &format!("http://{addr}"),
+        method,
+        path,
+        headers,
+        body,
+        timeout,
+    )
+}
+
+/// One request to `{base}{path}` (`base`: `http://host:port` or `https://host:port`) on
+/// `client` (e.g. one from [`crate::tls::https_client`]).
+pub fn request_with(
+    client: &Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> std::io::Result<Resp> {
     let method = Method::from_bytes(method.as_bytes()).map_err(std::io::Error::other)?;
-    let mut req = client()
-        .request(method, format!("http://{addr}{path}"))
+    let mut req = client
+        .request(method, format!("{base}{path}"))
         .timeout(timeout);
     for (k, v) in headers {
         req = req.header(*k, *v);

@@ -1,7 +1,8 @@
 //! Real `duckgoose` processes for tests and the nemesis: a [`Cluster`] that starts, kills
 //! (`kill -9`), stops (SIGTERM), pauses (SIGSTOP), resumes and restarts nodes on their
 //! data directories, on free loopback ports or each in its own network namespace
-//! ([`Netns`]); a bearer token by default ([`Token`]); a blocking HTTP client
+//! ([`Netns`]); a bearer token by default ([`Token`]); TLS with mutual TLS between peers
+//! on request ([`Cluster::start_tls`], certificates from [`tls`]); a blocking HTTP client
 //! ([`request`], [`Resp`]); polling with deadlines ([`wait_for`], [`poll`]). Dropping a
 //! cluster kills its processes and removes its files (kept, with the logs printed, when
 //! the thread is panicking).
@@ -13,6 +14,7 @@
 mod cluster;
 mod http;
 pub mod net;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -20,8 +22,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-pub use cluster::{Cluster, Opts, Proc, State, Token};
-pub use http::{Resp, get, request};
+pub use cluster::{Cluster, ClusterTls, Opts, Proc, State, Token};
+pub use http::{Resp, get, request, request_with};
 pub use net::Netns;
 
 pub type NodeId = u64;
@@ -94,6 +96,9 @@ pub fn run_bin(bin: &str, args: &[&str], timeout: Duration) -> (Option<i32>, Str
     let mut child = Command::new(bin)
         .args(args)
         .env_remove("DUCKGOOSE_TOKEN")
+        .env_remove("DUCKGOOSE_TLS_CERT")
+        .env_remove("DUCKGOOSE_TLS_KEY")
+        .env_remove("DUCKGOOSE_TLS_CA")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
