@@ -81,6 +81,11 @@ pub enum RoleReason {
     Started,
     /// No word from a leader within the election timeout.
     ElectionTimeout,
+    /// The connection to the leader was closed by its end (its process is likely gone),
+    /// and no word from a leader came after: a pre-vote before the timeout ran out.
+    LeaderConnectionClosed {
+        leader: NodeId,
+    },
     WonPreVote {
         votes: u32,
     },
@@ -142,6 +147,7 @@ impl RoleReason {
         match self {
             RoleReason::Started => "started",
             RoleReason::ElectionTimeout => "election_timeout",
+            RoleReason::LeaderConnectionClosed { .. } => "leader_connection_closed",
             RoleReason::WonPreVote { .. } => "won_pre_vote",
             RoleReason::WonElection { .. } => "won_election",
             RoleReason::LostElection => "lost_election",
@@ -160,6 +166,9 @@ impl fmt::Display for RoleReason {
         match self {
             RoleReason::Started => write!(f, "started from persisted state"),
             RoleReason::ElectionTimeout => write!(f, "election timeout: no leader heard"),
+            RoleReason::LeaderConnectionClosed { leader } => {
+                write!(f, "the connection to leader {leader} closed")
+            }
             RoleReason::WonPreVote { votes } => write!(f, "won pre-vote with {votes} votes"),
             RoleReason::WonElection { votes } => write!(f, "won election with {votes} votes"),
             RoleReason::LostElection => write!(f, "a majority refused the vote"),

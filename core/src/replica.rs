@@ -218,6 +218,12 @@ impl Replica {
         self.raft.step(msg);
     }
 
+    /// The driver's connection to `peer` was closed by its end: see
+    /// `Raft::peer_connection_closed`.
+    pub fn peer_connection_closed(&mut self, peer: NodeId) {
+        self.raft.peer_connection_closed(peer);
+    }
+
     pub fn next_deadline(&self) -> Millis {
         let mut due = self.raft.next_deadline();
         let entry_deadlines = self.entries.values().map(|p| p.deadline);

@@ -38,6 +38,17 @@ pub struct SimConfig {
     pub network: LinkFaults,
     /// How long a node lets a client request wait before answering `Timeout`.
     pub request_timeout: Millis,
+    /// A crash closes the crashed node's connections, and each peer it could reach
+    /// learns so (`Replica::peer_connection_closed`) one link latency later, after what
+    /// the crashed node had already sent on that link (its kernel's FIN or RST). A
+    /// partition closes nothing. Off: peers notice a crash only by silence.
+    #[cfg_attr(feature = "serde", serde(default = "notices_on"))]
+    pub close_notices: bool,
+}
+
+#[cfg(feature = "serde")]
+fn notices_on() -> bool {
+    true
 }
 
 impl SimConfig {
@@ -53,6 +64,7 @@ impl SimConfig {
             check_quorum: true,
             network: LinkFaults::CALM,
             request_timeout: 1_000,
+            close_notices: true,
         }
     }
 
@@ -137,6 +149,12 @@ pub enum Action {
         to: NodeId,
         faults: Option<LinkFaults>,
     },
+    /// Tell `node` that its connection to `peer` was closed, whether or not `peer` is
+    /// down: the spurious notice a flaky proxy or a restarted NIC can produce.
+    ConnectionClosed {
+        node: NodeId,
+        peer: NodeId,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +193,17 @@ impl SimNode {
 enum Held {
     Message(InFlight),
     Request(RequestId, Request),
+    /// A connection-closed notice: (about `peer`, spurious).
+    Closed(NodeId, bool),
+}
+
+/// A connection-closed notice on its way to `to`, about `peer`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Notice {
+    at: Millis,
+    order: u64,
+    to: NodeId,
+    peer: NodeId,
 }
 
 struct InFlight {
@@ -218,6 +247,12 @@ pub struct Cluster {
     in_flight: BinaryHeap<Reverse<(Millis, u64, usize)>>,
     flights: Vec<Option<InFlight>>,
     free_slots: Vec<usize>,
+    /// Connection-closed notices of crashes, due in time order.
+    notices: BinaryHeap<Reverse<Notice>>,
+    /// Their delays, drawn apart from the network's stream so that message fates do not
+    /// shift with notices.
+    notice_rng: Rng,
+    next_notice: u64,
     next_message_id: u64,
     next_request_id: RequestId,
     pending: Map<RequestId, Pending>,
@@ -239,6 +274,7 @@ impl Cluster {
         let membership = Membership::from_ids(1..=config.nodes as NodeId);
         let mut cluster = Cluster {
             rng: Rng::new(config.seed),
+            notice_rng: Rng::new(config.seed ^ 0x636C_6F73_6564_2121),
             network: Network::new(config.network),
             config,
             now: 0,
@@ -247,6 +283,8 @@ impl Cluster {
             in_flight: BinaryHeap::new(),
             flights: Vec::new(),
             free_slots: Vec::new(),
+            notices: BinaryHeap::new(),
+            next_notice: 0,
             next_message_id: 1,
             next_request_id: 1,
             pending: Map::new(),
@@ -383,6 +421,18 @@ impl Cluster {
             .iter()
             .filter_map(|(&id, n)| n.timer().map(|t| (t, id)))
             .min();
+        // A notice goes after timers and messages due at the same time (a FIN follows
+        // the data sent before it).
+        if let Some(Reverse(notice)) = self.notices.peek().copied()
+            && notice.at <= until
+            && next_message.is_none_or(|m| notice.at < m)
+            && next_timer.is_none_or(|(t, _)| notice.at < t)
+        {
+            self.notices.pop();
+            self.now = self.now.max(notice.at);
+            self.deliver_notice(notice.to, notice.peer, false);
+            return true;
+        }
         let timer_first = match (next_timer, next_message) {
             (Some((t, _)), Some(m)) => t < m,
             (Some(_), None) => true,
@@ -417,10 +467,11 @@ impl Cluster {
     pub fn next_event_at(&self) -> Option<Millis> {
         let next_message = self.in_flight.peek().map(|Reverse((at, _, _))| *at);
         let next_timer = self.nodes.values().filter_map(SimNode::timer).min();
-        match (next_message, next_timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let next_notice = self.notices.peek().map(|Reverse(n)| n.at);
+        [next_message, next_timer, next_notice]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn tick_node(&mut self, id: NodeId) {
@@ -468,6 +519,67 @@ impl Cluster {
         replica.tick(now);
         replica.step(flight.msg);
         self.after_input(to);
+    }
+
+    /// Node `to` learns that its connection to `peer` was closed. Nothing arrives at a
+    /// node that is down, nor over a link cut since (the close never got through).
+    fn deliver_notice(&mut self, to: NodeId, peer: NodeId, spurious: bool) {
+        let Some(node) = self.nodes.get_mut(&to) else {
+            return;
+        };
+        if node.replica.is_none() || (!spurious && !self.network.is_connected(peer, to)) {
+            return;
+        }
+        if node.paused {
+            node.inbox.push(Held::Closed(peer, spurious));
+            return;
+        }
+        let now = self.now;
+        self.trace.record(now, || TraceKind::ConnectionClosed {
+            node: to,
+            peer,
+            spurious,
+        });
+        let replica = node.replica.as_mut().expect("checked");
+        replica.tick(now);
+        replica.peer_connection_closed(peer);
+        self.after_input(to);
+    }
+
+    /// Node `id` crashed: each running peer it can reach learns one link latency later,
+    /// after whatever `id` had already sent it.
+    fn send_close_notices(&mut self, id: NodeId) {
+        let peers: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|&(&p, n)| p != id && n.replica.is_some())
+            .map(|(&p, _)| p)
+            .collect();
+        for peer in peers {
+            if !self.network.is_connected(id, peer) {
+                continue;
+            }
+            let faults = self.network.faults(id, peer);
+            let travel = self
+                .notice_rng
+                .between(faults.latency_min, faults.latency_max + 1);
+            let after_data = self
+                .flights
+                .iter()
+                .flatten()
+                .filter(|f| f.msg.from == id && f.msg.to == peer)
+                .map(|f| f.deliver_at)
+                .max()
+                .unwrap_or(0);
+            let notice = Notice {
+                at: (self.now + travel).max(after_data),
+                order: self.next_notice,
+                to: peer,
+                peer: id,
+            };
+            self.next_notice += 1;
+            self.notices.push(Reverse(notice));
+        }
     }
 
     fn record_drop(&mut self, summary: &MessageSummary, reason: DropReason) {
@@ -739,6 +851,7 @@ impl Cluster {
                 self.network.set_link_faults(from, to, faults)
             }
             Action::Crash { node } => self.crash(node),
+            Action::ConnectionClosed { node, peer } => self.deliver_notice(node, peer, true),
             Action::Restart { node } => self.restart(node),
             Action::Pause { node } => {
                 if let Some(n) = self.nodes.get_mut(&node) {
@@ -846,10 +959,14 @@ impl Cluster {
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
         };
+        let was_up = node.replica.is_some();
         node.replica = None;
         node.paused = false;
         node.inbox.clear();
         self.abandon_requests_at(id);
+        if was_up && self.config.close_notices {
+            self.send_close_notices(id);
+        }
     }
 
     /// Requests waiting on a node that died: their outcome is unknown to the client.
@@ -901,6 +1018,10 @@ impl Cluster {
                     self.deliver(flight);
                 }
                 Held::Request(request_id, request) => requests.push((request_id, request)),
+                Held::Closed(peer, spurious) => {
+                    self.request_batch(id, core::mem::take(&mut requests));
+                    self.deliver_notice(id, peer, spurious);
+                }
             }
         }
         self.request_batch(id, requests);

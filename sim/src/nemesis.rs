@@ -32,6 +32,9 @@ pub struct NemesisConfig {
     pub transfers: bool,
     /// After the final heal, how long the cluster has to show exactly one goose again.
     pub recovery_bound: Millis,
+    /// Mean time between spurious connection-closed notices (`Action::ConnectionClosed`
+    /// to a running node, about its leader half the time); 0 for none.
+    pub spurious_close_interval: Millis,
 }
 
 impl Default for NemesisConfig {
@@ -45,6 +48,7 @@ impl Default for NemesisConfig {
             membership_changes: true,
             transfers: true,
             recovery_bound: 5_000,
+            spurious_close_interval: 10_000,
         }
     }
 }
@@ -94,6 +98,14 @@ pub fn run(sim: SimConfig, nemesis: &NemesisConfig, trace: TraceMode) -> (Cluste
         .collect();
     let mut faults = 0;
     let mut next_fault = rng.between(nemesis.fault_interval / 2, nemesis.fault_interval * 3 / 2);
+    // Spurious notices draw from a stream of their own too, so that the faults above stay
+    // what they were without them.
+    let mut spurious_rng = Rng::new(seed ^ 0x7370_7572_696F_7573);
+    let spurious_gap = |rng: &mut Rng| match nemesis.spurious_close_interval {
+        0 => Millis::MAX,
+        mean => rng.between(mean / 2, mean * 3 / 2),
+    };
+    let mut next_spurious = spurious_gap(&mut spurious_rng);
     let mut next_node_id = cluster.config().nodes as NodeId + 1;
 
     while cluster.now() < nemesis.duration && cluster.violations().is_empty() {
@@ -107,6 +119,7 @@ pub fn run(sim: SimConfig, nemesis: &NemesisConfig, trace: TraceMode) -> (Cluste
             .unwrap_or(Millis::MAX)
             .min(cluster.now() + 5)
             .min(next_fault)
+            .min(next_spurious)
             .min(nemesis.duration);
         cluster.run_until(until);
         let now = cluster.now();
@@ -116,6 +129,10 @@ pub fn run(sim: SimConfig, nemesis: &NemesisConfig, trace: TraceMode) -> (Cluste
             faults += 1;
             next_fault =
                 now + rng.between(nemesis.fault_interval / 2, nemesis.fault_interval * 3 / 2);
+        }
+        if now >= next_spurious {
+            spurious_close(&mut cluster, &mut spurious_rng);
+            next_spurious = now.saturating_add(spurious_gap(&mut spurious_rng));
         }
         for client in clients.iter_mut() {
             if client.busy.is_none() && client.next_at <= now {
@@ -225,6 +242,28 @@ fn issue(cluster: &mut Cluster, client: &mut Client, rng: &mut Rng, nemesis: &Ne
         client.target
     };
     client.busy = Some(cluster.request(target, request));
+}
+
+/// Tells a running node that its connection to a peer closed while the peer may be fine:
+/// about its leader half the time (the notice that could disrupt), else about anyone.
+fn spurious_close(cluster: &mut Cluster, rng: &mut Rng) {
+    let all: Vec<NodeId> = cluster.node_ids().collect();
+    let up: Vec<NodeId> = all
+        .iter()
+        .copied()
+        .filter(|&id| cluster.status(id) == Some(NodeStatus::Up))
+        .collect();
+    let Some(node) = pick(rng, &up) else {
+        return;
+    };
+    let leader = cluster.replica(node).and_then(|r| r.raft().leader());
+    let peer = match leader {
+        Some(l) if rng.below(2) == 0 => Some(l),
+        _ => pick(rng, &all),
+    };
+    if let Some(peer) = peer.filter(|&p| p != node) {
+        cluster.apply(Action::ConnectionClosed { node, peer });
+    }
 }
 
 fn pick(rng: &mut Rng, from: &[NodeId]) -> Option<NodeId> {

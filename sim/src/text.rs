@@ -17,7 +17,8 @@
 //! `transfer N`, `request N goose | get K | put K V | delete K | cas K EXPECTED V |
 //! transfer N` (keys and values percent-encoded, `%` alone for empty, `-` for no
 //! expected value), `network MIN-MAX LOSS_PPM DUP_PPM`, `linkfaults FROM TO MIN-MAX
-//! LOSS_PPM DUP_PPM | reset`.
+//! LOSS_PPM DUP_PPM | reset`, `closed N PEER` (N hears its connection to PEER closed).
+//! Config: `notices=0` turns off the connection-closed notices a crash sends.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -189,6 +190,7 @@ pub fn format_action(action: &Action) -> String {
             Some(f) => format!("linkfaults {from} {to} {}", faults_text(f)),
             None => format!("linkfaults {from} {to} reset"),
         },
+        Action::ConnectionClosed { node, peer } => format!("closed {node} {peer}"),
     }
 }
 
@@ -277,13 +279,20 @@ pub fn parse_action(text: &str) -> Result<Action, Invalid> {
             }),
             _ => bad("linkfaults: expected FROM TO MIN-MAX LOSS DUP, or FROM TO reset"),
         },
+        "closed" => match args {
+            [node, peer] => Ok(Action::ConnectionClosed {
+                node: id(node)?,
+                peer: id(peer)?,
+            }),
+            _ => bad("closed: expected NODE PEER"),
+        },
         _ => bad(format!("unknown action \"{verb}\"")),
     }
 }
 
 pub fn format_config(c: &SimConfig) -> String {
     format!(
-        "{MAGIC} nodes={} seed={} heartbeat={} election={}-{} prevote={} checkquorum={} latency={}-{} loss={} dup={} timeout={}",
+        "{MAGIC} nodes={} seed={} heartbeat={} election={}-{} prevote={} checkquorum={} latency={}-{} loss={} dup={} timeout={} notices={}",
         c.nodes,
         c.seed,
         c.heartbeat_interval,
@@ -295,7 +304,8 @@ pub fn format_config(c: &SimConfig) -> String {
         c.network.latency_max,
         c.network.loss_ppm,
         c.network.duplicate_ppm,
-        c.request_timeout
+        c.request_timeout,
+        u8::from(c.close_notices)
     )
 }
 
@@ -320,6 +330,7 @@ pub fn parse_config(line: &str) -> Result<SimConfig, Invalid> {
             "loss" => c.network.loss_ppm = num(k, v)?,
             "dup" => c.network.duplicate_ppm = num(k, v)?,
             "timeout" => c.request_timeout = num(k, v)?,
+            "notices" => c.close_notices = flag(k, v)?,
             _ => return bad(format!("unknown setting \"{k}\"")),
         }
     }
@@ -440,6 +451,7 @@ mod tests {
                 to: 2,
                 faults: None,
             },
+            Action::ConnectionClosed { node: 2, peer: 1 },
         ]
     }
 
@@ -456,6 +468,7 @@ mod tests {
         let mut config = SimConfig::raftscope(7, 123_456);
         config.pre_vote = false;
         config.network.loss_ppm = 10;
+        config.close_notices = false;
         let s = Scenario {
             config,
             actions: all_actions()
@@ -484,6 +497,8 @@ mod tests {
             "network 10 0 0",
             "heal now",
             "fly 3",
+            "closed 2",
+            "closed 2 x",
             "request 1 get %zz",
         ] {
             assert!(parse_action(bad).is_err(), "{bad:?}");

@@ -81,6 +81,13 @@ pub enum TraceKind {
         invariant: &'static str,
         detail: String,
     },
+    /// `node` learned that its connection to `peer` was closed: `peer` crashed, or (if
+    /// `spurious`) an action said so while `peer` may be fine.
+    ConnectionClosed {
+        node: NodeId,
+        peer: NodeId,
+        spurious: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Hash)]
@@ -207,6 +214,15 @@ impl fmt::Display for TraceEvent {
             TraceKind::Violation { invariant, detail } => {
                 write!(f, "INVARIANT VIOLATED ({invariant}): {detail}")
             }
+            TraceKind::ConnectionClosed {
+                node,
+                peer,
+                spurious,
+            } => write!(
+                f,
+                "{node}: connection to {peer} closed{}",
+                if *spurious { " (spurious)" } else { "" }
+            ),
         }
     }
 }

@@ -111,7 +111,11 @@ pub fn check_action(action: &Action) -> Result<(), Invalid> {
             }
             Ok(())
         }
-        Action::Link { from, to, .. } => {
+        Action::Link { from, to, .. }
+        | Action::ConnectionClosed {
+            node: from,
+            peer: to,
+        } => {
             check_id(*from)?;
             check_id(*to)
         }

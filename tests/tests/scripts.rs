@@ -549,6 +549,14 @@ impl Net {
                 }
                 Ok(String::new())
             }
+            // closed ID... peer=P: each node's driver saw its connection to P closed.
+            "closed" => {
+                let peer: NodeId = a.need("peer")?;
+                for id in a.ids(std::iter::empty())? {
+                    self.node(id)?.peer_connection_closed(peer);
+                }
+                Ok(String::new())
+            }
             // timer ID...: when the election timer was armed and fires.
             "timer" => {
                 let mut out = String::new();
@@ -847,7 +855,7 @@ struct Sim {
     cursor: usize,
 }
 
-const ACTIONS: [&str; 13] = [
+const ACTIONS: [&str; 14] = [
     "partition",
     "link",
     "heal",
@@ -861,6 +869,7 @@ const ACTIONS: [&str; 13] = [
     "request",
     "network",
     "linkfaults",
+    "closed",
 ];
 
 impl Sim {
@@ -1082,6 +1091,7 @@ macro_rules! scripts {
 
 scripts!(
     checkquorum,
+    connection_closed,
     election,
     figure7,
     goose,

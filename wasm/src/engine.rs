@@ -234,7 +234,12 @@ impl Engine {
                     invalid!("no node {node}")
                 }
             }
-            Action::Link { from, to, .. } | Action::LinkFaults { from, to, .. } => {
+            Action::Link { from, to, .. }
+            | Action::LinkFaults { from, to, .. }
+            | Action::ConnectionClosed {
+                node: from,
+                peer: to,
+            } => {
                 if !exists(from) {
                     invalid!("no node {from}")
                 } else if !exists(to) {

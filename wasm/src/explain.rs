@@ -18,7 +18,8 @@ use duckgoose_sim::trace::{TraceEvent, TraceKind};
 pub struct Line {
     pub at: u64,
     /// `role`, `leader`, `stepdown`, `vote`, `deny`, `commit`, `member`, `transfer`,
-    /// `action`, `request`, `reply`, `violation`, `message`, `drop`, `goose`, `other`.
+    /// `action`, `request`, `reply`, `violation`, `message`, `drop`, `goose`, `closed`
+    /// (a node heard its connection to a peer closed), `other`.
     pub kind: &'static str,
     /// The node the line is about, if one.
     pub node: Option<NodeId>,
@@ -86,6 +87,9 @@ pub fn action(action: &Action) -> String {
             to,
             faults: None,
         } => format!("you reset link {from} → {to} to the global setting"),
+        Action::ConnectionClosed { node, peer } => {
+            format!("you told {node} its connection to {peer} closed")
+        }
     }
 }
 
@@ -204,6 +208,13 @@ fn role_line(at: u64, node: NodeId, role: Role, term: Term, reason: &RoleReason)
             "stepdown",
             format!("{node} stepped down in term {term}: removed from the cluster"),
         ),
+        (Role::PreCandidate, RoleReason::LeaderConnectionClosed { leader }) => (
+            "role",
+            format!(
+                "{node} became pre-candidate in term {term}: its connection to leader {leader} \
+                 closed, so it asks for votes before its election timeout"
+            ),
+        ),
         (Role::Leader, reason) => (
             "leader",
             format!("{node} became leader of term {term}: {reason}"),
@@ -274,6 +285,21 @@ pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
                 "{node} → client: #{id} {}",
                 result_text(&Some(result.clone()))
             ),
+        ),
+        TraceKind::ConnectionClosed {
+            node,
+            peer,
+            spurious,
+        } => line(
+            at,
+            "closed",
+            Some(*node),
+            None,
+            if *spurious {
+                format!("{node} hears its connection to {peer} closed (spurious)")
+            } else {
+                format!("{node} hears its connection to {peer} closed ({peer} crashed)")
+            },
         ),
         TraceKind::Violation { invariant, detail } => line(
             at,

@@ -8,7 +8,8 @@ use crate::quorum::{VoteResult, tally};
 use crate::types::{Index, Map, NodeId, Term};
 
 impl<C: Clone> Raft<C> {
-    /// The election timer fired: no leader was heard from for a whole timeout.
+    /// The election timer fired: no leader was heard from for a whole timeout, or for a
+    /// moment after the leader's connection closed (`on_leader_connection_closed`).
     pub(super) fn on_election_timeout(&mut self) {
         debug_assert!(!self.is_leader(), "a leader runs no election timer");
         if !self.core.can_campaign() {
@@ -16,11 +17,52 @@ impl<C: Clone> Raft<C> {
             self.core.reset_election_timer();
             return;
         }
+        let reason = match self.core.leader_connection_closed {
+            Some((leader, _)) if self.core.lease_void() => {
+                RoleReason::LeaderConnectionClosed { leader }
+            }
+            _ => RoleReason::ElectionTimeout,
+        };
         if self.core.config.pre_vote {
-            self.become_pre_candidate();
+            self.become_pre_candidate(reason);
         } else {
-            self.become_candidate(RoleReason::ElectionTimeout, false);
+            self.become_candidate(reason, false);
         }
+    }
+
+    /// The driver saw the connection to our leader closed by its end (see
+    /// `Raft::peer_connection_closed`). Bring the election forward to a random moment
+    /// within the random part of an election timeout: the fixed part only waits for proof
+    /// that the leader is gone, and a closed connection is that proof. The random part
+    /// stays, so followers that all learn it at the same instant (a crash resets every
+    /// connection at once) still campaign one after the other instead of splitting the
+    /// vote. Nothing anyone else sees changes here: the pre-vote that follows is refused
+    /// by every follower still hearing the leader, so a spurious notice disrupts nothing.
+    pub(super) fn on_leader_connection_closed(&mut self, leader: NodeId) {
+        debug_assert!(
+            matches!(self.state, RoleState::Follower) && self.core.leader == Some(leader),
+            "only a follower of `leader` acts on its connection closing"
+        );
+        let core = &mut self.core;
+        // Without PreVote and leader stickiness a spurious notice would bump the term and
+        // depose a healthy leader.
+        if !(core.config.pre_vote && core.config.check_quorum) {
+            return;
+        }
+        let (term, vote) = (core.term, core.voted_for);
+        core.leader_connection_closed = Some((leader, core.last_leader_contact));
+        if core.can_campaign() {
+            let spread = core.config.election_timeout_max - core.config.election_timeout_min;
+            let at = core.now + core.rng.between(0, spread);
+            if at < core.election_deadline {
+                core.election_armed_at = core.now;
+                core.election_deadline = at;
+            }
+        }
+        debug_assert!(
+            core.term == term && core.voted_for == vote && core.lease_void(),
+            "a closed connection changes no persistent state, only our lease"
+        );
     }
 
     fn own_vote(&self) -> Map<NodeId, bool> {
@@ -31,7 +73,7 @@ impl<C: Clone> Raft<C> {
 
     /// Asks "would you vote for me in term + 1?" without changing any state anyone else
     /// sees, so a node that cannot win (cut off, or behind) never bumps the cluster's term.
-    fn become_pre_candidate(&mut self) {
+    fn become_pre_candidate(&mut self, reason: RoleReason) {
         self.state = RoleState::PreCandidate {
             votes: self.own_vote(),
         };
@@ -40,7 +82,7 @@ impl<C: Clone> Raft<C> {
         self.core.emit(Event::RoleChanged {
             role: Role::PreCandidate,
             term: self.core.term,
-            reason: RoleReason::ElectionTimeout,
+            reason,
         });
         let body = Body::PreVote {
             last_index: self.core.log.last_index(),
@@ -97,7 +139,11 @@ impl<C: Clone> Raft<C> {
             VoteResult::Won { votes } if pre => {
                 self.become_candidate(RoleReason::WonPreVote { votes }, false)
             }
-            VoteResult::Won { votes } => self.become_leader(votes),
+            VoteResult::Won { votes } => {
+                // Leading, we refuse rivals ourselves; a stale notice must not outlive that.
+                self.core.leader_connection_closed = None;
+                self.become_leader(votes)
+            }
             VoteResult::Lost => {
                 let term = self.core.term;
                 self.become_follower(term, None, RoleReason::LostElection);
@@ -107,6 +153,8 @@ impl<C: Clone> Raft<C> {
 
     /// Leader stickiness: a leader was heard from less than a minimum election timeout
     /// ago (or we are that leader, or we just started), so refuse to help elect a rival.
+    /// Not once that leader's connection to us closed (and no leader spoke since): it is
+    /// gone, and waiting out its lease would only delay the failover.
     pub(super) fn lease_refusal(&self) -> Option<DenyReason> {
         let core = &self.core;
         if !core.config.check_quorum {
@@ -117,6 +165,9 @@ impl<C: Clone> Raft<C> {
                 leader: Some(core.id()),
                 heard_ago: 0,
             });
+        }
+        if core.lease_void() {
+            return None;
         }
         let heard_ago = core.now - core.last_leader_contact;
         (heard_ago < core.config.election_timeout_min).then_some(DenyReason::LeaderLease {

@@ -191,6 +191,7 @@ impl<C: Clone> Raft<C> {
             election_deadline: now,
             election_armed_at: now,
             last_leader_contact: now,
+            leader_connection_closed: None,
             out: Outbox::default(),
             hard_state_dirty: false,
             unpersisted_from: None,
@@ -345,12 +346,45 @@ impl<C: Clone> Raft<C> {
         }
     }
 
+    /// The driver's connection to `peer` was closed by the other end: a reset or an EOF
+    /// (or a reconnect refused), which is what a peer's kernel does when the peer's process
+    /// dies. A timeout or a partition is *not* this: the driver says nothing then.
+    ///
+    /// If `peer` is the leader this follower follows (in the current term, as `leader()`
+    /// always is), the follower runs a pre-vote soon, after only the random part of an
+    /// election timeout (`election_timeout_max - election_timeout_min`, so that followers
+    /// told at the same instant still do not split the vote), instead of waiting out the
+    /// whole timeout; and it stops refusing other pre-candidates for the leader's sake
+    /// (leader stickiness). Followers whose own connection to the leader is healthy still
+    /// refuse, so a spurious notice cannot depose a leader that a quorum hears. Any message
+    /// from that leader cancels the notice: it is alive.
+    ///
+    /// Does nothing when `peer` is not our leader, when this node leads or campaigns, and
+    /// unless both PreVote and CheckQuorum are on (without them nothing would protect a
+    /// healthy leader from a spurious notice). A node that may not campaign only stops
+    /// refusing others.
+    pub fn peer_connection_closed(&mut self, peer: NodeId) {
+        let is_our_leader =
+            matches!(self.state, RoleState::Follower) && self.core.leader == Some(peer);
+        if is_our_leader {
+            self.on_leader_connection_closed(peer);
+        }
+    }
+
     /// Handles one message from a peer. Malformed messages are refused with an event;
     /// nothing a peer sends can make this panic.
     pub fn step(&mut self, msg: Message<C>) {
         if let Err(reason) = msg.validate(self.id()) {
             self.core.refuse(msg.from, reason);
             return;
+        }
+        if self
+            .core
+            .leader_connection_closed
+            .is_some_and(|(leader, _)| leader == msg.from)
+        {
+            // The leader whose connection closed still talks: the notice was spurious.
+            self.core.leader_connection_closed = None;
         }
         if msg.term > self.core.term {
             match &msg.body {
@@ -509,6 +543,10 @@ impl<C: Clone> Raft<C> {
             core.log.last_term() <= core.term,
             "log holds a term newer than ours"
         );
+        if let Some((leader, contact)) = core.leader_connection_closed {
+            assert_ne!(leader, core.id(), "our own connection never closes");
+            assert!(contact <= core.now, "a closed connection is in the past");
+        }
         match &self.state {
             RoleState::Leader(leader) => {
                 assert_eq!(core.voted_for, Some(core.id()), "a leader voted for itself");

@@ -60,6 +60,11 @@ pub(super) struct Core<C> {
     /// When a leader was last heard from (or when this node started). Until
     /// `election_timeout_min` after it, vote requests are refused (leader stickiness).
     pub(super) last_leader_contact: Millis,
+    /// The driver reported that its connection to the leader we follow was closed by the
+    /// other end (a reset or EOF: the leader's process is likely gone), after the contact
+    /// recorded in `last_leader_contact`: (that leader, that contact's time). While no
+    /// newer word from a leader arrives, it voids leader stickiness (`lease_void`).
+    pub(super) leader_connection_closed: Option<(NodeId, Millis)>,
 
     pub(super) out: Outbox<C>,
     pub(super) hard_state_dirty: bool,
@@ -131,6 +136,13 @@ impl<C: Clone> Core<C> {
         );
         self.election_armed_at = self.now;
         self.election_deadline = self.now + self.rng.between(min, max);
+    }
+
+    /// Leader stickiness is void: the leader last heard from closed its connection to us
+    /// since, and no leader has been heard from after that.
+    pub(super) fn lease_void(&self) -> bool {
+        self.leader_connection_closed
+            .is_some_and(|(_, contact)| contact == self.last_leader_contact)
     }
 
     pub(super) fn is_voter(&self) -> bool {
