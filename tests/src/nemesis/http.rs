@@ -30,6 +30,8 @@ pub struct Http {
 
 impl Http {
     pub fn new(token: &str) -> Http {
+        // reqwest is built without a default TLS provider (the node picks ring): install it.
+        duckgoose_testkit::tls::install_default_provider();
         let client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
