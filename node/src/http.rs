@@ -535,14 +535,9 @@ async fn add_member(
         Ok(b) => b,
         Err(reason) => return bad_request(reason),
     };
-    match runtime::call(&shared, Request::AddMember(Member::new(id, addr))).await {
-        Ok(Ok(reply)) => membership_json(reply),
-        Ok(Err(e)) => {
-            let request = AdminRequest::new(Method::POST, uri, &headers, body);
-            admin_refusal(&shared, &forwarder, e, request).await
-        }
-        Err(e) => call_error(e),
-    }
+    let forward = AdminRequest::new(Method::POST, uri, &headers, body);
+    let request = Request::AddMember(Member::new(id, addr));
+    admin_call(&shared, &forwarder, request, forward, membership_json).await
 }
 
 async fn remove_member(
@@ -556,14 +551,15 @@ async fn remove_member(
         Ok(id) => id,
         Err(reason) => return bad_request(reason),
     };
-    match runtime::call(&shared, Request::RemoveMember(id)).await {
-        Ok(Ok(reply)) => membership_json(reply),
-        Ok(Err(e)) => {
-            let request = AdminRequest::new(Method::DELETE, uri, &headers, Bytes::new());
-            admin_refusal(&shared, &forwarder, e, request).await
-        }
-        Err(e) => call_error(e),
-    }
+    let forward = AdminRequest::new(Method::DELETE, uri, &headers, Bytes::new());
+    admin_call(
+        &shared,
+        &forwarder,
+        Request::RemoveMember(id),
+        forward,
+        membership_json,
+    )
+    .await
 }
 
 async fn transfer(
@@ -577,13 +573,32 @@ async fn transfer(
         Ok(to) => to,
         Err(reason) => return bad_request(reason),
     };
-    match runtime::call(&shared, Request::Transfer { to }).await {
-        Ok(Ok(Reply::Transferred { to, term })) => json_ok(json!({ "to": to, "term": term })),
-        Ok(Ok(other)) => unexpected(other),
-        Ok(Err(e)) => {
-            let request = AdminRequest::new(Method::POST, uri, &headers, body);
-            admin_refusal(&shared, &forwarder, e, request).await
-        }
+    let forward = AdminRequest::new(Method::POST, uri, &headers, body);
+    admin_call(
+        &shared,
+        &forwarder,
+        Request::Transfer { to },
+        forward,
+        |reply| match reply {
+            Reply::Transferred { to, term } => json_ok(json!({ "to": to, "term": term })),
+            other => unexpected(other),
+        },
+    )
+    .await
+}
+
+/// Runs an admin request here; a refusal goes to [`admin_refusal`], which may forward
+/// `forward` (the same request as received) to the goose.
+async fn admin_call(
+    shared: &Shared,
+    forwarder: &Forwarder,
+    request: Request,
+    forward: AdminRequest,
+    answer: impl FnOnce(Reply) -> Response,
+) -> Response {
+    match runtime::call(shared, request).await {
+        Ok(Ok(reply)) => answer(reply),
+        Ok(Err(e)) => admin_refusal(shared, forwarder, e, forward).await,
         Err(e) => call_error(e),
     }
 }

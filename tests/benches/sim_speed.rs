@@ -4,31 +4,13 @@
 //! virtual millisecond: divide by 1000 for the speed-up over real time.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use duckgoose_core::{Op, Request};
-use duckgoose_sim::{Cluster, SimConfig, trace::TraceMode};
+use duckgoose_sim::trace::TraceMode;
+use duckgoose_tests::sim_speed;
 
 const VIRTUAL_MS: u64 = 60_000;
 
 fn run(trace: TraceMode) -> u64 {
-    let mut cluster = Cluster::new(SimConfig::raftscope(5, 7), trace);
-    let mut n = 0u64;
-    while cluster.now() < VIRTUAL_MS {
-        cluster.run_for(100);
-        // Clients talk to whoever leads (as a client following redirects would).
-        let target = cluster.leader().unwrap_or(1);
-        n += 1;
-        cluster.request(
-            target,
-            Request::Kv(Op::Put {
-                key: format!("k{}", n % 8),
-                value: n.to_string(),
-            }),
-        );
-        cluster.take_completed();
-    }
-    assert!(cluster.violations().is_empty());
-    assert!(cluster.leader().is_some(), "a leader at the end");
-    cluster.node_events()
+    sim_speed::run(trace, VIRTUAL_MS)
 }
 
 fn sim_speed(c: &mut Criterion) {

@@ -7,8 +7,8 @@
 //! valgrind --tool=callgrind target/release/examples/sim_instructions [off|hashed|recorded]
 //! ```
 
-use duckgoose_core::{Op, Request};
-use duckgoose_sim::{Cluster, SimConfig, trace::TraceMode};
+use duckgoose_sim::trace::TraceMode;
+use duckgoose_tests::sim_speed;
 
 fn main() {
     let mode = match std::env::args().nth(1).as_deref() {
@@ -16,21 +16,5 @@ fn main() {
         Some("recorded") => TraceMode::Record,
         _ => TraceMode::Off,
     };
-    let mut cluster = Cluster::new(SimConfig::raftscope(5, 7), mode);
-    let mut n = 0u64;
-    while cluster.now() < 60_000 {
-        cluster.run_for(100);
-        let target = cluster.leader().unwrap_or(1);
-        n += 1;
-        cluster.request(
-            target,
-            Request::Kv(Op::Put {
-                key: format!("k{}", n % 8),
-                value: n.to_string(),
-            }),
-        );
-        cluster.take_completed();
-    }
-    assert!(cluster.violations().is_empty());
-    println!("node events: {}", cluster.node_events());
+    println!("node events: {}", sim_speed::run(mode, 60_000));
 }

@@ -8,6 +8,7 @@ use duckgoose_core::{
 };
 
 pub mod nemesis;
+pub mod sim_speed;
 pub mod sweep;
 
 /// The paper's timings: heartbeat 50 ms, election timeout 150–300 ms.
