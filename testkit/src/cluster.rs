@@ -300,6 +300,11 @@ impl Cluster {
         ))
     }
 
+    /// The PEM of a TLS cluster's CA (what clients must trust); `None` without TLS.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.tls.as_ref().map(|tls| tls.ca.pem())
+    }
+
     /// `http` or `https`.
     pub fn scheme(&self) -> &'static str {
         if self.tls.is_some() { "https" } else { "http" }

@@ -26,13 +26,21 @@ pub enum Reply {
 pub struct Http {
     client: reqwest::Client,
     token: String,
+    scheme: &'static str,
 }
 
 impl Http {
-    pub fn new(token: &str) -> Http {
+    /// A client sending `token`; with `ca_pem` it speaks https and trusts only that CA.
+    pub fn new(token: &str, ca_pem: Option<&str>) -> Result<Http, String> {
         // reqwest is built without a default TLS provider (the node picks ring): install it.
         duckgoose_testkit::tls::install_default_provider();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let ca = reqwest::Certificate::from_pem(pem.as_bytes())
+                .map_err(|e| format!("the cluster's CA: {e}"))?;
+            builder = builder.add_root_certificate(ca);
+        }
+        let client = builder
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
@@ -40,11 +48,12 @@ impl Http {
             .pool_idle_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(16)
             .build()
-            .unwrap_or_default();
-        Http {
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Http {
             client,
             token: token.to_string(),
-        }
+            scheme: if ca_pem.is_some() { "https" } else { "http" },
+        })
     }
 
     pub async fn call(
@@ -55,7 +64,7 @@ impl Http {
         body: Option<String>,
         timeout: Duration,
     ) -> Reply {
-        let url = format!("http://{addr}{path}");
+        let url = format!("{}://{addr}{path}", self.scheme);
         let mut req = self
             .client
             .request(method, &url)
@@ -107,8 +116,10 @@ fn short(e: &reqwest::Error) -> String {
     s
 }
 
-/// `host:port` out of `http://host:port/path`.
+/// `host:port` out of `http://host:port/path` or `https://host:port/path`.
 pub fn location_addr(location: &str) -> Option<&str> {
-    let rest = location.strip_prefix("http://")?;
+    let rest = location
+        .strip_prefix("https://")
+        .or_else(|| location.strip_prefix("http://"))?;
     Some(rest.split('/').next().unwrap_or(rest))
 }

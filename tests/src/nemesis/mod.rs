@@ -82,6 +82,10 @@ pub struct Options {
     /// Keep the nodes' data directories even when the run passes.
     #[arg(long)]
     pub keep_data: bool,
+    /// Serve plain HTTP (token only). By default the cluster runs as a deployment
+    /// should: a token, HTTPS, and mutual TLS between peers.
+    #[arg(long)]
+    pub plain: bool,
 }
 
 fn workspace_root() -> PathBuf {
@@ -163,6 +167,9 @@ fn repro_command(opts: &Options, seed: u64, minutes: f64, netns: bool) -> String
         cmd.push_str(" --short");
     }
     cmd.push_str(if netns { " --netns on" } else { " --netns off" });
+    if opts.plain {
+        cmd.push_str(" --plain");
+    }
     for (flag, value, default) in [
         ("--nodes", opts.nodes, 5),
         ("--clients", opts.clients, 5),
@@ -327,12 +334,17 @@ pub fn run(opts: &Options) -> Result<RunResult, String> {
 
     let repro = repro_command(opts, seed, minutes, netns);
     eprintln!(
-        "nemesis: seed {seed}, {minutes} min of faults, {} nodes, {} clients, {} keys, netns {}; \
+        "nemesis: seed {seed}, {minutes} min of faults, {} nodes, {} clients, {} keys, netns {}, {}; \
          output in {}",
         opts.nodes,
         opts.clients,
         opts.keys,
         if netns { "on" } else { "off" },
+        if opts.plain {
+            "token over plain HTTP"
+        } else {
+            "token and mutual TLS"
+        },
         out.display()
     );
 
@@ -341,7 +353,12 @@ pub fn run(opts: &Options) -> Result<RunResult, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio: {e}"))?;
-    let cluster = Cluster::new(
+    let prepare = if opts.plain {
+        Cluster::new
+    } else {
+        Cluster::new_tls
+    };
+    let cluster = prepare(
         bin.clone(),
         "nemesis",
         opts.nodes,
@@ -354,7 +371,10 @@ pub fn run(opts: &Options) -> Result<RunResult, String> {
             netns: net,
         },
     )?;
-    let world = Arc::new(World::new(cluster.token.as_deref().unwrap_or_default()));
+    let world = Arc::new(World::new(
+        cluster.token.as_deref().unwrap_or_default(),
+        cluster.ca_pem().as_deref(),
+    )?);
     let mut nemesis = Nemesis::new(
         world.clone(),
         cluster,

@@ -47,15 +47,16 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(token: &str) -> World {
-        World {
+    /// The shared state of one run; `ca_pem`: the cluster's CA when it serves TLS.
+    pub fn new(token: &str, ca_pem: Option<&str>) -> Result<World, String> {
+        Ok(World {
             rec: Recorder::new(),
-            http: Http::new(token),
+            http: Http::new(token, ca_pem)?,
             view: RwLock::new(View::default()),
             stop_clients: AtomicBool::new(false),
             stop_observers: AtomicBool::new(false),
             next_op: AtomicU64::new(1),
-        }
+        })
     }
 
     pub fn view(&self) -> std::sync::RwLockReadGuard<'_, View> {
