@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the simulator to wasm for the page: www/pkg/ (wasm-pack --target web, release,
-# tuned for size, then wasm-opt -Oz). Installs missing tools first.
+# Builds the simulator to wasm for the page: www/pkg/ (cargo for wasm32, wasm-bindgen
+# --target web, release tuned for size, then wasm-opt -Oz). Installs missing tools first.
 #   scripts/build-web.sh          release build (what the page and the tests use)
 #   scripts/build-web.sh --dev    quick unoptimised build
 set -euo pipefail
@@ -10,6 +10,7 @@ ensure_web_tools
 
 mode=--release
 [ "${1:-}" = "--dev" ] && mode=--dev
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}
 
 # Size over speed, for the wasm only: set through the environment so the workspace's own
 # [profile.release] stays as it is for native builds (the wasm lands in its own
@@ -22,9 +23,19 @@ export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 export CARGO_PROFILE_RELEASE_DEBUG=false
 export CARGO_PROFILE_RELEASE_PANIC=abort
 
-# --mode no-install: use the wasm-bindgen-cli on PATH (the locked version), never download.
-wasm-pack --quiet build wasm $mode --target web --out-dir ../www/pkg --mode no-install --no-pack
-rm -f www/pkg/.gitignore
+# What wasm-pack would do, without wasm-pack (one less tool to compile on a fresh
+# machine): cargo builds the module, the wasm-bindgen-cli on PATH (the locked version)
+# writes the JS glue.
+profile_dir=release
+if [ "$mode" = --release ]; then
+  cargo build -p duckgoose-wasm --lib --target wasm32-unknown-unknown --locked --release -q
+else
+  cargo build -p duckgoose-wasm --lib --target wasm32-unknown-unknown --locked -q
+  profile_dir=debug
+fi
+rm -rf www/pkg
+wasm-bindgen --target web --out-dir www/pkg \
+  "$target_dir/wasm32-unknown-unknown/$profile_dir/duckgoose_wasm.wasm"
 
 wasm=www/pkg/duckgoose_wasm_bg.wasm
 if [ "$mode" = --release ]; then

@@ -3,13 +3,12 @@
 # a second run checks versions and returns in well under a second.
 #
 #   rustup target wasm32-unknown-unknown
-#   wasm-pack                       cargo install --locked
 #   wasm-bindgen-cli                cargo install, exactly the wasm-bindgen version in Cargo.lock
 #   wasm-opt, playwright-core       npm ci in www/ (binaryen's wasm-opt from the npm registry)
 #   chromium, chromedriver          Debian's packages, only if /usr/bin/chromium is missing
 #
-# Nothing here or later downloads a binary at run time: wasm-pack runs with
-# `--mode no-install` and wasm-opt is run by scripts/build-web.sh itself.
+# Nothing here or later downloads a binary at run time: scripts/build-web.sh runs cargo,
+# wasm-bindgen and wasm-opt itself (no wasm-pack, which would fetch tools on its own).
 #
 # Use `source scripts/lib.sh; ensure_web_tools` to also get the tools on PATH.
 set -euo pipefail
@@ -30,11 +29,6 @@ locked_version() {
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
-fi
-
-if ! command -v wasm-pack >/dev/null; then
-  say "installing wasm-pack (a few minutes, once)"
-  cargo install wasm-pack --locked
 fi
 
 want=$(locked_version wasm-bindgen)

@@ -24,7 +24,7 @@ ensure_rust() {
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 }
 
-# The browser playground's tools (wasm-pack, wasm-bindgen-cli, wasm-opt, chromium,
+# The browser playground's tools (wasm-bindgen-cli, wasm-opt, chromium,
 # playwright-core): installs what is missing and puts them on PATH.
 ensure_web_tools() {
   scripts/ensure-web-tools.sh

@@ -1,5 +1,5 @@
-//! The bindings as the page uses them, in a real browser:
-//! `wasm-pack test --headless --chrome wasm` (scripts/test-web runs it).
+//! The bindings as the page uses them, in headless Chromium: `scripts/test-web` runs
+//! these with cargo test for wasm32 and wasm-bindgen-test-runner as the runner.
 #![cfg(target_arch = "wasm32")]
 
 use duckgoose_wasm::Sim;
