@@ -26,6 +26,7 @@ pub struct Metrics {
     pub state: Family<StateLabel, Gauge>,
     pub is_goose: Gauge,
     pub elections_started: Counter,
+    pub pre_votes_started: Counter,
     pub leader_changes: Counter,
     pub goose_queries: Family<AnswerLabel, Counter>,
     pub commit_index: Gauge,
@@ -53,6 +54,7 @@ impl Metrics {
             state: Family::default(),
             is_goose: Gauge::default(),
             elections_started: Counter::default(),
+            pre_votes_started: Counter::default(),
             leader_changes: Counter::default(),
             goose_queries: Family::default(),
             commit_index: Gauge::default(),
@@ -80,6 +82,11 @@ impl Metrics {
             "elections_started",
             "Elections this node started as a candidate (pre-votes not counted)",
             m.elections_started.clone(),
+        );
+        registry.register(
+            "pre_votes_started",
+            "Pre-vote rounds this node started (one per election timeout while it hears no leader)",
+            m.pre_votes_started.clone(),
         );
         registry.register(
             "leader_changes",

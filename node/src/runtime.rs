@@ -302,6 +302,12 @@ pub fn run(
                 } => {
                     shared.metrics.elections_started.inc();
                 }
+                Event::RoleChanged {
+                    role: Role::PreCandidate,
+                    ..
+                } => {
+                    shared.metrics.pre_votes_started.inc();
+                }
                 Event::MembershipChanged { .. } => membership_changed = true,
                 _ => {}
             }

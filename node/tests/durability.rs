@@ -158,7 +158,8 @@ fn restart_keeps_term_vote_and_log_and_a_lone_node_never_bumps_its_term() {
         assert_eq!(s["voted_for"], on_disk[0]["voted_for"], "{s}");
         assert_eq!(s["last_log_index"], on_disk[0]["last_log_index"], "{s}");
         assert_eq!(s["role"], "duck");
-        std::thread::sleep(Duration::from_millis(400));
+        // One more election timeout with no leader: node 1 starts a pre-vote round.
+        cluster.wait_pre_votes(&[1], 1.0, Duration::from_secs(5));
     }
 
     for &id in &all[1..] {

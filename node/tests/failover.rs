@@ -102,7 +102,9 @@ fn one_goose_failover_partition_and_heal() {
     for (id, role) in cluster.roles(&minority) {
         assert_eq!(role.as_deref(), Some("duck"), "node {id}");
     }
-    std::thread::sleep(Duration::from_millis(700));
+    // Evidence, not a pause: each minority node campaigns (pre-votes) twice more, each
+    // round one election timeout without a leader, and still its term does not move.
+    cluster.wait_pre_votes(&minority, 2.0, Duration::from_secs(5));
     for &id in &minority {
         assert_eq!(
             term_of(&cluster, id),
@@ -123,8 +125,26 @@ fn one_goose_failover_partition_and_heal() {
     }
     let healed = cluster.wait_one_goose(&all, Duration::from_secs(5));
     assert_eq!(healed, majority_goose);
-    // Give the former minority time to be caught up and to campaign if it wanted to.
-    std::thread::sleep(Duration::from_millis(800));
+    // A disruptive rejoin would campaign before hearing the goose; once the former
+    // minority has caught up it follows the goose, whose heartbeats keep its timer quiet.
+    let goose_commit = cluster
+        .status(majority_goose)
+        .and_then(|s| s["commit_index"].as_u64())
+        .expect("the goose's commit index");
+    wait_for(
+        "the former minority to catch up",
+        Duration::from_secs(5),
+        || {
+            minority
+                .iter()
+                .all(|&id| {
+                    cluster
+                        .status(id)
+                        .is_some_and(|s| s["commit_index"].as_u64() >= Some(goose_commit))
+                })
+                .then_some(())
+        },
+    );
     assert_eq!(
         cluster.wait_one_goose(&all, Duration::from_secs(5)),
         majority_goose

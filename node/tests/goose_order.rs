@@ -65,13 +65,32 @@ fn concurrent_goose_checks_never_break_term_order() {
         })
         .collect();
 
+    // Each phase lasts until the clients have collected this many goose answers from the
+    // goose of that phase, so every phase is really under load.
+    let answers_from = |node: u64| {
+        answers
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.node == node)
+            .count()
+    };
+    let under_load = |node: u64| {
+        let before = answers_from(node);
+        wait_for(
+            &format!("clients to get 50 more goose answers from node {node}"),
+            Duration::from_secs(10),
+            || (answers_from(node) >= before + 50).then_some(()),
+        );
+    };
+
     // Disturb: kill -9 the goose, bring it back, then transfer leadership.
-    std::thread::sleep(Duration::from_millis(700));
+    under_load(first);
     cluster.kill9(first);
     let rest: Vec<u64> = all.iter().copied().filter(|&id| id != first).collect();
     let second = cluster.wait_one_goose(&rest, Duration::from_secs(5));
     cluster.restart(first);
-    std::thread::sleep(Duration::from_millis(500));
+    under_load(second);
     let target = *rest.iter().find(|&&id| id != second).expect("a target");
     let r = cluster
         .call(
@@ -84,7 +103,7 @@ fn concurrent_goose_checks_never_break_term_order() {
     assert_eq!(r.status, 200, "{}", r.body);
     let third = cluster.wait_one_goose(&all, Duration::from_secs(5));
     assert_eq!(third, target);
-    std::thread::sleep(Duration::from_millis(700));
+    under_load(third);
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().expect("client thread");

@@ -591,6 +591,45 @@ impl Cluster {
             .map(|r| r.json())
     }
 
+    /// The value of node `id`'s Prometheus sample `name` (for example
+    /// `duckgoose_pre_votes_started_total`), `None` when down or absent.
+    pub fn metric(&self, id: NodeId, name: &str) -> Option<f64> {
+        let body = self
+            .request(id, "GET", "/metrics", &[], b"", Duration::from_secs(5))
+            .ok()
+            .filter(|r| r.status == 200)?
+            .body;
+        body.lines().find_map(|line| {
+            let (sample, value) = line.rsplit_once(' ')?;
+            let metric = sample.split('{').next()?;
+            (metric == name).then(|| value.parse().ok()).flatten()
+        })
+    }
+
+    /// Polls until each of `ids` has started `rounds` more pre-vote rounds than now: proof
+    /// that that many election timeouts passed on those nodes with no leader heard.
+    /// Panics after `timeout`.
+    pub fn wait_pre_votes(&self, ids: &[NodeId], rounds: f64, timeout: Duration) {
+        const PRE_VOTES: &str = "duckgoose_pre_votes_started_total";
+        let start: Vec<f64> = ids
+            .iter()
+            .map(|&id| self.metric(id, PRE_VOTES).unwrap_or(0.0))
+            .collect();
+        wait_for(
+            &format!("{rounds} more pre-vote rounds on each of {ids:?}"),
+            timeout,
+            || {
+                ids.iter()
+                    .zip(&start)
+                    .all(|(&id, &before)| {
+                        self.metric(id, PRE_VOTES)
+                            .is_some_and(|now| now >= before + rounds)
+                    })
+                    .then_some(())
+            },
+        );
+    }
+
     /// The roles of `ids`, asked concurrently.
     pub fn roles(&self, ids: &[NodeId]) -> Vec<(NodeId, Option<String>)> {
         std::thread::scope(|s| {
