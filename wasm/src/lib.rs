@@ -439,7 +439,7 @@ impl Sim {
 
     /// Replays a scenario to `until` ms without drawing anything and returns
     /// `{hash, nodeEvents}`: the browser half of the cross-target determinism check
-    /// (the native half is `cargo run -p duckgoose-wasm --bin replay`).
+    /// (the native half is `cargo run -p duckgoose-tests --bin replay`).
     #[wasm_bindgen(js_name = replayHash)]
     pub fn replay_hash(scenario: &str, until: f64) -> Result<JsValue, JsError> {
         let scenario = text::parse_scenario(scenario).map_err(invalid)?;
