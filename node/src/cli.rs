@@ -168,6 +168,17 @@ pub struct ClusterArgs {
     pub heartbeat_ms: u64,
     #[arg(long, env = "DUCKGOOSE_ELECTION_MS", default_value = "150-300")]
     pub election_ms: String,
+    /// Every node serves HTTPS with this PEM certificate (chain), which must be valid
+    /// for 127.0.0.1; with --tls-ca it is also each node's client certificate to its
+    /// peers, so it needs the clientAuth usage too.
+    #[arg(long, env = "DUCKGOOSE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "DUCKGOOSE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The PEM CA that signed --tls-cert: peer traffic becomes mutual TLS.
+    #[arg(long, env = "DUCKGOOSE_TLS_CA", requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

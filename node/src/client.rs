@@ -78,10 +78,15 @@ pub async fn find_goose(args: FindGooseArgs) -> Result<(), String> {
                     Ok(t) if t.trim() == "goose" => "goose".to_string(),
                     Ok(t) if t.trim() == "duck" => "duck".to_string(),
                     Ok(t) => format!("unexpected answer {:?}", t.trim()),
-                    Err(_) => "down".to_string(),
+                    Err(e) => format!("error: {}", error_chain(&e)),
                 },
                 Ok(r) => format!("error {}", r.status()),
-                Err(_) => "down".to_string(),
+                Err(e) if is_down(&e) => "down".to_string(),
+                Err(e) if url.starts_with("http://") => format!(
+                    "error: {} (if it serves HTTPS: pass --tls-ca FILE or an https:// URL)",
+                    error_chain(&e)
+                ),
+                Err(e) => format!("error: {}", error_chain(&e)),
             }
         }
     });
@@ -91,6 +96,42 @@ pub async fn find_goose(args: FindGooseArgs) -> Result<(), String> {
         println!("{}: {answer}", label(url));
     }
     Ok(())
+}
+
+/// The error and its causes, on one line (reqwest's own message is only the outermost).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Nothing answers there: refused, or no answer in time. Anything else (a failed TLS
+/// handshake, plain HTTP to an HTTPS port) reached a live process and is worth showing.
+fn is_down(e: &reqwest::Error) -> bool {
+    if e.is_timeout() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::TimedOut
+            )
+        }) {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Sends one request with the token. A `307`/`308` is followed (at most

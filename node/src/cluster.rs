@@ -34,6 +34,16 @@ fn node_args(args: &ClusterArgs, id: u64, dir: &Path) -> Vec<String> {
         v.push("--peer".into());
         v.push(format!("{peer}=127.0.0.1:{}", port(peer)));
     }
+    for (flag, file) in [
+        ("--tls-cert", &args.tls_cert),
+        ("--tls-key", &args.tls_key),
+        ("--tls-ca", &args.tls_ca),
+    ] {
+        if let Some(file) = file {
+            v.push(flag.into());
+            v.push(file.display().to_string());
+        }
+    }
     v
 }
 
@@ -55,6 +65,9 @@ fn spawn(exe: &Path, dir: &Path, node: &mut Node, token: Option<&str>) -> Result
         "DUCKGOOSE_NODES",
         "DUCKGOOSE_BASE_PORT",
         "DUCKGOOSE_DATA_DIR",
+        "DUCKGOOSE_TLS_CERT",
+        "DUCKGOOSE_TLS_KEY",
+        "DUCKGOOSE_TLS_CA",
     ] {
         cmd.env_remove(var);
     }
@@ -81,6 +94,19 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
     let dir = fs::canonicalize(&args.data_dir)
         .map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
+    // Absolute paths, so the restart commands printed below work from any directory.
+    let mut args = args;
+    for file in [&mut args.tls_cert, &mut args.tls_key, &mut args.tls_ca]
+        .into_iter()
+        .flatten()
+    {
+        *file = fs::canonicalize(&*file).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let mut nodes: Vec<Node> = (1..=args.nodes)
         .map(|id| Node {
             id,
@@ -96,16 +122,26 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
     for node in &mut nodes {
         let pid = spawn(&exe, &dir, node, args.token.as_deref())?;
         println!(
-            "node {}  http://127.0.0.1:{}  pid {pid}  log {}",
+            "node {}  {scheme}://127.0.0.1:{}  pid {pid}  log {}",
             node.id,
             u64::from(args.base_port) + node.id - 1,
             dir.join(format!("node-{}.log", node.id)).display()
         );
     }
     let urls: Vec<String> = (1..=args.nodes)
-        .map(|id| format!("127.0.0.1:{}", u64::from(args.base_port) + id - 1))
+        .map(|id| {
+            format!(
+                "{scheme}://127.0.0.1:{}",
+                u64::from(args.base_port) + id - 1
+            )
+        })
         .collect();
-    println!("try: {} find-goose {}", exe.display(), urls.join(" "));
+    let ca = match &args.tls_ca {
+        Some(ca) => format!(" --tls-ca {}", ca.display()),
+        None if args.tls_cert.is_some() => " --tls-ca <the CA of --tls-cert>".to_string(),
+        None => String::new(),
+    };
+    println!("try: {} find-goose{ca} {}", exe.display(), urls.join(" "));
     println!("Ctrl-C stops every node.");
 
     let mut reported = vec![false; nodes.len()];

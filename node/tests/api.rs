@@ -211,7 +211,32 @@ fn a_node_that_knows_no_goose_answers_421_and_503() {
 
 #[test]
 fn cluster_find_goose_and_admin_commands() {
+    // The secure configuration a user would try: a token, HTTPS and mutual TLS between
+    // the nodes (one certificate for 127.0.0.1, signed by a CA the commands trust).
     let dir = temp_dir("cluster-cmd");
+    let ca = duckgoose_testkit::tls::Ca::new("cluster test CA");
+    let ca_path = dir.join("ca.crt");
+    std::fs::write(&ca_path, ca.pem()).expect("write the CA");
+    let (cert, key) = ca.leaf(1, &["127.0.0.1", "localhost"]).write(&dir, "node");
+    let https = duckgoose_testkit::tls::https_client(&ca.pem(), None);
+    let get_json = |url: &str, path: &str| -> Option<serde_json::Value> {
+        let r = https.get(format!("https://{url}{path}")).send().ok()?;
+        serde_json::from_str(&r.text().ok()?).ok()
+    };
+    // Every command gets the token and the CA the way an operator would set them once.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .env("DUCKGOOSE_TOKEN", TOKEN)
+            .env("DUCKGOOSE_TLS_CA", &ca_path)
+            .output()
+            .expect("run a command");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
     let ports = free_ports(4);
     // `cluster` wants consecutive ports: find a base whose 3 ports are free.
     let base = (20000..60000)
@@ -228,7 +253,14 @@ fn cluster_find_goose_and_admin_commands() {
             &base.to_string(),
             "--data-dir",
             &dir.display().to_string(),
+            "--tls-cert",
+            &cert.display().to_string(),
+            "--tls-key",
+            &key.display().to_string(),
+            "--tls-ca",
+            &ca_path.display().to_string(),
         ])
+        .env("DUCKGOOSE_TOKEN", TOKEN)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -258,7 +290,7 @@ fn cluster_find_goose_and_admin_commands() {
     let find = |urls: &[String]| {
         let mut args = vec!["find-goose"];
         args.extend(urls.iter().map(|s| s.as_str()));
-        run_bin(BIN, &args, Duration::from_secs(10)).1
+        cli(&args).1
     };
     let out = wait_for("one goose in the cluster", Duration::from_secs(15), || {
         let mut with_dead = urls.clone();
@@ -266,6 +298,12 @@ fn cluster_find_goose_and_admin_commands() {
         let out = find(&with_dead);
         (out.matches(": goose").count() == 1 && out.matches(": duck").count() == 2).then_some(out)
     });
+    // Without the CA a new user is told the node is up but speaks HTTPS, not "down".
+    let (_, plain, _) = run_bin(BIN, &["find-goose", &urls[0]], Duration::from_secs(10));
+    assert!(
+        plain.contains("error:") && plain.contains("--tls-ca") && !plain.contains("down"),
+        "{plain}"
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
     for (line, url) in lines.iter().zip(&urls) {
@@ -287,13 +325,9 @@ fn cluster_find_goose_and_admin_commands() {
     // transfer, partition --split and heal through the commands.
     let target = if goose_id == 1 { 2 } else { 1 };
     wait_for("node 1 to know the goose", Duration::from_secs(5), || {
-        (get(&urls[0], "/status").ok()?.json()["leader"].as_u64()? == goose_id).then_some(())
+        (get_json(&urls[0], "/status")?["leader"].as_u64()? == goose_id).then_some(())
     });
-    let (code, out, err) = run_bin(
-        BIN,
-        &["transfer", &urls[0], "--to", &target.to_string()],
-        Duration::from_secs(15),
-    );
+    let (code, out, err) = cli(&["transfer", &urls[0], "--to", &target.to_string()]);
     // Asked on a duck or on the goose, it works: a duck forwards it to the goose.
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains(&format!("\"to\":{target}")), "{out}");
@@ -308,7 +342,7 @@ fn cluster_find_goose_and_admin_commands() {
     );
     let mut args = vec!["partition", "--split", "1"];
     args.extend(urls.iter().map(|s| s.as_str()));
-    let (code, out, err) = run_bin(BIN, &args, Duration::from_secs(15));
+    let (code, out, err) = cli(&args);
     assert_eq!(code, Some(0), "{out}{err}");
     wait_for("node 1 to be cut off", Duration::from_secs(5), || {
         let out = find(&urls);
@@ -317,9 +351,9 @@ fn cluster_find_goose_and_admin_commands() {
     });
     let mut args = vec!["heal"];
     args.extend(urls.iter().map(|s| s.as_str()));
-    let (code, out, err) = run_bin(BIN, &args, Duration::from_secs(15));
+    let (code, out, err) = cli(&args);
     assert_eq!(code, Some(0), "{out}{err}");
-    let (code, out, _) = run_bin(BIN, &["status", &urls[0]], Duration::from_secs(10));
+    let (code, out, _) = cli(&["status", &urls[0]]);
     assert_eq!(code, Some(0));
     assert!(out.contains("\"blocked\":[]"), "{out}");
 
@@ -335,7 +369,9 @@ fn cluster_find_goose_and_admin_commands() {
     });
     assert!(exited.success(), "{exited}");
     wait_for("every node to stop", Duration::from_secs(5), || {
-        urls.iter().all(|u| get(u, "/role").is_err()).then_some(())
+        urls.iter()
+            .all(|u| std::net::TcpStream::connect(u).is_err())
+            .then_some(())
     });
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
