@@ -43,7 +43,12 @@ if [ "$mode" = --release ]; then
   # gzipped): it may assume the first 1 KB of memory is never addressed. rustc links
   # wasm32 with the stack first, growing down from 1 MB toward 0, so that 1 KB would be
   # reached only by a stack 1 MB deep (rustc: -z stack-size=1048576 --stack-first).
-  wasm-opt -Oz --low-memory-unused --strip-debug --strip-producers \
+  # --one-caller-inline-max-function-size=20: -Oz would inline any function into its only
+  # caller; keeping those above 20 bytes separate makes the module 3.5 % larger raw but
+  # 7.6 % smaller gzipped (83 574 -> 77 418 bytes; the inlined copies compress worse).
+  # --converge repeats -Oz while it still shrinks (-0.2 % gzipped).
+  wasm-opt -Oz --converge --one-caller-inline-max-function-size=20 \
+    --low-memory-unused --strip-debug --strip-producers \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-multivalue --enable-reference-types \
     "$wasm" -o "$wasm.opt"

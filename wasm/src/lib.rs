@@ -34,6 +34,12 @@ use duckgoose_sim::validate::{self as limits, Invalid};
 use engine::Engine;
 use explain::{Answer, Line};
 
+// Talc instead of dlmalloc: the default allocator is ~7 KB of the module, talc's dynamic
+// (memory.grow) heap a fraction of that. The page is single-threaded (no atomics).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// Most event-log lines one frame hands over (a long jump at 100× would make thousands).
 const MAX_LINES_PER_FRAME: usize = 400;
 
