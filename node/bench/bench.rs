@@ -51,6 +51,9 @@ struct Args {
     /// Rolling restarts: how many times each node is restarted in turn.
     #[arg(long, default_value_t = 4)]
     rounds: usize,
+    /// Rolling restarts: pause after a node is healthy again before stopping the next.
+    #[arg(long, default_value_t = 300)]
+    settle_ms: u64,
     /// Where the clusters keep their data (wiped first).
     #[arg(long, default_value = "/tmp/duckgoose-bench")]
     dir: PathBuf,
@@ -633,7 +636,13 @@ fn main() {
         report.push('\n');
     }
     if !args.no_rolling {
-        rolling_report(&mut report, &kinds, &args.dir, args.rounds);
+        rolling_report(
+            &mut report,
+            &kinds,
+            &args.dir,
+            args.rounds,
+            Duration::from_millis(args.settle_ms),
+        );
     }
     println!("{report}");
 }
@@ -805,7 +814,7 @@ fn rejoined(cluster: &Cluster, i: usize) -> bool {
     }
 }
 
-fn rolling(kind: Kind, root: &Path, rounds: usize) -> Rolling {
+fn rolling(kind: Kind, root: &Path, rounds: usize, settle: Duration) -> Rolling {
     let mut cluster = Cluster::new(kind, root, 5);
     cluster.wait_healthy(Duration::from_secs(30));
     if kind == Kind::Etcd {
@@ -844,6 +853,7 @@ fn rolling(kind: Kind, root: &Path, rounds: usize) -> Rolling {
     let mut steps = Vec::new();
     for _ in 0..rounds {
         for i in 0..5 {
+            std::thread::sleep(settle);
             let leader = cluster.wait_healthy(Duration::from_secs(30));
             let pid = cluster.pid(i).expect("running");
             let signalled = Instant::now();
@@ -917,14 +927,21 @@ fn rolling(kind: Kind, root: &Path, rounds: usize) -> Rolling {
     }
 }
 
-fn rolling_report(report: &mut String, kinds: &[Kind], root: &Path, rounds: usize) {
+fn rolling_report(
+    report: &mut String,
+    kinds: &[Kind],
+    root: &Path,
+    rounds: usize,
+    settle: Duration,
+) {
     writeln!(
         report,
-        "### Rolling restart ({rounds} rounds: SIGTERM each of 5 nodes in turn, restart on its data dir, wait until healthy; a prober per node every 1 ms)\n\n| system | probe | longest window with no node answering ms | worst, leader stopped ms | worst, follower stopped ms | leader stops | exit after SIGTERM max ms | answers (run s) |\n|---|---|---|---|---|---|---|---|"
+        "### Rolling restart ({rounds} rounds: SIGTERM each of 5 nodes in turn, restart on its data dir, wait until healthy, {} ms pause; a prober per node every 1 ms)\n\n| system | probe | longest window with no node answering ms | worst, leader stopped ms | worst, follower stopped ms | leader stops | exit after SIGTERM max ms | answers (run s) |\n|---|---|---|---|---|---|---|---|",
+        settle.as_millis()
     )
     .unwrap();
     for &kind in kinds {
-        let r = rolling(kind, root, rounds);
+        let r = rolling(kind, root, rounds, settle);
         let worst = |leader: bool| {
             r.restarts
                 .iter()
