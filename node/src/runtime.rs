@@ -263,6 +263,8 @@ pub fn run(
                     if shared.is_stopping() && request == Request::Goose =>
                 {
                     // Stopping: never confirm a goose that is about to leave.
+                    shared.metrics.is_goose.set(0);
+                    goose_answer(&shared, "duck");
                     let _ = reply.send(Ok(Reply::Duck {
                         reason: DuckReason::SteppedDown,
                     }));

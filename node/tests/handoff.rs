@@ -1,7 +1,8 @@
 //! Planned stops with real processes: SIGTERM on the goose hands the goose role to a
 //! follower long before any election timeout could, and the process exits 0 within its
 //! bound (twice the longest election timeout); SIGTERM on a duck exits at once and leaves
-//! the goose alone; a goose whose followers are gone still exits within the bound.
+//! the goose alone; a goose whose followers are gone still exits within the bound, and
+//! at once on a second SIGTERM.
 
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
@@ -174,4 +175,31 @@ fn a_goose_without_followers_still_exits_within_the_bound() {
     assert!(took <= bound + Duration::from_secs(1), "took {took:?}");
     let log = cluster.log_tail(goose, 20);
     assert!(log.contains("no other node took over"), "{log}");
+}
+
+#[test]
+fn a_second_sigterm_during_the_handoff_exits_at_once() {
+    let mut cluster = Cluster::start(BIN, "handoff-twice", 3, opts(ELECTION));
+    let all = cluster.ids();
+    let goose = cluster.wait_one_goose(&all, Duration::from_secs(15));
+    for &id in &all {
+        if id != goose {
+            cluster.kill9(id);
+        }
+    }
+    sigterm(&cluster, goose);
+    // The handoff is under way (it would wait up to BOUND for a taker)...
+    wait_for("503 duck, stepping down", Duration::from_secs(1), || {
+        let r = cluster
+            .request(goose, "GET", "/goose", &[], b"", Duration::from_millis(500))
+            .ok()?;
+        (r.status == 503).then_some(())
+    });
+    // ...and a second signal ends it.
+    sigterm(&cluster, goose);
+    let status = wait_exit(&mut cluster, goose, Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("no prompt exit:\n{}", cluster.log_tail(goose, 20)));
+    assert!(status.success(), "exited with {status}");
+    let log = cluster.log_tail(goose, 20);
+    assert!(log.contains("second stop signal"), "{log}");
 }
