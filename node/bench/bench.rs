@@ -7,6 +7,9 @@
 //!   (duckgoose: `GET /goose` 200; etcd: a linearizable range read succeeds). p50/p99/max.
 //! - load: wrk against the leader (duckgoose: `GET /goose`; etcd: linearizable range via
 //!   the JSON gateway), requests/s and p99, with resident memory idle and under load.
+//! - rolling: SIGTERM each node in turn, restart it on its data dir, wait until healthy,
+//!   next; one prober per node asks every 1 ms (duckgoose: `GET /goose`; etcd: a
+//!   linearizable range read). The longest window in which no node answered.
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -39,6 +42,18 @@ struct Args {
     /// Skip the load runs.
     #[arg(long)]
     no_load: bool,
+    /// Skip the rolling restarts.
+    #[arg(long)]
+    no_rolling: bool,
+    /// Run only these parts: failover, load, rolling (overrides the --no-* flags).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Rolling restarts: how many times each node is restarted in turn.
+    #[arg(long, default_value_t = 4)]
+    rounds: usize,
+    /// Rolling restarts: pause after a node is healthy again before stopping the next.
+    #[arg(long, default_value_t = 300)]
+    settle_ms: u64,
     /// Where the clusters keep their data (wiped first).
     #[arg(long, default_value = "/tmp/duckgoose-bench")]
     dir: PathBuf,
@@ -529,7 +544,18 @@ fn load(kind: Kind, root: &Path, seconds: u64, connections: usize) -> Load {
 // ---- Report ------------------------------------------------------------------------------
 
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if !args.only.is_empty() {
+        for part in &args.only {
+            assert!(
+                ["failover", "load", "rolling"].contains(&part.as_str()),
+                "unknown part {part:?}: expected failover, load or rolling"
+            );
+        }
+        let has = |p: &str| args.only.iter().any(|o| o == p);
+        (args.no_failover, args.no_load, args.no_rolling) =
+            (!has("failover"), !has("load"), !has("rolling"));
+    }
     let _ = std::fs::remove_dir_all(&args.dir);
     std::fs::create_dir_all(&args.dir).expect("bench dir");
     let kinds: Vec<Kind> = args
@@ -607,6 +633,16 @@ fn main() {
             )
             .unwrap();
         }
+        report.push('\n');
+    }
+    if !args.no_rolling {
+        rolling_report(
+            &mut report,
+            &kinds,
+            &args.dir,
+            args.rounds,
+            Duration::from_millis(args.settle_ms),
+        );
     }
     println!("{report}");
 }
@@ -615,5 +651,330 @@ fn name(kind: Kind) -> &'static str {
     match kind {
         Kind::Duckgoose => "duckgoose",
         Kind::Etcd => "etcd 3.4.23",
+    }
+}
+
+// ---- Rolling restart -------------------------------------------------------------------
+
+/// One HTTP/1.1 keep-alive connection: probing every 1 ms with a connection each would
+/// run out of ephemeral ports (TIME_WAIT) within seconds.
+struct KeepAlive {
+    addr: SocketAddr,
+    stream: Option<std::io::BufReader<TcpStream>>,
+}
+
+impl KeepAlive {
+    fn new(addr: &str) -> KeepAlive {
+        KeepAlive {
+            addr: addr.parse().expect("probe address"),
+            stream: None,
+        }
+    }
+
+    /// One request; `None` (and a fresh connection next time) on any failure.
+    fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &str,
+        timeout: Duration,
+    ) -> Option<(u16, String)> {
+        let result = self.try_call(method, path, body, timeout);
+        if result.is_none() {
+            self.stream = None;
+        }
+        result
+    }
+
+    fn try_call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &str,
+        timeout: Duration,
+    ) -> Option<(u16, String)> {
+        use std::io::BufRead;
+        if self.stream.is_none() {
+            let s = TcpStream::connect_timeout(&self.addr, timeout).ok()?;
+            s.set_nodelay(true).ok()?;
+            self.stream = Some(std::io::BufReader::new(s));
+        }
+        let reader = self.stream.as_mut()?;
+        reader.get_ref().set_read_timeout(Some(timeout)).ok()?;
+        reader.get_ref().set_write_timeout(Some(timeout)).ok()?;
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        reader.get_mut().write_all(req.as_bytes()).ok()?;
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let status: u16 = line.split(' ').nth(1)?.parse().ok()?;
+        let (mut length, mut chunked, mut close) = (0usize, false, false);
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (name, value) = l.split_once(':')?;
+            let (name, value) = (name.to_ascii_lowercase(), value.trim().to_ascii_lowercase());
+            match name.as_str() {
+                "content-length" => length = value.parse().ok()?,
+                "transfer-encoding" => chunked = value.contains("chunked"),
+                "connection" => close = value == "close",
+                _ => {}
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                reader.read_line(&mut line).ok()?;
+                let size = usize::from_str_radix(line.trim().split(';').next()?, 16).ok()?;
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).ok()?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            body.resize(length, 0);
+            reader.read_exact(&mut body).ok()?;
+        }
+        if close {
+            self.stream = None;
+        }
+        Some((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// `Cluster::probe` over this connection.
+    fn probe(&mut self, kind: Kind, timeout: Duration) -> bool {
+        match kind {
+            Kind::Duckgoose => {
+                matches!(self.call("GET", "/goose", "", timeout), Some((200, b)) if b == "goose")
+            }
+            Kind::Etcd => matches!(
+                self.call("POST", "/v3/kv/range", r#"{"key":"Zm9v"}"#, timeout),
+                Some((200, b)) if b.contains("\"header\"")
+            ),
+        }
+    }
+}
+
+/// One node stopped and restarted.
+struct Restart {
+    node: usize,
+    was_leader: bool,
+    /// SIGTERM to exit.
+    stop_ms: f64,
+    /// Longest window without any node answering, from SIGTERM until healthy again.
+    gap_ms: f64,
+}
+
+struct Rolling {
+    restarts: Vec<Restart>,
+    /// Longest window without any node answering over the whole run.
+    longest_ms: f64,
+    probes: usize,
+    seconds: f64,
+}
+
+/// The longest stretch of `[from, to]` that holds none of `sorted`.
+fn longest_gap(sorted: &[Instant], from: Instant, to: Instant) -> Duration {
+    let mut last = from;
+    let mut longest = Duration::ZERO;
+    for &t in sorted.iter().filter(|&&t| t >= from && t <= to) {
+        longest = longest.max(t - last);
+        last = t;
+    }
+    longest.max(to.saturating_duration_since(last))
+}
+
+/// duckgoose: the restarted node knows the leader; etcd: `wait_healthy` already has every
+/// node serve a linearizable read, which needs the leader.
+fn rejoined(cluster: &Cluster, i: usize) -> bool {
+    match cluster.kind {
+        Kind::Duckgoose => http(
+            &cluster.addrs[i],
+            "GET",
+            "/status",
+            "",
+            Duration::from_secs(1),
+        )
+        .and_then(|(status, body)| (status == 200).then_some(body))
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["leader"].is_u64()),
+        Kind::Etcd => true,
+    }
+}
+
+fn rolling(kind: Kind, root: &Path, rounds: usize, settle: Duration) -> Rolling {
+    let mut cluster = Cluster::new(kind, root, 5);
+    cluster.wait_healthy(Duration::from_secs(30));
+    if kind == Kind::Etcd {
+        let _ = http(
+            &cluster.addrs[0],
+            "POST",
+            "/v3/kv/put",
+            r#"{"key":"Zm9v","value":"YmFy"}"#,
+            Duration::from_secs(5),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let stop = Arc::new(AtomicBool::new(false));
+    let answers = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let probers: Vec<_> = cluster
+        .addrs
+        .iter()
+        .map(|addr| {
+            let (stop, answers, addr) = (stop.clone(), answers.clone(), addr.clone());
+            std::thread::spawn(move || {
+                let mut conn = KeepAlive::new(&addr);
+                let mut mine = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    if conn.probe(kind, Duration::from_millis(500)) {
+                        mine.push(Instant::now());
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                answers.lock().unwrap().extend(mine);
+            })
+        })
+        .collect();
+    // Probers connected and answering before the first stop.
+    std::thread::sleep(Duration::from_millis(500));
+    let began = Instant::now();
+    let mut steps = Vec::new();
+    for _ in 0..rounds {
+        for i in 0..5 {
+            std::thread::sleep(settle);
+            let leader = cluster.wait_healthy(Duration::from_secs(30));
+            let pid = cluster.pid(i).expect("running");
+            let signalled = Instant::now();
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            let mut child = cluster.children[i].take().expect("running");
+            let deadline = signalled + Duration::from_secs(10);
+            let exited = loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    break Some(status);
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            let stop_ms = signalled.elapsed().as_secs_f64() * 1000.0;
+            // etcd ends a graceful stop by re-raising SIGTERM on itself (osutil's
+            // HandleInterrupts), so for it death by SIGTERM is the clean exit.
+            let clean = exited.is_some_and(|s| {
+                use std::os::unix::process::ExitStatusExt;
+                s.success() || (kind == Kind::Etcd && s.signal() == Some(15))
+            });
+            if !clean {
+                eprintln!("{kind:?}: node {} did not exit cleanly: {exited:?}", i + 1);
+            }
+            cluster.start(i);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                cluster.wait_healthy(Duration::from_secs(30));
+                if rejoined(&cluster, i) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "node {} did not rejoin", i + 1);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            steps.push((i, i == leader, signalled, stop_ms, Instant::now()));
+            eprintln!(
+                "{kind:?}: restarted node {}{} (exit after {stop_ms:.0} ms)",
+                i + 1,
+                if i == leader { " (leader)" } else { "" }
+            );
+        }
+    }
+    // Answers after the last restart close the last window.
+    std::thread::sleep(Duration::from_millis(200));
+    let ended = Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    for p in probers {
+        let _ = p.join();
+    }
+    let mut answers = std::mem::take(&mut *answers.lock().unwrap());
+    answers.sort();
+    let restarts = steps
+        .into_iter()
+        .map(|(node, was_leader, signalled, stop_ms, healthy)| Restart {
+            node,
+            was_leader,
+            stop_ms,
+            gap_ms: longest_gap(&answers, signalled, healthy).as_secs_f64() * 1000.0,
+        })
+        .collect();
+    Rolling {
+        restarts,
+        longest_ms: longest_gap(&answers, began, ended).as_secs_f64() * 1000.0,
+        probes: answers.len(),
+        seconds: (ended - began).as_secs_f64(),
+    }
+}
+
+fn rolling_report(
+    report: &mut String,
+    kinds: &[Kind],
+    root: &Path,
+    rounds: usize,
+    settle: Duration,
+) {
+    writeln!(
+        report,
+        "### Rolling restart ({rounds} rounds: SIGTERM each of 5 nodes in turn, restart on its data dir, wait until healthy, {} ms pause; a prober per node every 1 ms)\n\n| system | probe | longest window with no node answering ms | worst, leader stopped ms | worst, follower stopped ms | leader stops | exit after SIGTERM max ms | answers (run s) |\n|---|---|---|---|---|---|---|---|",
+        settle.as_millis()
+    )
+    .unwrap();
+    for &kind in kinds {
+        let r = rolling(kind, root, rounds, settle);
+        let worst = |leader: bool| {
+            r.restarts
+                .iter()
+                .filter(|s| s.was_leader == leader)
+                .map(|s| s.gap_ms)
+                .fold(f64::NAN, f64::max)
+        };
+        let probe = match kind {
+            Kind::Duckgoose => "GET /goose 200",
+            Kind::Etcd => "linearizable range 200",
+        };
+        for s in &r.restarts {
+            eprintln!(
+                "{kind:?}: node {}{}: window {:.1} ms, exit {:.0} ms",
+                s.node + 1,
+                if s.was_leader { " (leader)" } else { "" },
+                s.gap_ms,
+                s.stop_ms
+            );
+        }
+        writeln!(
+            report,
+            "| {} | {probe} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {} ({:.1}) |",
+            name(kind),
+            r.longest_ms,
+            worst(true),
+            worst(false),
+            r.restarts.iter().filter(|s| s.was_leader).count(),
+            r.restarts.iter().map(|s| s.stop_ms).fold(0.0, f64::max),
+            r.probes,
+            r.seconds
+        )
+        .unwrap();
+        eprint!("{report}");
     }
 }

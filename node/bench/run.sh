@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Failover, load and memory benchmarks: duckgoose vs etcd 3.4, 5 nodes each on loopback.
+# Failover, load, memory and rolling-restart benchmarks: duckgoose vs etcd 3.4, 5 nodes
+# each on loopback.
 # Installs etcd and wrk from Debian if missing, builds in release mode, prints a Markdown
 # report (node/BENCHMARKS.md records one). Extra arguments go to the bench, e.g.
 #   node/bench/run.sh --trials 20 --seconds 5
+#   node/bench/run.sh --only rolling          # one part: failover, load or rolling
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 need=()

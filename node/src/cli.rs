@@ -76,7 +76,7 @@ fn parse_id(s: &str) -> Result<NodeId, String> {
 }
 
 /// `150-300`
-fn parse_range(s: &str) -> Result<(u64, u64), String> {
+pub(crate) fn parse_range(s: &str) -> Result<(u64, u64), String> {
     let (lo, hi) = s
         .split_once('-')
         .ok_or_else(|| format!("expected MIN-MAX in ms, got {s:?}"))?;

@@ -186,9 +186,12 @@ pub async fn run(args: ClusterArgs) -> Result<(), String> {
                 .status();
         }
     }
+    // A goose may wait up to twice the longest election timeout for a handoff.
+    let election_max = crate::cli::parse_range(&args.election_ms).map_or(300, |(_, hi)| hi);
+    let grace = Duration::from_millis(2 * election_max) + Duration::from_secs(3);
     for node in &mut nodes {
         if let Some(mut child) = node.child.take() {
-            match tokio::time::timeout(Duration::from_secs(3), child.wait()).await {
+            match tokio::time::timeout(grace, child.wait()).await {
                 Ok(_) => {}
                 Err(_) => {
                     let _ = child.kill().await;

@@ -290,6 +290,9 @@ fn bad_request(reason: String) -> Response {
 
 /// Asks the core's goose query. `Ok(term)` for goose, `Err(reason)` for duck.
 async fn ask_goose(shared: &Shared) -> Result<Result<u64, String>, Response> {
+    if shared.is_stopping() {
+        return Ok(Err("stepping down: this node is stopping".into()));
+    }
     match runtime::call(shared, Request::Goose).await {
         Ok(Ok(Reply::Goose { term })) => Ok(Ok(term)),
         Ok(Ok(Reply::Duck { reason })) => Ok(Err(reason.to_string())),

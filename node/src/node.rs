@@ -228,45 +228,145 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         }),
     };
 
+    let mut signals = Signals::new();
     let outcome = tokio::select! {
-        _ = shutdown_signal() => {
-            tracing::info!(node = id, "shutting down");
-            Ok(())
+        _ = signals.recv() => {
+            // A planned stop: hand the goose role over first (bounded), then stop.
+            let bound = Duration::from_millis(2 * args.election_ms.1);
+            hand_off(&shared, &tx, bound, &mut signals, &mut done_rx).await
         }
-        result = &mut done_rx => match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err("replica thread died".to_string()),
-        },
+        result = &mut done_rx => replica_outcome(result),
     };
     let _ = stop_tx.send(());
     let _ = tx.send(Input::Shutdown);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     let _ = tokio::task::spawn_blocking(move || replica_thread.join()).await;
+    if outcome.is_ok() {
+        tracing::info!(node = id, "stopped");
+    }
     outcome
 }
 
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+type ReplicaDone = tokio::sync::oneshot::Receiver<Result<(), String>>;
+
+fn replica_outcome(
+    result: Result<Result<(), String>, tokio::sync::oneshot::error::RecvError>,
+) -> Result<(), String> {
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("replica thread died".to_string()),
+    }
+}
+
+/// After a stop signal: answer duck from now on; a goose hands leadership to its most
+/// caught-up follower and waits up to `bound` for another node to lead. A second signal
+/// cuts the wait short.
+async fn hand_off(
+    shared: &Shared,
+    tx: &std::sync::mpsc::SyncSender<Input>,
+    bound: Duration,
+    signals: &mut Signals,
+    done_rx: &mut ReplicaDone,
+) -> Result<(), String> {
+    let id = shared.id;
+    let started = Instant::now();
+    shared.stop_answering_goose();
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    // Blocking send: the queue may be full under load, and the stop must get through.
+    let queued = {
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || tx.send(Input::Handoff(reply)).is_ok())
+    };
+    let waited = async {
+        if !queued.await.unwrap_or(false) {
+            return None;
+        }
+        answer.await.ok()
+    };
+    tokio::select! {
+        outcome = tokio::time::timeout(bound, waited) => {
+            let took = started.elapsed().as_millis();
+            match outcome {
+                Ok(Some(runtime::Handoff::NotLeader)) => {
+                    tracing::info!(node = id, "stop signal: not the goose, stopping");
                 }
+                Ok(Some(runtime::Handoff::Alone)) => {
+                    tracing::info!(node = id, "stop signal: the only member, stopping");
+                }
+                Ok(Some(runtime::Handoff::Done { to, term })) => tracing::info!(
+                    node = id,
+                    to,
+                    term,
+                    "stop signal: node {to} leads now (term {term}) after {took} ms; stopping"
+                ),
+                // The replica stopped on its own (storage failure): its outcome says why.
+                Ok(None) => return replica_outcome(done_rx.await),
+                Err(_) => tracing::warn!(
+                    node = id,
+                    "stop signal: no other node took over within {} ms; stopping anyway",
+                    bound.as_millis()
+                ),
             }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+            Ok(())
+        }
+        _ = signals.recv() => {
+            tracing::warn!(node = id, "second stop signal: stopping now, without a handoff");
+            Ok(())
+        }
+        result = &mut *done_rx => replica_outcome(result),
+    }
+}
+
+/// SIGINT (ctrl-c) and SIGTERM, registered once so a second signal during the handoff
+/// is not lost between two registrations.
+pub struct Signals {
+    #[cfg(unix)]
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    pub fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(int), Ok(term)) => Some((int, term)),
+                _ => None,
+            };
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        {
+            Signals {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    /// The next SIGINT or SIGTERM.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+impl Default for Signals {
+    fn default() -> Signals {
+        Signals::new()
+    }
+}
+
+pub async fn shutdown_signal() {
+    Signals::new().recv().await
 }
 
 /// Asks the cluster to add this node, retrying until a member says it is done. The

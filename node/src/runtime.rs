@@ -9,13 +9,14 @@
 //! and the answers to clients.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use duckgoose_core::{
-    Event, Membership, Message, NodeId, Replica, Reply, Request, RequestError, RequestId, Role,
+    DuckReason, Event, Membership, Message, NodeId, Replica, Reply, Request, RequestError,
+    RequestId, Role,
 };
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
@@ -46,7 +47,21 @@ pub enum Input {
         reply: ReplyTx,
     },
     Status(oneshot::Sender<Status>),
+    /// A planned stop: a goose hands leadership to its most caught-up follower and
+    /// answers once another node leads; anyone else answers at once.
+    Handoff(oneshot::Sender<Handoff>),
     Shutdown,
+}
+
+/// How [`Input::Handoff`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// Not the leader: nothing to hand over.
+    NotLeader,
+    /// The leader of a one-member cluster: nobody to hand over to.
+    Alone,
+    /// Node `to` leads in `term`.
+    Done { to: NodeId, term: u64 },
 }
 
 /// One POST body on the peer route: who sends, where to answer, and the messages.
@@ -118,6 +133,9 @@ pub struct Shared {
     pub(crate) request_timeout: Duration,
     /// http or https, the peer client, whether peer routes need a client certificate.
     pub(crate) transport: crate::tls::Transport,
+    /// Set once a stop is asked for: the node answers duck from then on, whatever the
+    /// replica's role, so no client picks a goose that is about to leave.
+    pub(crate) stopping: AtomicBool,
 }
 
 impl Shared {
@@ -145,7 +163,17 @@ impl Shared {
             max_inflight,
             request_timeout,
             transport: crate::tls::Transport::plain(),
+            stopping: AtomicBool::new(false),
         }
+    }
+
+    /// From now on this node answers duck (see [`Input::Handoff`]).
+    pub fn stop_answering_goose(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Serves and reaches peers as `transport` says (default: plain HTTP).
@@ -193,6 +221,7 @@ pub fn run(
     let mut pending: HashMap<RequestId, ReplyTx> = HashMap::new();
     let mut next_id: RequestId = 1;
     let mut known_leader = None;
+    let mut handoff: Option<HandingOff> = None;
     refresh_addresses(&shared, &replica, &peers);
 
     let mut running = true;
@@ -230,6 +259,17 @@ pub fn run(
                     }
                     true
                 }
+                Input::Request { request, reply }
+                    if shared.is_stopping() && request == Request::Goose =>
+                {
+                    // Stopping: never confirm a goose that is about to leave.
+                    shared.metrics.is_goose.set(0);
+                    goose_answer(&shared, "duck");
+                    let _ = reply.send(Ok(Reply::Duck {
+                        reason: DuckReason::SteppedDown,
+                    }));
+                    true
+                }
                 Input::Request { request, reply } => {
                     let id = next_id;
                     next_id += 1;
@@ -240,6 +280,14 @@ pub fn run(
                 }
                 Input::Status(tx) => {
                     let _ = tx.send(status(&shared, replica));
+                    true
+                }
+                Input::Handoff(reply) => {
+                    if replica.raft().is_leader() {
+                        handoff = Some(HandingOff::new(reply));
+                    } else {
+                        let _ = reply.send(Handoff::NotLeader);
+                    }
                     true
                 }
                 Input::Shutdown => false,
@@ -256,6 +304,10 @@ pub fn run(
         }
         if !requests.is_empty() {
             replica.requests(requests);
+        }
+        if let Some(h) = &mut handoff {
+            // Before the ready loop, so a transfer's first messages leave at once.
+            h.start_transfer(&mut replica, &mut next_id);
         }
 
         // Until nothing is queued: acknowledging a write can commit, which queues more.
@@ -287,6 +339,9 @@ pub fn run(
                     }
                     _ => {}
                 }
+                if let Some(h) = &mut handoff {
+                    h.answered(&response);
+                }
                 if let Some(tx) = pending.remove(&response.id) {
                     let _ = tx.send(response.result);
                 }
@@ -309,6 +364,11 @@ pub fn run(
                     shared.metrics.pre_votes_started.inc();
                 }
                 Event::MembershipChanged { .. } => membership_changed = true,
+                Event::TransferAborted { to } => {
+                    if let Some(h) = &mut handoff {
+                        h.aborted(*to);
+                    }
+                }
                 _ => {}
             }
         }
@@ -322,9 +382,120 @@ pub fn run(
             shared.metrics.leader_changes.inc();
         }
         update_gauges(&shared.metrics, &replica);
+        if let Some(h) = &mut handoff
+            && h.finished(&replica)
+        {
+            handoff = None;
+        }
     }
     tracing::info!(node = shared.id, "replica stopped");
     Ok(())
+}
+
+/// A leader handing over before it stops: one transfer at a time, to the most caught-up
+/// follower not yet tried most often; a transfer that gives up is followed by the next.
+struct HandingOff {
+    reply: Option<oneshot::Sender<Handoff>>,
+    /// The target of the transfer under way.
+    target: Option<NodeId>,
+    /// Our transfer request's id, until the replica answers it.
+    request: Option<RequestId>,
+    attempts: HashMap<NodeId, u32>,
+}
+
+impl HandingOff {
+    fn new(reply: oneshot::Sender<Handoff>) -> HandingOff {
+        HandingOff {
+            reply: Some(reply),
+            target: None,
+            request: None,
+            attempts: HashMap::new(),
+        }
+    }
+
+    fn answer(&mut self, outcome: Handoff) {
+        if let Some(tx) = self.reply.take() {
+            let _ = tx.send(outcome);
+        }
+    }
+
+    /// Starts a transfer if this node leads and none is under way.
+    fn start_transfer(&mut self, replica: &mut Replica, next_id: &mut RequestId) {
+        let raft = replica.raft();
+        if !raft.is_leader() || self.target.is_some() {
+            return;
+        }
+        let me = raft.id();
+        let best = raft
+            .membership()
+            .members()
+            .iter()
+            .filter(|m| m.id != me)
+            .map(|m| {
+                let matched = raft
+                    .follower_progress(m.id)
+                    .map_or(0, |(matched, _)| matched);
+                let tried = self.attempts.get(&m.id).copied().unwrap_or(0);
+                (m.id, matched, tried)
+            })
+            // Fewest attempts first, then the highest match index, then the lowest id.
+            .min_by_key(|&(id, matched, tried)| (tried, std::cmp::Reverse(matched), id));
+        let Some((to, matched, _)) = best else {
+            tracing::info!(
+                node = me,
+                "stopping: the only member, nobody to hand the goose to"
+            );
+            self.answer(Handoff::Alone);
+            return;
+        };
+        tracing::info!(
+            node = me,
+            to,
+            match_index = matched,
+            last_index = raft.log().last_index(),
+            "stopping: handing the goose over to node {to}"
+        );
+        *self.attempts.entry(to).or_insert(0) += 1;
+        self.target = Some(to);
+        // Nobody waits for this answer: `finished` watches who leads instead.
+        let id = *next_id;
+        *next_id += 1;
+        self.request = Some(id);
+        replica.request(id, Request::Transfer { to });
+    }
+
+    /// The replica's answer to our transfer request: a refusal (say, the target just
+    /// left the membership) means no transfer is under way, so the next gets a turn.
+    fn answered(&mut self, response: &duckgoose_core::Response) {
+        if self.request == Some(response.id) {
+            self.request = None;
+            if let Err(e) = &response.result {
+                tracing::info!(to = ?self.target, "stopping: transfer refused: {e}");
+                self.target = None;
+            }
+        }
+    }
+
+    fn aborted(&mut self, to: NodeId) {
+        if self.target == Some(to) {
+            tracing::info!(to, "stopping: transfer to node {to} gave up; trying again");
+            self.target = None;
+        }
+    }
+
+    /// Answers once the outcome is known; true when done.
+    fn finished(&mut self, replica: &Replica) -> bool {
+        let raft = replica.raft();
+        let outcome = match raft.leader() {
+            Some(l) if l != raft.id() => Handoff::Done {
+                to: l,
+                term: raft.term(),
+            },
+            _ => return self.reply.is_none(),
+        };
+        self.answer(outcome);
+        true
+    }
 }
 
 fn goose_answer(shared: &Shared, answer: &'static str) {
