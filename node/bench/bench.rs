@@ -447,7 +447,9 @@ fn parse_latency(s: &str) -> f64 {
     num.parse::<f64>().map_or(f64::NAN, |v| v * mult)
 }
 
-fn load(kind: Kind, root: &Path, seconds: u64, connections: usize) -> Load {
+/// wrk against the leader; `path` is the duckgoose route (`/goose`, or `/status` as the
+/// node's own baseline without a quorum round).
+fn load(kind: Kind, root: &Path, seconds: u64, connections: usize, path: &str) -> Load {
     let cluster = Cluster::new(kind, root, 5);
     let leader = cluster.wait_healthy(Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(3));
@@ -474,7 +476,7 @@ fn load(kind: Kind, root: &Path, seconds: u64, connections: usize) -> Load {
     ]);
     match kind {
         Kind::Duckgoose => {
-            cmd.arg(format!("http://{addr}/goose"));
+            cmd.arg(format!("http://{addr}{path}"));
         }
         Kind::Etcd => {
             cmd.arg("-s")
@@ -606,12 +608,15 @@ fn main() {
             args.connections, args.seconds
         )
         .unwrap();
-        for &kind in &kinds {
-            let l = load(kind, &args.dir, args.seconds, args.connections);
-            let op = match kind {
-                Kind::Duckgoose => "GET /goose (quorum-confirmed)",
-                Kind::Etcd => "linearizable range (JSON gateway)",
-            };
+        let runs = kinds.iter().flat_map(|&kind| match kind {
+            Kind::Duckgoose => vec![
+                (kind, "/goose", "GET /goose (quorum-confirmed)"),
+                (kind, "/status", "GET /status (local, no quorum round)"),
+            ],
+            Kind::Etcd => vec![(kind, "", "linearizable range (JSON gateway)")],
+        });
+        for (kind, path, op) in runs {
+            let l = load(kind, &args.dir, args.seconds, args.connections, path);
             let mib = |k: u64| k as f64 / 1024.0;
             writeln!(
                 report,

@@ -71,6 +71,8 @@ pub fn router(shared: App, limits: Limits) -> Router {
         .route_layer(auth.clone());
     let peer = Router::new()
         .route("/raft/messages", post(peer_messages))
+        .route(crate::peer_stream::PATH, get(crate::peer_stream::accept))
+        .layer(Extension(crate::peer_stream::FrameLimit(limits.peer_body)))
         .layer(DefaultBodyLimit::max(limits.peer_body))
         .route_layer(auth)
         .route_layer(middleware::from_fn_with_state(

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod http;
 pub mod metrics;
 pub mod node;
+pub mod peer_stream;
 pub mod runtime;
 pub mod serve;
 pub mod storage;

@@ -15,6 +15,12 @@ pub struct StateLabel {
     pub state: &'static str,
 }
 
+/// Which side opened a peer stream: this node (`outbound`) or the peer (`inbound`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectionLabel {
+    pub direction: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AnswerLabel {
     pub answer: &'static str,
@@ -37,6 +43,8 @@ pub struct Metrics {
     pub peer_messages_sent: Counter,
     pub peer_messages_dropped: Counter,
     pub peer_messages_received: Counter,
+    pub peer_connections_up: Family<DirectionLabel, Counter>,
+    pub peer_connections_down: Family<DirectionLabel, Counter>,
     pub client_requests: Counter,
 }
 
@@ -65,6 +73,8 @@ impl Metrics {
             peer_messages_sent: Counter::default(),
             peer_messages_dropped: Counter::default(),
             peer_messages_received: Counter::default(),
+            peer_connections_up: Family::default(),
+            peer_connections_down: Family::default(),
             client_requests: Counter::default(),
         };
         registry.register("term", "Current Raft term", m.term.clone());
@@ -131,12 +141,27 @@ impl Metrics {
             m.peer_messages_received.clone(),
         );
         registry.register(
+            "peer_connections_up",
+            "Peer streams established, by direction",
+            m.peer_connections_up.clone(),
+        );
+        registry.register(
+            "peer_connections_down",
+            "Established peer streams that ended, by direction",
+            m.peer_connections_down.clone(),
+        );
+        registry.register(
             "client_requests",
             "Client and admin requests handed to the replica",
             m.client_requests.clone(),
         );
         for s in STATES {
             m.state.get_or_create(&StateLabel { state: s }).set(0);
+        }
+        for direction in ["inbound", "outbound"] {
+            let label = DirectionLabel { direction };
+            let _ = m.peer_connections_up.get_or_create(&label);
+            let _ = m.peer_connections_down.get_or_create(&label);
         }
         for a in ["goose", "duck"] {
             let _ = m.goose_queries.get_or_create(&AnswerLabel { answer: a });

@@ -168,7 +168,8 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             args.max_inflight,
             Duration::from_millis(args.request_timeout_ms),
         )
-        .with_transport(transport),
+        .with_transport(transport)
+        .with_peer_frame_limit(args.max_peer_body),
     );
 
     let handle = tokio::runtime::Handle::current();

@@ -31,8 +31,6 @@ pub const TICK: Duration = Duration::from_millis(5);
 const MAX_BATCH: usize = 4096;
 /// Messages queued per peer before new ones are dropped (Raft tolerates loss).
 const PEER_QUEUE: usize = 1024;
-/// Messages per POST to a peer at most.
-const PEER_BATCH: usize = 256;
 
 pub type ReplyTx = oneshot::Sender<Result<Reply, RequestError>>;
 
@@ -50,6 +48,8 @@ pub enum Input {
     /// A planned stop: a goose hands leadership to its most caught-up follower and
     /// answers once another node leads; anyone else answers at once.
     Handoff(oneshot::Sender<Handoff>),
+    /// An established stream with this peer ended by a real close (EOF or reset).
+    PeerClosed(NodeId),
     Shutdown,
 }
 
@@ -64,7 +64,8 @@ pub enum Handoff {
     Done { to: NodeId, term: u64 },
 }
 
-/// One POST body on the peer route: who sends, where to answer, and the messages.
+/// One frame on a peer stream (and one POST body on the peer route): who sends, where to
+/// answer, and the messages.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PeerBatch {
     pub from: NodeId,
@@ -136,6 +137,8 @@ pub struct Shared {
     /// Set once a stop is asked for: the node answers duck from then on, whatever the
     /// replica's role, so no client picks a goose that is about to leave.
     pub(crate) stopping: AtomicBool,
+    /// Largest frame peers accept (`--max-peer-body`); bigger batches are split.
+    pub(crate) peer_frame_limit: usize,
 }
 
 impl Shared {
@@ -164,6 +167,7 @@ impl Shared {
             request_timeout,
             transport: crate::tls::Transport::plain(),
             stopping: AtomicBool::new(false),
+            peer_frame_limit: 32 << 20,
         }
     }
 
@@ -179,6 +183,12 @@ impl Shared {
     /// Serves and reaches peers as `transport` says (default: plain HTTP).
     pub fn with_transport(mut self, transport: crate::tls::Transport) -> Shared {
         self.transport = transport;
+        self
+    }
+
+    /// Splits outgoing frames to at most `bytes` (the peers' `--max-peer-body`).
+    pub fn with_peer_frame_limit(mut self, bytes: usize) -> Shared {
+        self.peer_frame_limit = bytes;
         self
     }
 
@@ -288,6 +298,10 @@ pub fn run(
                     } else {
                         let _ = reply.send(Handoff::NotLeader);
                     }
+                    true
+                }
+                Input::PeerClosed(peer) => {
+                    replica.peer_connection_closed(peer);
                     true
                 }
                 Input::Shutdown => false,
@@ -585,11 +599,10 @@ pub fn peer_client(tls: &crate::tls::ClientTls) -> Result<reqwest::Client, Strin
         .map_err(|e| format!("cannot build the peer HTTP client: {e}"))
 }
 
-/// One queue and one sender task per peer.
+/// One queue and one stream task ([`crate::peer_stream::outbound`]) per peer.
 struct Peers {
     shared: Arc<Shared>,
     runtime: Handle,
-    client: reqwest::Client,
     senders: HashMap<NodeId, (String, mpsc::Sender<Message>)>,
     /// Addresses peers announced in their batches: how a joiner finds the leader before
     /// its log holds the membership, and how a removed node is still reached.
@@ -599,11 +612,9 @@ struct Peers {
 
 impl Peers {
     fn new(shared: Arc<Shared>, runtime: Handle) -> Peers {
-        let client = shared.transport.peer_client.clone();
         Peers {
             shared,
             runtime,
-            client,
             senders: HashMap::new(),
             book: HashMap::new(),
             book_changed: false,
@@ -643,91 +654,18 @@ impl Peers {
         }
         let (_, tx) = self.senders.entry(to).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(PEER_QUEUE);
-            let task = sender_task(
+            let task = crate::peer_stream::outbound(
                 self.shared.clone(),
-                self.client.clone(),
                 to,
                 addr.clone(),
                 rx,
+                self.shared.peer_frame_limit,
             );
             self.runtime.spawn(task);
             (addr, tx)
         });
         if tx.try_send(msg).is_err() {
             metrics.peer_messages_dropped.inc();
-        }
-    }
-}
-
-async fn sender_task(
-    shared: Arc<Shared>,
-    client: reqwest::Client,
-    to: NodeId,
-    addr: String,
-    mut rx: mpsc::Receiver<Message>,
-) {
-    let url = format!("{}://{addr}/raft/messages", shared.transport.scheme());
-    let mut failures: u32 = 0;
-    while let Some(first) = rx.recv().await {
-        let mut messages = vec![first];
-        while messages.len() < PEER_BATCH {
-            match rx.try_recv() {
-                Ok(m) => messages.push(m),
-                Err(_) => break,
-            }
-        }
-        if shared.is_blocked_out(to) {
-            shared
-                .metrics
-                .peer_messages_dropped
-                .inc_by(messages.len() as u64);
-            continue;
-        }
-        let n = messages.len() as u64;
-        let batch = PeerBatch {
-            from: shared.id,
-            addr: shared.advertise.clone(),
-            messages,
-        };
-        let body = match postcard::to_stdvec(&batch) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(to, "cannot encode messages: {e}");
-                continue;
-            }
-        };
-        let mut req = client
-            .post(&url)
-            .header("content-type", "application/x-duckgoose-raft")
-            .body(body);
-        if let Some(token) = &shared.token {
-            req = req.bearer_auth(token);
-        }
-        let outcome = match req.send().await {
-            Ok(resp) if resp.status().is_success() => Ok(()),
-            Ok(resp) => Err(format!("HTTP {}", resp.status())),
-            Err(e) => Err(e.to_string()),
-        };
-        match outcome {
-            Ok(()) => {
-                if failures > 0 {
-                    tracing::info!(node = shared.id, to, %addr, "peer reachable again");
-                }
-                failures = 0;
-                shared.metrics.peer_messages_sent.inc_by(n);
-            }
-            Err(e) => {
-                failures += 1;
-                if failures == 1 {
-                    tracing::warn!(node = shared.id, to, %addr, "cannot reach peer: {e}");
-                }
-                let mut dropped = n;
-                // What queued up meanwhile is stale: drop it rather than deliver it late.
-                while rx.try_recv().is_ok() {
-                    dropped += 1;
-                }
-                shared.metrics.peer_messages_dropped.inc_by(dropped);
-            }
         }
     }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tower_service::Service;
@@ -28,7 +27,9 @@ pub async fn serve_tls(
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let graceful = GracefulShutdown::new();
+    // hyper-util's GracefulShutdown cannot watch an upgradeable http1 connection: each
+    // connection holds a receiver, told to stop; the sender is closed once all are gone.
+    let (stopping, stop_watch) = tokio::sync::watch::channel(false);
     tokio::pin!(stop);
     loop {
         let (tcp, remote) = tokio::select! {
@@ -46,7 +47,7 @@ pub async fn serve_tls(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
-        let watcher = graceful.watcher();
+        let mut stop_watch = stop_watch.clone();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
@@ -74,12 +75,24 @@ pub async fn serve_tls(
                 async move { app.call(req).await }
             });
             let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn).await {
+                .serve_connection(TokioIo::new(stream), service)
+                // The peer transport upgrades its connection to a stream.
+                .with_upgrades();
+            tokio::pin!(conn);
+            let served = tokio::select! {
+                served = conn.as_mut() => served,
+                _ = async { stop_watch.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(%remote, "connection ended: {e}");
             }
         });
     }
     drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
+    drop(stop_watch);
+    let _ = stopping.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), stopping.closed()).await;
 }
