@@ -358,8 +358,9 @@ struct Failover {
     failed: usize,
 }
 
-fn failover(kind: Kind, root: &Path, trials: usize) -> Failover {
-    let mut cluster = Cluster::new(kind, root, 5);
+/// Five nodes, healthy; etcd gets one key, so its linearizable range reads have data.
+fn healthy_cluster(kind: Kind, root: &Path) -> Cluster {
+    let cluster = Cluster::new(kind, root, 5);
     cluster.wait_healthy(Duration::from_secs(30));
     if kind == Kind::Etcd {
         let _ = http(
@@ -370,6 +371,11 @@ fn failover(kind: Kind, root: &Path, trials: usize) -> Failover {
             Duration::from_secs(5),
         );
     }
+    cluster
+}
+
+fn failover(kind: Kind, root: &Path, trials: usize) -> Failover {
+    let mut cluster = healthy_cluster(kind, root);
     let mut samples = Vec::new();
     let mut failed = 0;
     for trial in 0..trials {
@@ -820,17 +826,7 @@ fn rejoined(cluster: &Cluster, i: usize) -> bool {
 }
 
 fn rolling(kind: Kind, root: &Path, rounds: usize, settle: Duration) -> Rolling {
-    let mut cluster = Cluster::new(kind, root, 5);
-    cluster.wait_healthy(Duration::from_secs(30));
-    if kind == Kind::Etcd {
-        let _ = http(
-            &cluster.addrs[0],
-            "POST",
-            "/v3/kv/put",
-            r#"{"key":"Zm9v","value":"YmFy"}"#,
-            Duration::from_secs(5),
-        );
-    }
+    let mut cluster = healthy_cluster(kind, root);
     std::thread::sleep(Duration::from_millis(500));
     let stop = Arc::new(AtomicBool::new(false));
     let answers = Arc::new(Mutex::new(Vec::<Instant>::new()));

@@ -32,6 +32,15 @@ fn is_goose(cluster: &Cluster, id: u64) -> bool {
 }
 
 /// Polls every 10 ms for a goose among `ids`; the time it took from `since`.
+/// `kill -9` the goose: the survivors, and how long until one of them answered goose.
+fn kill_goose(cluster: &mut Cluster, all: &[u64], goose: u64) -> (Vec<u64>, Duration) {
+    cluster.kill9(goose);
+    let killed_at = Instant::now();
+    let rest: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();
+    let (_, took) = new_goose(cluster, &rest, killed_at, Duration::from_secs(10));
+    (rest, took)
+}
+
 fn new_goose(cluster: &Cluster, ids: &[u64], since: Instant, timeout: Duration) -> (u64, Duration) {
     let id = wait_for("a new goose", timeout, || {
         ids.iter().copied().find(|&id| is_goose(cluster, id))
@@ -69,10 +78,7 @@ fn kill9_of_the_goose_fails_over_before_the_election_timeout() {
         assert!(up >= want, "node {id}: {up} outbound streams");
     }
 
-    cluster.kill9(goose);
-    let killed_at = Instant::now();
-    let rest: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();
-    let (_, took) = new_goose(&cluster, &rest, killed_at, Duration::from_secs(10));
+    let (rest, took) = kill_goose(&mut cluster, &all, goose);
     assert!(
         took < Duration::from_millis(ELECTION_MIN_MS / 2),
         "failover took {took:?}; the election timeout minimum is {ELECTION_MIN_MS} ms"
@@ -247,10 +253,7 @@ fn under_mutual_tls_a_stream_needs_a_client_certificate() {
     assert!(is_goose(&cluster, goose));
 
     // The cluster's own streams run over mutual TLS, and kill -9 still fails over fast.
-    cluster.kill9(goose);
-    let killed_at = Instant::now();
-    let rest: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();
-    let (_, took) = new_goose(&cluster, &rest, killed_at, Duration::from_secs(10));
+    let (_, took) = kill_goose(&mut cluster, &all, goose);
     assert!(
         took < Duration::from_millis(ELECTION_MIN_MS / 2),
         "failover over TLS took {took:?}"
