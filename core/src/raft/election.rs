@@ -31,13 +31,17 @@ impl<C: Clone> Raft<C> {
     }
 
     /// The driver saw the connection to our leader closed by its end (see
-    /// `Raft::peer_connection_closed`). Bring the election forward to a random moment
-    /// within the random part of an election timeout: the fixed part only waits for proof
-    /// that the leader is gone, and a closed connection is that proof. The random part
-    /// stays, so followers that all learn it at the same instant (a crash resets every
-    /// connection at once) still campaign one after the other instead of splitting the
-    /// vote. Nothing anyone else sees changes here: the pre-vote that follows is refused
-    /// by every follower still hearing the leader, so a spurious notice disrupts nothing.
+    /// `Raft::peer_connection_closed`). Bring the election forward into the random part of
+    /// an election timeout: the fixed part only waits for proof that the leader is gone,
+    /// and a closed connection is that proof. A crash closes every follower's connection
+    /// in the same instant, so uniform draws would often put two followers within one
+    /// round trip of each other, split the vote and cost a whole election timeout. Instead
+    /// the survivors take turns: each gets its own slot of that random part, by its rank
+    /// among the members other than the leader (rotated by term, so no node is always
+    /// first), and a random moment in the first half of it. The next in line starts only
+    /// if the one before could not win (it is behind, or is gone too). Nothing anyone else
+    /// sees changes here: the pre-vote that follows is refused by every follower still
+    /// hearing the leader, so a spurious notice disrupts nothing.
     pub(super) fn on_leader_connection_closed(&mut self, leader: NodeId) {
         debug_assert!(
             matches!(self.state, RoleState::Follower) && self.core.leader == Some(leader),
@@ -52,8 +56,7 @@ impl<C: Clone> Raft<C> {
         let (term, vote) = (core.term, core.voted_for);
         core.leader_connection_closed = Some((leader, core.last_leader_contact));
         if core.can_campaign() {
-            let spread = core.config.election_timeout_max - core.config.election_timeout_min;
-            let at = core.now + core.rng.between(0, spread);
+            let at = core.now + core.turn_after_leader_loss(leader);
             if at < core.election_deadline {
                 core.election_armed_at = core.now;
                 core.election_deadline = at;

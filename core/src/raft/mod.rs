@@ -351,13 +351,13 @@ impl<C: Clone> Raft<C> {
     /// dies. A timeout or a partition is *not* this: the driver says nothing then.
     ///
     /// If `peer` is the leader this follower follows (in the current term, as `leader()`
-    /// always is), the follower runs a pre-vote soon, after only the random part of an
-    /// election timeout (`election_timeout_max - election_timeout_min`, so that followers
-    /// told at the same instant still do not split the vote), instead of waiting out the
-    /// whole timeout; and it stops refusing other pre-candidates for the leader's sake
-    /// (leader stickiness). Followers whose own connection to the leader is healthy still
-    /// refuse, so a spurious notice cannot depose a leader that a quorum hears. Any message
-    /// from that leader cancels the notice: it is alive.
+    /// always is), the follower runs a pre-vote soon, within the random part of an
+    /// election timeout (`election_timeout_max - election_timeout_min`), in its own turn
+    /// so that followers told at the same instant do not split the vote, instead of
+    /// waiting out the whole timeout; and it stops refusing other pre-candidates for the
+    /// leader's sake (leader stickiness). Followers whose own connection to the leader is
+    /// healthy still refuse, so a spurious notice cannot depose a leader that a quorum
+    /// hears. Any message from that leader cancels the notice: it is alive.
     ///
     /// Does nothing when `peer` is not our leader, when this node leads or campaigns, and
     /// unless both PreVote and CheckQuorum are on (without them nothing would protect a

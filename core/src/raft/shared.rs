@@ -138,6 +138,35 @@ impl<C: Clone> Core<C> {
         self.election_deadline = self.now + self.rng.between(min, max);
     }
 
+    /// How long after learning that `leader` is gone this node campaigns: its own slot of
+    /// the random part of the election timeout (see `on_leader_connection_closed`).
+    pub(super) fn turn_after_leader_loss(&mut self, leader: NodeId) -> Millis {
+        let spread = self.config.election_timeout_max - self.config.election_timeout_min;
+        let others = self
+            .membership()
+            .members()
+            .iter()
+            .filter(|m| m.id != leader);
+        let (mut rank, mut count) = (0, 0u64);
+        for member in others {
+            if member.id == self.id() {
+                rank = count;
+            }
+            count += 1;
+        }
+        debug_assert!(count >= 1, "a node that may campaign is among the others");
+        let count = count.max(1);
+        let slot = spread / count;
+        if slot == 0 {
+            // Too narrow a spread to give every survivor a turn: draw as before.
+            return self.rng.between(0, spread);
+        }
+        let turn = (rank + self.term) % count;
+        let delay = turn * slot + self.rng.between(0, (slot / 2).max(1));
+        debug_assert!(delay < spread, "every turn lies within the random part");
+        delay
+    }
+
     /// Leader stickiness is void: the leader last heard from closed its connection to us
     /// since, and no leader has been heard from after that.
     pub(super) fn lease_void(&self) -> bool {
