@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use crate::stable_hash::StableHasher;
 use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::raft::Raft;
-use duckgoose_core::types::{Index, Map, Millis, NodeId, Term};
+use duckgoose_core::types::{Index, Map, Membership, Millis, NodeId, Term};
 
 /// Every property the checker verifies after each step: the one list the page, the
 /// tools and the tests read (nobody keeps a copy of the names).
@@ -256,9 +256,13 @@ impl Checker {
         self.max_goose_term_answered
     }
 
-    /// `node` answered goose for `term` to a query asked at `asked` when the floor was
-    /// `floor`.
-    pub fn on_goose_answer(&mut self, node: &Raft, term: Term, asked: Seq, floor: Term) {
+    /// `node` answered goose for `term` to `question`.
+    pub fn on_goose_answer(&mut self, node: &Raft, term: Term, question: &GooseQuestion) {
+        let GooseQuestion {
+            asked,
+            floor,
+            config_at_ask,
+        } = *question;
         let id = node.id();
         match self.goose_by_term.get(&term) {
             Some(&other) if other != id => self.fail(
@@ -287,22 +291,34 @@ impl Checker {
                 format!("{id} answered goose for term {term}, but {leader} was elected in term {newer} before the question"),
             );
         }
+        let acked = |membership: &Membership| {
+            membership
+                .ids()
+                .filter(|&p| {
+                    p == id
+                        || self
+                            .acks
+                            .get(&(id, term, p))
+                            .is_some_and(|&sent| sent > asked)
+                })
+                .count()
+        };
         let membership = node.membership();
-        let acked = membership
-            .ids()
-            .filter(|&p| {
-                p == id
-                    || self
-                        .acks
-                        .get(&(id, term, p))
-                        .is_some_and(|&sent| sent > asked)
-            })
-            .count();
-        if acked < membership.quorum() {
+        let latest_config = node.log().latest_config().map_or(0, |(index, _)| index);
+        // The quorum that confirmed the answer is one of the membership in force when it
+        // was confirmed: the latest, or, if the latest was appended after the question
+        // (say in the same batch, before the answer was released), the one before it.
+        let previous_quorum = latest_config > config_at_ask
+            && node
+                .log()
+                .previous_config()
+                .is_some_and(|previous| acked(previous) >= previous.quorum());
+        if acked(membership) < membership.quorum() && !previous_quorum {
             self.fail(
                 Invariant::GooseNeedsAQuorum,
                 format!(
-                    "{id} answered goose in term {term} with {acked} of {} members acknowledging after the question",
+                    "{id} answered goose in term {term} with {} of {} members acknowledging after the question",
+                    acked(membership),
                     membership.len()
                 ),
             );
@@ -355,4 +371,15 @@ mod tests {
         assert_eq!(checker.violations().len(), 1, "reported once");
         assert_eq!(checker.violations()[0].invariant, Invariant::BoundedTraffic);
     }
+}
+
+/// A goose query as the checker judges its answer.
+#[derive(Clone, Copy, Debug)]
+pub struct GooseQuestion {
+    /// When it was asked.
+    pub asked: Seq,
+    /// The highest goose term answered before it was asked.
+    pub floor: Term,
+    /// The index of the asked node's membership in force when it was asked (0: none).
+    pub config_at_ask: Index,
 }

@@ -19,7 +19,7 @@ use duckgoose_core::rng::Rng;
 use duckgoose_core::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
 use duckgoose_lincheck::{self as lincheck, Operation, Outcome};
 
-use crate::checker::{Checker, Seq, Violation};
+use crate::checker::{Checker, GooseQuestion, Seq, Violation};
 use crate::network::{Fate, LinkFaults, Network};
 use crate::trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
 
@@ -214,12 +214,24 @@ struct InFlight {
     msg: Message,
 }
 
+impl Pending {
+    fn question(&self) -> GooseQuestion {
+        GooseQuestion {
+            asked: self.asked,
+            floor: self.goose_floor,
+            config_at_ask: self.config_at_ask,
+        }
+    }
+}
+
 /// A client request the cluster is waiting on.
 struct Pending {
     node: NodeId,
     asked: Seq,
     /// For goose queries: the goose-term floor when asked.
     goose_floor: Term,
+    /// The index of the asked node's membership in force when asked (0: none, or down).
+    config_at_ask: Index,
     /// Position in the key-value history, for reads and writes.
     history: Option<usize>,
 }
@@ -798,7 +810,7 @@ impl Cluster {
                 .map(|r| r.raft())
             {
                 self.checker
-                    .on_goose_answer(raft, *term, pending.asked, pending.goose_floor);
+                    .on_goose_answer(raft, *term, &pending.question());
             }
             self.trace_new_violations(before);
         }
@@ -903,12 +915,19 @@ impl Cluster {
             });
             self.history.len() - 1
         });
+        let config_at_ask = self
+            .nodes
+            .get(&node)
+            .and_then(|n| n.replica.as_ref())
+            .and_then(|r| r.raft().log().latest_config())
+            .map_or(0, |(index, _)| index);
         self.pending.insert(
             id,
             Pending {
                 node,
                 asked: self.seq,
                 goose_floor: self.checker.goose_floor(),
+                config_at_ask,
                 history,
             },
         );
