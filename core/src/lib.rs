@@ -42,7 +42,7 @@ pub use entry::{Command, Entry};
 pub use events::{DenyReason, Event, Role, RoleReason};
 pub use kv::{Kv, Op, Output};
 pub use log::Log;
-pub use message::{AppendResult, Body, Message};
+pub use message::{AppendResult, Body, Message, Round};
 pub use raft::{
     Confirmed, DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft,
     ReadOutcome, Ready, Released,

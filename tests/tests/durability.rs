@@ -3,7 +3,7 @@
 //! durable, and a leader counts its own entries toward commit only once acknowledged.
 //! Also: `ready()` is a pure drain, and a batch proposal is one Append per follower.
 
-use duckgoose_core::{AppendResult, Body, Index, Message, Raft, Role};
+use duckgoose_core::{AppendResult, Body, Index, Message, Raft, Role, Round};
 use duckgoose_tests::*;
 
 fn appends_to(messages: &[Message], to: u64) -> Vec<&Message> {
@@ -14,23 +14,40 @@ fn appends_to(messages: &[Message], to: u64) -> Vec<&Message> {
 }
 
 fn accept(from: u64, leader: &Raft, match_index: Index) -> Message {
+    accept_round(from, leader, match_index, 0)
+}
+
+fn accept_round(from: u64, leader: &Raft, match_index: Index, round: Round) -> Message {
     msg(
         from,
         leader.id(),
         leader.term(),
         Body::AppendReply {
-            round: 0,
+            round,
             result: AppendResult::Accepted { match_index },
         },
     )
 }
 
-/// Leader 1 of {1, 2, 3}, its no-op committed by follower 2.
+/// The confirmation round an Append to `to` belongs to.
+fn round_to(messages: &[Message], to: u64) -> Round {
+    messages
+        .iter()
+        .find_map(|m| match m.body {
+            Body::Append { round, .. } if m.to == to => Some(round),
+            _ => None,
+        })
+        .expect("an Append to the follower")
+}
+
+/// Leader 1 of {1, 2, 3}, its no-op committed by follower 2, which also acknowledged
+/// the no-op's round: no round in flight.
 fn leader_of_three() -> Raft {
     let mut r = founder(1, &[1, 2, 3]);
-    elect(&mut r);
+    let elected = elect(&mut r);
     let noop = r.log().last_index();
-    r.step(accept(2, &r, noop));
+    let round = round_to(&elected.messages, 2);
+    r.step(accept_round(2, &r, noop, round));
     r.drain();
     assert_eq!(r.commit_index(), noop, "the no-op committed");
     r
@@ -141,6 +158,38 @@ fn ready_only_drains_what_the_inputs_queued() {
         r.drain().messages.is_empty(),
         "a second ready() finds nothing"
     );
+}
+
+#[test]
+fn goose_queries_that_arrive_during_a_round_share_the_next_one() {
+    let mut r = leader_of_three();
+    let last = r.log().last_index();
+    r.confirm_leadership(1);
+    let first = r.drain();
+    let round = round_to(&first.messages, 2);
+    // While that round is in flight, more queries arrive: no new round yet.
+    r.confirm_leadership(2);
+    r.confirm_leadership(3);
+    assert!(
+        r.drain().messages.is_empty(),
+        "no second round while one is in flight"
+    );
+    // Follower 2 confirms the first round: query 1 is answered goose, and the next round
+    // starts at once for queries 2 and 3 (which arrived after round 1 started, so round 1
+    // proves nothing for them).
+    r.step(accept_round(2, &r, last, round));
+    let out = r.drain();
+    let answered: Vec<u64> = out.reads.iter().map(|a| a.ctx).collect();
+    assert_eq!(answered, vec![1]);
+    assert!(out.reads[0].result.is_ok(), "query 1 is goose");
+    let next = round_to(&out.messages, 2);
+    assert_eq!(next, round + 1, "one new round for both waiting queries");
+    assert_eq!(appends_to(&out.messages, 3).len(), 1);
+    r.step(accept_round(3, &r, last, next));
+    let out = r.drain();
+    let answered: Vec<u64> = out.reads.iter().map(|a| a.ctx).collect();
+    assert_eq!(answered, vec![2, 3]);
+    assert!(out.reads.iter().all(|a| a.result.is_ok()));
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! (2) a quorum acknowledged a heartbeat round that started after the query arrived. Every
 //! acknowledging follower was in our term when it replied, so no newer leader could have
 //! existed when that round started: the answer is linearizable. Queries that arrive
-//! together share one round. Everyone else answers *duck* at once.
+//! together share one round, and so do queries that arrive while a round is in flight
+//! (they wait for the next). Everyone else answers *duck* at once.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -142,9 +143,15 @@ impl Rounds {
         });
     }
 
-    /// A query is waiting for a round that has not started yet.
+    /// A query is waiting for a round that has not started yet, and no round is in
+    /// flight. While one is, queries queue for the next round, which starts as soon as
+    /// the one in flight is confirmed (or at the next heartbeat, if it never is): under
+    /// load that is one round per round trip shared by everything that arrived during
+    /// it, instead of a round (a message to every follower and back) per small batch.
+    /// A query still waits only for a round that starts after it arrived.
     pub(super) fn wants_new_round(&self) -> bool {
-        self.pending.back().is_some_and(|q| q.round > self.current)
+        let in_flight = self.confirmed < self.current;
+        !in_flight && self.pending.back().is_some_and(|q| q.round > self.current)
     }
 
     pub(super) fn next_deadline(&self) -> Option<Millis> {
@@ -188,7 +195,7 @@ impl Rounds {
 impl<C: Clone> Raft<C> {
     /// The goose query (and the first half of a linearizable read): the answer arrives
     /// in a later `Released::reads`, tagged with `ctx`. Anyone but the leader answers duck.
-    /// A leader starts a heartbeat round for it at once.
+    /// A leader starts a heartbeat round for it at once, or as soon as the round in flight is confirmed.
     pub fn confirm_leadership(&mut self, ctx: u64) {
         self.confirm_leadership_batch(core::iter::once(ctx));
     }
