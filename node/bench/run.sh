@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Failover, load, memory and rolling-restart benchmarks: duckgoose vs etcd 3.4, 5 nodes
-# each on loopback.
+# Failover, load, memory, rolling-restart and steady-state benchmarks: duckgoose vs
+# etcd 3.4, 5 nodes each on loopback. duckgoose nodes always run with a token.
 # Installs etcd and wrk from Debian if missing, builds in release mode, prints a Markdown
 # report (node/BENCHMARKS.md records one). Extra arguments go to the bench, e.g.
 #   node/bench/run.sh --trials 20 --seconds 5
-#   node/bench/run.sh --only rolling          # one part: failover, load or rolling
+#   node/bench/run.sh --only rolling          # parts: failover, load, rolling, steady
+#   node/bench/run.sh --tls both              # every part plain, then TLS (peer mTLS)
+#   node/bench/run.sh --only steady --steady-seconds 600   # elections under steady load
+# The default run is failover, load and rolling with --tls off; steady runs only when
+# named in --only (e.g. --only failover,load,rolling,steady).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 need=()
