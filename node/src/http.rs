@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::bodies;
+use crate::goose_queries::{GooseAnswer, GooseQueries};
 use crate::runtime::{self, CallError, Input, Shared};
 
 pub use crate::bodies::{MAX_KEY_BYTES, valid_addr};
@@ -290,18 +291,23 @@ fn bad_request(reason: String) -> Response {
 
 // ---- Goose ---------------------------------------------------------------------------
 
-/// Asks the core's goose query. `Ok(term)` for goose, `Err(reason)` for duck.
-async fn ask_goose(shared: &Shared) -> Result<Result<u64, String>, Response> {
-    if shared.is_stopping() {
-        return Ok(Err("stepping down: this node is stopping".into()));
+/// Asks the core's goose query (batched with concurrent askers, see `goose_queries`).
+/// `Ok(term)` for goose, `Err(reason)` for duck.
+async fn ask_goose(shared: &App) -> Result<Result<u64, String>, Response> {
+    let answer = if shared.is_stopping() {
+        Ok(Err("stepping down: this node is stopping".into()))
+    } else {
+        let _place = runtime::InflightGuard::acquire(shared).map_err(call_error)?;
+        match GooseQueries::ask(shared).await {
+            GooseAnswer::Goose { term } => Ok(Ok(term)),
+            GooseAnswer::Duck { reason } => Ok(Err(reason)),
+            GooseAnswer::Failed(e) => Err(call_error(e)),
+        }
+    };
+    if let Ok(a) = &answer {
+        shared.metrics.count_goose_answer(a.is_ok());
     }
-    match runtime::call(shared, Request::Goose).await {
-        Ok(Ok(Reply::Goose { term })) => Ok(Ok(term)),
-        Ok(Ok(Reply::Duck { reason })) => Ok(Err(reason.to_string())),
-        Ok(Ok(other)) => Err(unexpected(other)),
-        Ok(Err(e)) => Ok(Err(e.to_string())),
-        Err(e) => Err(call_error(e)),
-    }
+    answer
 }
 
 fn goose_response(

@@ -178,6 +178,14 @@ impl Metrics {
         }
     }
 
+    /// One more goose question answered to a client, `goose` or not.
+    pub fn count_goose_answer(&self, goose: bool) {
+        let answer = if goose { "goose" } else { "duck" };
+        self.goose_queries
+            .get_or_create(&AnswerLabel { answer })
+            .inc();
+    }
+
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::goose_queries::GooseQueries;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 
@@ -139,6 +140,8 @@ pub struct Shared {
     pub(crate) stopping: AtomicBool,
     /// Largest frame peers accept (`--max-peer-body`); bigger batches are split.
     pub(crate) peer_frame_limit: usize,
+    /// Clients' goose questions, asked of the replica in batches.
+    pub(crate) goose_queries: GooseQueries,
 }
 
 impl Shared {
@@ -168,6 +171,7 @@ impl Shared {
             transport: crate::tls::Transport::plain(),
             stopping: AtomicBool::new(false),
             peer_frame_limit: 32 << 20,
+            goose_queries: GooseQueries::default(),
         }
     }
 
@@ -274,7 +278,6 @@ pub fn run(
                 {
                     // Stopping: never confirm a goose that is about to leave.
                     shared.metrics.is_goose.set(0);
-                    goose_answer(&shared, "duck");
                     let _ = reply.send(Ok(Reply::Duck {
                         reason: DuckReason::SteppedDown,
                     }));
@@ -345,11 +348,9 @@ pub fn run(
                 match &response.result {
                     Ok(Reply::Goose { .. }) => {
                         shared.metrics.is_goose.set(1);
-                        goose_answer(&shared, "goose");
                     }
                     Ok(Reply::Duck { .. }) => {
                         shared.metrics.is_goose.set(0);
-                        goose_answer(&shared, "duck");
                     }
                     _ => {}
                 }
@@ -512,14 +513,6 @@ impl HandingOff {
     }
 }
 
-fn goose_answer(shared: &Shared, answer: &'static str) {
-    shared
-        .metrics
-        .goose_queries
-        .get_or_create(&crate::metrics::AnswerLabel { answer })
-        .inc();
-}
-
 fn update_gauges(metrics: &Metrics, replica: &Replica) {
     let raft = replica.raft();
     metrics.term.set(raft.term() as i64);
@@ -670,12 +663,25 @@ impl Peers {
     }
 }
 
-/// Sends `request` to the replica and waits for its answer.
+/// How much longer than the request timeout a caller waits for the replica's answer.
+pub const REPLY_GRACE: Duration = Duration::from_secs(1);
+
+/// Sends `request` to the replica and waits for its answer; at most `--max-inflight`
+/// requests wait at once.
 pub async fn call(
     shared: &Shared,
     request: Request,
 ) -> Result<Result<Reply, RequestError>, CallError> {
     let _guard = InflightGuard::acquire(shared)?;
+    call_uncounted(shared, request).await
+}
+
+/// [`call`] for a caller that holds an [`InflightGuard`] already, or stands for callers
+/// that do.
+pub async fn call_uncounted(
+    shared: &Shared,
+    request: Request,
+) -> Result<Result<Reply, RequestError>, CallError> {
     let (tx, rx) = oneshot::channel();
     shared
         .inputs
@@ -684,7 +690,7 @@ pub async fn call(
             std::sync::mpsc::TrySendError::Full(_) => CallError::Overloaded,
             std::sync::mpsc::TrySendError::Disconnected(_) => CallError::ShuttingDown,
         })?;
-    match tokio::time::timeout(shared.request_timeout + Duration::from_secs(1), rx).await {
+    match tokio::time::timeout(shared.request_timeout + REPLY_GRACE, rx).await {
         Ok(Ok(result)) => Ok(result),
         // The replica stopped after taking the request: it may have been proposed,
         // replicated and committed by the next leader. Nothing is known.
@@ -716,10 +722,11 @@ pub enum CallError {
     Abandoned,
 }
 
-struct InflightGuard<'a>(&'a AtomicUsize);
+/// One of the `--max-inflight` places for a waiting request, held while it waits.
+pub struct InflightGuard<'a>(&'a AtomicUsize);
 
 impl<'a> InflightGuard<'a> {
-    fn acquire(shared: &'a Shared) -> Result<Self, CallError> {
+    pub fn acquire(shared: &'a Shared) -> Result<Self, CallError> {
         let n = shared.inflight.fetch_add(1, Ordering::AcqRel);
         let guard = InflightGuard(&shared.inflight);
         if n >= shared.max_inflight {
