@@ -133,6 +133,10 @@ fn a_spread_too_narrow_for_turns_still_fails_over() {
             assert!(c.now() < start + 60_000, "seed {seed}: no new goose");
             c.run_for(1);
         }
-        assert!(c.violations().is_empty(), "seed {seed}: {:?}", c.violations());
+        assert!(
+            c.violations().is_empty(),
+            "seed {seed}: {:?}",
+            c.violations()
+        );
     }
 }
