@@ -116,6 +116,23 @@ pub fn check(history: &[Operation]) -> Result<CheckStats, Violation> {
     }
 }
 
+/// A fenced write is its plain write, unless its fence was refused: then it had no effect.
+fn unfence(operation: &Operation) -> Operation {
+    let outcome = match &operation.outcome {
+        Outcome::Ok {
+            output: Output::StaleFence { .. },
+            ..
+        } => Outcome::Failed,
+        other => other.clone(),
+    };
+    Operation {
+        client: operation.client,
+        op: operation.op.unfenced().clone(),
+        invoked_at: operation.invoked_at,
+        outcome,
+    }
+}
+
 /// Like [`check`], but gives up on a key after `max_steps_per_key` search steps. A
 /// violation on any key wins over running out of steps on another.
 ///
@@ -126,6 +143,13 @@ pub fn check_with_budget(
     history: &[Operation],
     max_steps_per_key: u64,
 ) -> Result<CheckStats, CheckError> {
+    let unfenced: Vec<Operation>;
+    let history = if history.iter().any(|o| matches!(o.op, Op::Fenced { .. })) {
+        unfenced = history.iter().map(unfence).collect();
+        &unfenced[..]
+    } else {
+        history
+    };
     let mut by_key: BTreeMap<&str, Vec<&Operation>> = BTreeMap::new();
     for op in history {
         by_key.entry(op.op.key()).or_default().push(op);
@@ -253,6 +277,8 @@ impl<'h> Interner<'h> {
             Op::Put { value, .. } => Call::Put(self.id(value)),
             Op::Get { .. } => Call::Get,
             Op::Delete { .. } => Call::Delete,
+            // Unwrapped before the search (`unfence`).
+            Op::Fenced { op, .. } => self.call(op),
             Op::Cas {
                 expected,
                 value: new,
@@ -1028,7 +1054,11 @@ impl fmt::Display for ShowValue<'_> {
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "client {}: ", self.client)?;
-        match &self.op {
+        if let Op::Fenced { fence, .. } = &self.op {
+            write!(f, "fenced({fence}) ")?;
+        }
+        match self.op.unfenced() {
+            Op::Fenced { .. } => {}
             Op::Put { key, value } => write!(f, "put({key:?}, {value:?})")?,
             Op::Get { key } => write!(f, "get({key:?})")?,
             Op::Delete { key } => write!(f, "delete({key:?})")?,
@@ -1052,6 +1082,7 @@ impl fmt::Display for Operation {
                     Output::Value(v) => write!(f, " -> {}", ShowValue(v.as_deref()))?,
                     Output::Cas { swapped: true } => write!(f, " -> swapped")?,
                     Output::Cas { swapped: false } => write!(f, " -> not swapped")?,
+                    Output::StaleFence { term, .. } => write!(f, " -> stale fence (term {term})")?,
                 }
                 write!(f, " @ [{}, {completed_at}]", self.invoked_at)
             }
@@ -1521,6 +1552,42 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_refused_fenced_write_had_no_effect_and_an_accepted_one_did() {
+        let fenced = |value: &str| Op::Fenced {
+            fence: 2,
+            op: alloc::boxed::Box::new(Op::Put {
+                key: "k".into(),
+                value: value.into(),
+            }),
+        };
+        let op = |client, op, invoked_at, completed_at, output| Operation {
+            client,
+            op,
+            invoked_at,
+            outcome: Outcome::Ok {
+                completed_at,
+                output,
+            },
+        };
+        let get = Op::Get { key: "k".into() };
+        let refused = Output::StaleFence { fence: 2, term: 3 };
+        let read = |v: &str| Output::Value(Some(v.into()));
+        let history = [
+            op(1, fenced("a"), 0, 1, Output::Written),
+            op(2, fenced("b"), 2, 3, refused.clone()),
+            op(3, get.clone(), 4, 5, read("a")),
+        ];
+        assert!(check(&history).is_ok());
+        // Reading the refused value is a violation: the refusal said it never happened.
+        let history = [
+            op(1, fenced("a"), 0, 1, Output::Written),
+            op(2, fenced("b"), 2, 3, refused),
+            op(3, get, 4, 5, read("b")),
+        ];
+        assert!(check(&history).is_err());
+    }
+
     /// The reference model: executes `op` on one key's value.
     fn execute(value: &mut Option<String>, op: &Op) -> Output {
         match op {
@@ -1533,6 +1600,7 @@ mod tests {
                 *value = None;
                 Output::Written
             }
+            Op::Fenced { op, .. } => execute(value, op),
             Op::Cas {
                 expected,
                 value: new,

@@ -320,6 +320,7 @@ fn goose_response(
             let mut resp = (ok_status, "goose").into_response();
             resp.headers_mut()
                 .insert("x-duckgoose-term", HeaderValue::from(term));
+            crate::fence::stamp(&mut resp, term);
             resp
         }
         Err(reason) => {
@@ -362,6 +363,7 @@ async fn status(State(shared): State<App>) -> Response {
     value["role"] = json!(if answer.is_ok() { "goose" } else { "duck" });
     if let Ok(term) = answer {
         value["goose_term"] = json!(term);
+        value["fence"] = json!(term);
     }
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -404,6 +406,7 @@ async fn kv_put(
     State(shared): State<App>,
     Path(key): Path<String>,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_key(&key) {
@@ -413,20 +416,35 @@ async fn kv_put(
         Ok(v) => v,
         Err(reason) => return bad_request(reason),
     };
-    match runtime::call(&shared, Request::Kv(Op::Put { key, value })).await {
+    let op = match crate::fence::guard(&headers, Op::Put { key, value }) {
+        Ok(op) => op,
+        Err(resp) => return resp,
+    };
+    match runtime::call(&shared, Request::Kv(op)).await {
         Ok(Ok(Reply::Kv(Output::Written))) => text(StatusCode::OK, "ok"),
+        Ok(Ok(Reply::Kv(Output::StaleFence { fence, term }))) => crate::fence::refused(fence, term),
         Ok(Ok(other)) => unexpected(other),
         Ok(Err(e)) => request_error(&shared, e, &uri, false),
         Err(e) => call_error(e),
     }
 }
 
-async fn kv_delete(State(shared): State<App>, Path(key): Path<String>, uri: Uri) -> Response {
+async fn kv_delete(
+    State(shared): State<App>,
+    Path(key): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check_key(&key) {
         return r;
     }
-    match runtime::call(&shared, Request::Kv(Op::Delete { key })).await {
+    let op = match crate::fence::guard(&headers, Op::Delete { key }) {
+        Ok(op) => op,
+        Err(resp) => return resp,
+    };
+    match runtime::call(&shared, Request::Kv(op)).await {
         Ok(Ok(Reply::Kv(Output::Written))) => text(StatusCode::OK, "ok"),
+        Ok(Ok(Reply::Kv(Output::StaleFence { fence, term }))) => crate::fence::refused(fence, term),
         Ok(Ok(other)) => unexpected(other),
         Ok(Err(e)) => request_error(&shared, e, &uri, false),
         Err(e) => call_error(e),
@@ -439,6 +457,7 @@ async fn kv_cas(
     State(shared): State<App>,
     Path(key): Path<String>,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_key(&key) {
@@ -448,13 +467,18 @@ async fn kv_cas(
         Ok(c) => c,
         Err(reason) => return bad_request(reason),
     };
-    let request = Request::Kv(Op::Cas {
+    let cas = Op::Cas {
         key,
         expected,
         value,
-    });
-    match runtime::call(&shared, request).await {
+    };
+    let op = match crate::fence::guard(&headers, cas) {
+        Ok(op) => op,
+        Err(resp) => return resp,
+    };
+    match runtime::call(&shared, Request::Kv(op)).await {
         Ok(Ok(Reply::Kv(Output::Cas { swapped }))) => json_ok(json!({ "swapped": swapped })),
+        Ok(Ok(Reply::Kv(Output::StaleFence { fence, term }))) => crate::fence::refused(fence, term),
         Ok(Ok(other)) => unexpected(other),
         Ok(Err(e)) => request_error(&shared, e, &uri, false),
         Err(e) => call_error(e),

@@ -20,6 +20,7 @@
 //! LOSS_PPM DUP_PPM | reset`, `closed N PEER` (N hears its connection to PEER closed).
 //! Config: `notices=0` turns off the connection-closed notices a crash sends.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -163,21 +164,7 @@ pub fn format_action(action: &Action) -> String {
         Action::Request { node, request } => {
             let r = match request {
                 Request::Goose => "goose".into(),
-                Request::Kv(Op::Get { key }) => format!("get {}", encode(key)),
-                Request::Kv(Op::Put { key, value }) => {
-                    format!("put {} {}", encode(key), encode(value))
-                }
-                Request::Kv(Op::Delete { key }) => format!("delete {}", encode(key)),
-                Request::Kv(Op::Cas {
-                    key,
-                    expected,
-                    value,
-                }) => format!(
-                    "cas {} {} {}",
-                    encode(key),
-                    expected.as_deref().map_or("-".into(), encode),
-                    encode(value)
-                ),
+                Request::Kv(op) => op_text(op),
                 Request::Transfer { to } => format!("transfer {to}"),
                 // Refused by `check_action`; written so that parsing refuses it too.
                 Request::AddMember(m) => format!("addmember {}", m.id),
@@ -192,6 +179,49 @@ pub fn format_action(action: &Action) -> String {
         },
         Action::ConnectionClosed { node, peer } => format!("closed {node} {peer}"),
     }
+}
+
+fn op_text(op: &Op) -> String {
+    match op {
+        Op::Get { key } => format!("get {}", encode(key)),
+        Op::Put { key, value } => format!("put {} {}", encode(key), encode(value)),
+        Op::Delete { key } => format!("delete {}", encode(key)),
+        Op::Cas {
+            key,
+            expected,
+            value,
+        } => format!(
+            "cas {} {} {}",
+            encode(key),
+            expected.as_deref().map_or("-".into(), encode),
+            encode(value)
+        ),
+        Op::Fenced { fence, op } => format!("fenced {fence} {}", op_text(op)),
+    }
+}
+
+/// A key-value operation: `put K V`, `fenced TERM put K V`, ...
+fn parse_op(kind: &str, rest: &[&str]) -> Result<Op, Invalid> {
+    Ok(match (kind, rest) {
+        ("get", [k]) => Op::Get { key: decode(k)? },
+        ("delete", [k]) => Op::Delete { key: decode(k)? },
+        ("put", [k, v]) => Op::Put {
+            key: decode(k)?,
+            value: decode(v)?,
+        },
+        ("cas", [k, e, v]) => Op::Cas {
+            key: decode(k)?,
+            expected: if *e == "-" { None } else { Some(decode(e)?) },
+            value: decode(v)?,
+        },
+        ("fenced", [fence, inner, rest @ ..]) if *inner != "fenced" && *inner != "get" => {
+            Op::Fenced {
+                fence: num("fence", fence)?,
+                op: Box::new(parse_op(inner, rest)?),
+            }
+        }
+        _ => return bad(format!("request: unknown or malformed \"{kind}\"")),
+    })
 }
 
 /// Parses one action (without a time), e.g. `crash 3` or `partition 1,2/3,4,5`.
@@ -244,19 +274,8 @@ pub fn parse_action(text: &str) -> Result<Action, Invalid> {
             };
             let request = match (*kind, rest) {
                 ("goose", []) => Request::Goose,
-                ("get", [k]) => Request::Kv(Op::Get { key: decode(k)? }),
-                ("delete", [k]) => Request::Kv(Op::Delete { key: decode(k)? }),
-                ("put", [k, v]) => Request::Kv(Op::Put {
-                    key: decode(k)?,
-                    value: decode(v)?,
-                }),
-                ("cas", [k, e, v]) => Request::Kv(Op::Cas {
-                    key: decode(k)?,
-                    expected: if *e == "-" { None } else { Some(decode(e)?) },
-                    value: decode(v)?,
-                }),
                 ("transfer", [to]) => Request::Transfer { to: id(to)? },
-                _ => return bad(format!("request: unknown or malformed \"{kind}\"")),
+                _ => Request::Kv(parse_op(kind, rest)?),
             };
             Ok(Action::Request {
                 node: id(node)?,

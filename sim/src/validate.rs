@@ -86,6 +86,30 @@ fn check_id(id: NodeId) -> Result<(), Invalid> {
     Ok(())
 }
 
+fn check_op(op: &Op) -> Result<(), Invalid> {
+    match op {
+        Op::Put { key, value } => {
+            check_text("key", key)?;
+            check_text("value", value)
+        }
+        Op::Delete { key } | Op::Get { key } => check_text("key", key),
+        Op::Cas {
+            key,
+            expected,
+            value,
+        } => {
+            check_text("key", key)?;
+            check_text("value", value)?;
+            check_text("expected", expected.as_deref().unwrap_or(""))
+        }
+        // One fence, on a write: what the node's API can send.
+        Op::Fenced { op, .. } if matches!(**op, Op::Fenced { .. } | Op::Get { .. }) => {
+            invalid!("a fence goes on a write, once")
+        }
+        Op::Fenced { op, .. } => check_op(op),
+    }
+}
+
 fn check_text(what: &str, s: &str) -> Result<(), Invalid> {
     if s.len() > MAX_TEXT {
         return invalid!("{what}: at most {MAX_TEXT} bytes");
@@ -130,22 +154,7 @@ pub fn check_action(action: &Action) -> Result<(), Invalid> {
         Action::Request { node, request } => {
             check_id(*node)?;
             match request {
-                Request::Kv(Op::Put { key, value }) => {
-                    check_text("key", key)?;
-                    check_text("value", value)
-                }
-                Request::Kv(Op::Delete { key }) | Request::Kv(Op::Get { key }) => {
-                    check_text("key", key)
-                }
-                Request::Kv(Op::Cas {
-                    key,
-                    expected,
-                    value,
-                }) => {
-                    check_text("key", key)?;
-                    check_text("value", value)?;
-                    check_text("expected", expected.as_deref().unwrap_or(""))
-                }
+                Request::Kv(op) => check_op(op),
                 Request::Goose => Ok(()),
                 Request::Transfer { to } => check_id(*to),
                 Request::AddMember(_) | Request::RemoveMember(_) => {

@@ -1093,6 +1093,7 @@ scripts!(
     checkquorum,
     connection_closed,
     election,
+    fencing,
     figure7,
     goose,
     log_replication,

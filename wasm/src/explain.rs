@@ -115,6 +115,12 @@ pub fn request_text(request: &Request) -> String {
             expected.as_deref().unwrap_or("(none)")
         ),
         Request::Kv(Op::Get { key }) => format!("get {key}"),
+        Request::Kv(Op::Fenced { fence, op }) => {
+            format!(
+                "{} if fence {fence}",
+                request_text(&Request::Kv((**op).clone()))
+            )
+        }
         Request::Goose => "goose?".into(),
         Request::AddMember(m) => format!("add member {}", m.id),
         Request::RemoveMember(id) => format!("remove member {id}"),
@@ -129,6 +135,9 @@ pub fn reply_text(reply: &Reply) -> String {
         Reply::Kv(Output::Cas { swapped: false }) => "not swapped".into(),
         Reply::Kv(Output::Value(Some(v))) => format!("value {v}"),
         Reply::Kv(Output::Value(None)) => "no such key".into(),
+        Reply::Kv(Output::StaleFence { fence, term }) => {
+            format!("refused: fence {fence} is stale (the entry is of term {term})")
+        }
         Reply::Goose { term } => format!("HONK: goose of term {term}"),
         Reply::Duck { reason } => format!("quack: a duck ({reason})"),
         Reply::MembershipChanged { membership, .. } => {

@@ -93,6 +93,14 @@ fn label(entry: &Entry) -> String {
         Command::App(Op::Delete { key }) => format!("del {key}"),
         Command::App(Op::Cas { key, value, .. }) => format!("cas {key}={value}"),
         Command::App(Op::Get { key }) => format!("get {key}"),
+        Command::App(Op::Fenced { fence, op }) => {
+            let inner = Entry {
+                index: entry.index,
+                term: entry.term,
+                command: Command::App((**op).clone()),
+            };
+            format!("{} ⛨{fence}", label(&inner))
+        }
     }
 }
 

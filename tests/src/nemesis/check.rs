@@ -205,6 +205,7 @@ fn written(call: &kv::Op) -> Option<Option<String>> {
         kv::Op::Put { value, .. } | kv::Op::Cas { value, .. } => Some(Some(value.clone())),
         kv::Op::Delete { .. } => Some(None),
         kv::Op::Get { .. } => None,
+        kv::Op::Fenced { op, .. } => written(op),
     }
 }
 

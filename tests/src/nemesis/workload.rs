@@ -116,6 +116,8 @@ pub enum Outcome {
 
 fn path_and_body(call: &kv::Op) -> (Method, String, Option<String>) {
     match call {
+        // The workload sends no fences: a fenced write is its plain one plus a header.
+        kv::Op::Fenced { op, .. } => path_and_body(op),
         kv::Op::Get { key } => (Method::GET, format!("/kv/{key}"), None),
         kv::Op::Put { key, value } => (Method::PUT, format!("/kv/{key}"), Some(value.clone())),
         kv::Op::Delete { key } => (Method::DELETE, format!("/kv/{key}"), None),
