@@ -61,7 +61,7 @@ impl GooseQueries {
         };
         if start_asking {
             // A task of its own, so that a client hanging up cannot strand the batch.
-            tokio::spawn(ask_until_none_wait(Arc::clone(shared)));
+            tokio::spawn(ask_while_any_wait(Arc::clone(shared)));
         }
         let wait = shared.request_timeout + runtime::REPLY_GRACE;
         match tokio::time::timeout(wait, answer.wait_for(Option::is_some)).await {
@@ -83,7 +83,7 @@ impl GooseQueries {
 }
 
 /// Asks the replica for each batch in turn until no question is waiting.
-async fn ask_until_none_wait(shared: Arc<Shared>) {
+async fn ask_while_any_wait(shared: Arc<Shared>) {
     loop {
         let batch = {
             let mut queue = shared.goose_queries.lock();
@@ -119,5 +119,84 @@ async fn ask_replica(shared: &Shared) -> GooseAnswer {
             reason: e.to_string(),
         },
         Err(e) => GooseAnswer::Failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{Receiver, sync_channel};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runtime::Input;
+
+    fn node() -> (Arc<Shared>, Receiver<Input>) {
+        let (inputs, replica) = sync_channel(64);
+        let shared = Shared::new(1, "127.0.0.1:1", None, inputs, 1000, Duration::from_secs(5));
+        (Arc::new(shared), replica)
+    }
+
+    /// Plays the replica: takes one goose question and answers it with `term`.
+    async fn answer_one(replica: Receiver<Input>, term: u64) -> Receiver<Input> {
+        tokio::task::spawn_blocking(move || {
+            match replica.recv_timeout(Duration::from_secs(5)) {
+                Ok(Input::Request { request, reply }) => {
+                    assert_eq!(request, Request::Goose);
+                    let _ = reply.send(Ok(Reply::Goose { term }));
+                }
+                Ok(_) => panic!("not a goose question"),
+                Err(e) => panic!("no goose question: {e}"),
+            }
+            replica
+        })
+        .await
+        .expect("the replica side panicked")
+    }
+
+    fn ask(shared: &Arc<Shared>) -> tokio::task::JoinHandle<GooseAnswer> {
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move { GooseQueries::ask(&shared).await })
+    }
+
+    // Current-thread runtime: the spawned askers all run before the asking task does.
+    #[tokio::test]
+    async fn concurrent_questions_reach_the_replica_as_one() {
+        let (shared, replica) = node();
+        let asks: Vec<_> = (0..50).map(|_| ask(&shared)).collect();
+        let replica = answer_one(replica, 7).await;
+        for a in asks {
+            assert_eq!(a.await.unwrap(), GooseAnswer::Goose { term: 7 });
+        }
+        assert!(replica.try_recv().is_err(), "a second question was sent");
+    }
+
+    #[tokio::test]
+    async fn a_question_asked_during_an_ask_waits_for_the_next_one() {
+        let (shared, replica) = node();
+        let first = ask(&shared);
+        let (seen_tx, seen) = std::sync::mpsc::channel();
+        let (go_tx, go) = std::sync::mpsc::channel::<()>();
+        // The replica holds the first question until the second asker has joined.
+        let replica = tokio::task::spawn_blocking(move || {
+            let Ok(Input::Request { reply, .. }) = replica.recv_timeout(Duration::from_secs(5))
+            else {
+                panic!("no first goose question");
+            };
+            seen_tx.send(()).unwrap();
+            go.recv().unwrap();
+            let _ = reply.send(Ok(Reply::Goose { term: 7 }));
+            replica
+        });
+        tokio::task::spawn_blocking(move || seen.recv().unwrap())
+            .await
+            .unwrap();
+        let second = ask(&shared);
+        tokio::task::yield_now().await;
+        go_tx.send(()).unwrap();
+        let replica = replica.await.unwrap();
+        assert_eq!(first.await.unwrap(), GooseAnswer::Goose { term: 7 });
+        let replica = answer_one(replica, 8).await;
+        assert_eq!(second.await.unwrap(), GooseAnswer::Goose { term: 8 });
+        assert!(replica.try_recv().is_err());
     }
 }
