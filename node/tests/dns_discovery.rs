@@ -20,8 +20,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_duckgoose");
 const ZONE: &str = "dg.test";
 const SRV_NAME: &str = "_peer._tcp.dg.test";
 
-/// Pod ordinal → port: what the zone lists now (the test adds pods as it goes).
-type Pods = Arc<Mutex<BTreeMap<u64, u16>>>;
+/// What the zone holds now (the test adds pods as it goes).
+#[derive(Default)]
+struct Zone {
+    /// Pod ordinal → port.
+    pods: BTreeMap<u64, u16>,
+    /// The SRV name is gone (the pods' own names still resolve).
+    srv_withdrawn: bool,
+}
+
+type Pods = Arc<Mutex<Zone>>;
 
 /// A DNS server for [`ZONE`] on 127.0.0.1 (UDP), answering from `pods`; stops on drop.
 struct DnsServer {
@@ -67,7 +75,7 @@ impl DnsServer {
     }
 
     fn publish(&self, ordinal: u64, port: u16) {
-        self.pods.lock().unwrap().insert(ordinal, port);
+        self.pods.lock().unwrap().pods.insert(ordinal, port);
     }
 }
 
@@ -90,7 +98,8 @@ fn fqdn(name: &str) -> Name {
 
 /// The SRV name lists every pod; `duckgoose-N.ZONE` is 127.0.0.1 while pod N is listed;
 /// anything else does not exist.
-fn answer(query: &Message, pods: &BTreeMap<u64, u16>) -> Message {
+fn answer(query: &Message, zone: &Zone) -> Message {
+    let pods = &zone.pods;
     let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
     reply.metadata.authoritative = true;
     reply.metadata.recursion_desired = query.metadata.recursion_desired;
@@ -102,7 +111,7 @@ fn answer(query: &Message, pods: &BTreeMap<u64, u16>) -> Message {
     reply.add_query(q.clone());
     let asked = q.name.to_ascii().trim_end_matches('.').to_ascii_lowercase();
     let ttl = 1;
-    if asked == SRV_NAME.to_ascii_lowercase() && !pods.is_empty() {
+    if asked == SRV_NAME.to_ascii_lowercase() && !pods.is_empty() && !zone.srv_withdrawn {
         if q.query_type == RecordType::SRV {
             for (&ordinal, &port) in pods {
                 let srv = SRV::new(0, 0, port, fqdn(&pod_host(ordinal)));
@@ -111,8 +120,7 @@ fn answer(query: &Message, pods: &BTreeMap<u64, u16>) -> Message {
         }
         return reply;
     }
-    if let Some((&ordinal, _)) = pods.iter().find(|(o, _)| pod_host(**o) == asked) {
-        let _ = ordinal;
+    if pods.keys().any(|&o| pod_host(o) == asked) {
         if q.query_type == RecordType::A {
             let a = RData::A(A(Ipv4Addr::LOCALHOST));
             reply.add_answer(Record::from_rdata(q.name.clone(), ttl, a));
@@ -249,8 +257,21 @@ fn founders_wait_for_dns_then_find_each_other_and_a_later_pod_joins() {
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     assert!(founders.contains(&goose) || goose == 4);
 
-    // A restart reads the membership from disk: DNS may be gone by then.
-    dns.pods.lock().unwrap().clear();
+    // `duckgoose probe`, the image's health check: exit 0 only on a 2xx answer.
+    let duck = *all.iter().find(|&&id| id != goose).unwrap();
+    let probe = |id: u64| {
+        let url = format!("{}/goose", cluster.url(id));
+        run_bin(BIN, &["probe", &url], Duration::from_secs(10))
+    };
+    let (code, out, _) = probe(goose);
+    assert_eq!((code, out.as_str()), (Some(0), "goose"));
+    let (code, _, err) = probe(duck);
+    assert_eq!(code, Some(1), "a duck's 503 fails the probe: {err}");
+    assert!(err.contains("503"), "{err}");
+
+    // A restart reads the membership from disk: the SRV name may be gone by then (the
+    // members' names must still resolve: they are the members' addresses).
+    dns.pods.lock().unwrap().srv_withdrawn = true;
     cluster.kill9(2);
     cluster.spawn(2).unwrap();
     cluster.wait_serving(2);
