@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the node variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run one node.
@@ -29,6 +31,9 @@ pub enum Command {
     FindGoose(FindGooseArgs),
     /// Print a node's /status JSON.
     Status(TargetArgs),
+    /// GET a URL (e.g. `http://127.0.0.1:9900/readyz`) and exit 0 only on a 2xx answer:
+    /// a container health check for images without curl.
+    Probe(TargetArgs),
     /// Make nodes drop all Raft traffic to and from some ids.
     Partition(PartitionArgs),
     /// Undo `partition` on nodes.
@@ -90,9 +95,11 @@ pub(crate) fn parse_range(s: &str) -> Result<(u64, u64), String> {
 
 #[derive(Args, Debug, Clone)]
 pub struct NodeArgs {
-    /// This node's id (a positive integer, unique in the cluster).
-    #[arg(long, env = "DUCKGOOSE_ID", value_parser = parse_id)]
-    pub id: NodeId,
+    /// This node's id (a positive integer, unique in the cluster). With
+    /// --peers-from-dns it defaults to the host name's ordinal plus one (`duckgoose-0`
+    /// is id 1).
+    #[arg(long, env = "DUCKGOOSE_ID", value_parser = parse_id, required_unless_present = "peers_from_dns")]
+    pub id: Option<NodeId>,
     /// Address to serve HTTP on (clients, admin and peers).
     #[arg(long, env = "DUCKGOOSE_LISTEN")]
     pub listen: String,
@@ -106,6 +113,24 @@ pub struct NodeArgs {
     /// Join a running cluster through any member's URL instead of founding one.
     #[arg(long, env = "DUCKGOOSE_JOIN", conflicts_with = "peers")]
     pub join: Option<String>,
+    /// Find the founding peers, or the members to join through, in this DNS name's SRV
+    /// records (a StatefulSet's headless Service, e.g.
+    /// `_peer._tcp.duckgoose.default.svc.cluster.local`): each target's pod ordinal
+    /// gives its id. Only read on first start. See docs/node.md, "DNS discovery".
+    #[arg(long, env = "DUCKGOOSE_PEERS_FROM_DNS", conflicts_with_all = ["peers", "join"], requires = "initial_size")]
+    pub peers_from_dns: Option<String>,
+    /// With --peers-from-dns: ids 1..=N found the cluster (wait until DNS lists all of
+    /// them); a node with a higher id joins it.
+    #[arg(long, env = "DUCKGOOSE_INITIAL_SIZE", value_parser = parse_id, requires = "peers_from_dns")]
+    pub initial_size: Option<u64>,
+    /// With --peers-from-dns: ask this DNS server (IP:PORT) instead of the system's
+    /// (/etc/resolv.conf), for discovery and for peers' names. Meant for tests.
+    #[arg(long, env = "DUCKGOOSE_DNS_SERVER", requires = "peers_from_dns")]
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// With --peers-from-dns: how long to wait for DNS to list the members, in ms,
+    /// before exiting with an error.
+    #[arg(long, env = "DUCKGOOSE_DNS_WAIT_MS", default_value_t = 300_000)]
+    pub dns_wait_ms: u64,
     /// Directory for the log, term and vote (created if missing; locked while running).
     #[arg(long, env = "DUCKGOOSE_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -305,7 +330,9 @@ impl Command {
                 .urls
                 .iter_mut()
                 .for_each(|u| default_to_https(u, &a.tls_ca)),
-            Command::Status(a) => default_to_https(&mut a.url, &a.client.tls_ca),
+            Command::Status(a) | Command::Probe(a) => {
+                default_to_https(&mut a.url, &a.client.tls_ca)
+            }
             Command::Partition(a) => a
                 .urls
                 .iter_mut()
@@ -348,6 +375,7 @@ pub fn main() -> ExitCode {
         Command::Cluster(args) => runtime.block_on(crate::cluster::run(args)),
         Command::FindGoose(args) => runtime.block_on(crate::client::find_goose(args)),
         Command::Status(args) => runtime.block_on(crate::client::status(args)),
+        Command::Probe(args) => runtime.block_on(crate::client::probe(args)),
         Command::Partition(args) => runtime.block_on(crate::client::partition(args)),
         Command::Heal(args) => runtime.block_on(crate::client::heal(args)),
         Command::Add(args) => runtime.block_on(crate::client::add(args)),

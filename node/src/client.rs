@@ -249,6 +249,17 @@ pub async fn status(args: TargetArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// `duckgoose probe URL`: one GET; an error (exit 1) unless the answer is 2xx.
+pub async fn probe(args: TargetArgs) -> Result<(), String> {
+    let url = normalize(&args.url);
+    let text = expect_ok(
+        &url,
+        send(&args.client, reqwest::Method::GET, url.clone(), None).await?,
+    )?;
+    print!("{text}");
+    Ok(())
+}
+
 async fn node_status(client: &Client, url: &str) -> Result<Value, String> {
     let url = format!("{}/status", normalize(url));
     let text = expect_ok(

@@ -7,6 +7,7 @@ pub mod bodies;
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod discovery;
 pub mod fence;
 pub mod goose_queries;
 pub mod http;

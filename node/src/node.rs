@@ -10,10 +10,11 @@ use duckgoose_core::{Config, Member, Membership, Persisted, Replica};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::NodeArgs;
+use crate::discovery::{self, Discovery, Dns};
 use crate::http::{self, Limits};
 use crate::runtime::{self, Input, Shared};
 use crate::serve;
-use crate::storage::Storage;
+use crate::storage::{self, Storage};
 use crate::tls::{self, ClientTls, NodeTls, Transport};
 
 /// Inputs queued for the replica before new ones are refused with 503.
@@ -51,7 +52,19 @@ fn random_seed() -> u64 {
 pub async fn run(args: NodeArgs) -> Result<(), String> {
     init_logging(&args.log);
     let start = Instant::now();
-    let id = args.id;
+    let discovery = match &args.peers_from_dns {
+        Some(name) => Some(Discovery {
+            dns: Dns::new(args.dns_server)?,
+            name: name.clone(),
+            initial_size: args.initial_size.unwrap_or(1),
+            wait: Duration::from_millis(args.dns_wait_ms),
+        }),
+        None => None,
+    };
+    let id = match args.id {
+        Some(id) => id,
+        None => discovery::id_from_hostname()?,
+    };
 
     // Security first: never serve an open node beyond this machine.
     let listen = resolve(&args.listen)?;
@@ -98,19 +111,37 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
              in clear text; set --tls-cert and --tls-key"
         );
     }
-    let transport = match &tls {
-        Some(tls) => Transport {
-            tls: true,
-            require_client_cert: tls.mutual,
-            peer_client: runtime::peer_client(&tls.client)?,
-        },
-        None => Transport::plain(),
+    // Peers found through DNS are reached through the same resolver.
+    let resolver = discovery.as_ref().map(|d| d.dns.http_resolver());
+    let client_tls = tls.as_ref().map(|t| t.client.clone()).unwrap_or_default();
+    let mut peer_client = runtime::peer_client_builder(&client_tls);
+    if let Some(resolver) = &resolver {
+        peer_client = peer_client.dns_resolver(resolver.clone());
+    }
+    let transport = Transport {
+        tls: tls.is_some(),
+        require_client_cert: tls.as_ref().is_some_and(|t| t.mutual),
+        peer_client: peer_client
+            .build()
+            .map_err(|e| format!("cannot build the peer HTTP client: {e}"))?,
     };
 
+    let joining = args.join.is_some() || discovery.as_ref().is_some_and(|d| !d.is_founder(id));
+    let founding_peers = match &discovery {
+        Some(d) if d.is_founder(id) && storage::is_new(&args.data_dir) => {
+            d.founders(id, &advertise).await?
+        }
+        Some(_) => Vec::new(),
+        None => args.peers.clone(),
+    };
     let mut members = vec![Member::new(id, advertise.clone())];
-    members.extend(args.peers.iter().map(|p| Member::new(p.id, p.addr.clone())));
+    members.extend(
+        founding_peers
+            .iter()
+            .map(|p| Member::new(p.id, p.addr.clone())),
+    );
     let flag_membership = Membership::new(members);
-    let initial = if args.join.is_some() {
+    let initial = if joining {
         Persisted::empty()
     } else {
         Persisted::bootstrap(flag_membership.clone())
@@ -134,7 +165,8 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             entries = persisted.log.len(),
             "resuming from disk"
         );
-        if args.join.is_none()
+        if !joining
+            && discovery.is_none()
             && disk_membership
                 .as_ref()
                 .is_some_and(|m| *m != flag_membership)
@@ -145,7 +177,20 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             );
         }
     }
-    let needs_join = args.join.is_some() && persisted.log.is_empty();
+    let needs_join = joining && persisted.log.is_empty();
+    let join_urls = match (&args.join, &discovery) {
+        _ if !needs_join => Vec::new(),
+        (Some(url), _) => vec![url.clone()],
+        (None, Some(d)) => {
+            let scheme = transport.scheme();
+            d.members_to_join(id)
+                .await?
+                .into_iter()
+                .map(|addr| format!("{scheme}://{addr}"))
+                .collect()
+        }
+        (None, None) => Vec::new(),
+    };
 
     let mut config = Config::new(id, args.seed.unwrap_or_else(random_seed));
     config.heartbeat_interval = args.heartbeat_ms;
@@ -196,11 +241,11 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         tls::watch(tls.identity.clone(), id);
     }
 
-    if needs_join && let Some(join) = args.join.clone() {
-        let client_tls = tls.as_ref().map(|t| t.client.clone()).unwrap_or_default();
+    if !join_urls.is_empty() {
         tokio::spawn(join_cluster(
             client_tls,
-            join,
+            resolver,
+            join_urls,
             id,
             advertise,
             args.token.clone(),
@@ -371,28 +416,39 @@ pub async fn shutdown_signal() {
 }
 
 /// Asks the cluster to add this node, retrying until a member says it is done. The
-/// request goes to any member; a duck forwards it to the goose. A `307` (from a node
+/// request goes to any member (each retry to the next of `urls`); a duck forwards it to
+/// the goose. A `307` (from a node
 /// that redirects instead) is followed here, not by the HTTP client, which drops the
 /// bearer token when the port changes.
 async fn join_cluster(
     tls: ClientTls,
-    url: String,
+    resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
+    urls: Vec<String>,
     id: u64,
     advertise: String,
     token: Option<String>,
 ) {
-    let client = tls
-        .builder()
+    let mut builder = tls.builder();
+    if let Some(resolver) = resolver {
+        builder = builder.dns_resolver(resolver);
+    }
+    let client = builder
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(2))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default();
-    let first = format!("{}/admin/members", crate::client::normalize(&url));
+    let endpoints: Vec<String> = urls
+        .iter()
+        .map(|url| format!("{}/admin/members", crate::client::normalize(url)))
+        .collect();
+    let Some(mut target) = endpoints.first().cloned() else {
+        return;
+    };
+    let mut attempt = 0;
     let body = serde_json::json!({ "id": id, "addr": advertise }).to_string();
     let mut delay = Duration::from_millis(200);
-    let mut target = first.clone();
     let mut redirects = 0;
     loop {
         let mut req = client
@@ -451,8 +507,10 @@ async fn join_cluster(
             }
             Err(e) => tracing::warn!(node = id, "cannot reach {target} to join: {e}"),
         }
-        // Start over at the member we were given: the goose we were sent to may be gone.
-        target = first.clone();
+        // Start over at a member we were given (the next one): the goose we were sent to
+        // may be gone.
+        attempt += 1;
+        target = endpoints[attempt % endpoints.len()].clone();
         redirects = 0;
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(2));

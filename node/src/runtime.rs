@@ -582,14 +582,19 @@ fn log_event(id: NodeId, event: &Event) {
 /// forwards to the goose), verifying peers and presenting this node's identity as `tls`
 /// says. Its 1 s timeout suits Raft; a caller that waits longer sets its own per request.
 pub fn peer_client(tls: &crate::tls::ClientTls) -> Result<reqwest::Client, String> {
+    peer_client_builder(tls)
+        .build()
+        .map_err(|e| format!("cannot build the peer HTTP client: {e}"))
+}
+
+/// [`peer_client`]'s settings, for a caller that adds its own (a DNS resolver).
+pub fn peer_client_builder(tls: &crate::tls::ClientTls) -> reqwest::ClientBuilder {
     tls.builder()
         .no_proxy()
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_millis(300))
         .timeout(Duration::from_millis(1000))
         .pool_max_idle_per_host(2)
-        .build()
-        .map_err(|e| format!("cannot build the peer HTTP client: {e}"))
 }
 
 /// One queue and one stream task ([`crate::peer_stream::outbound`]) per peer.

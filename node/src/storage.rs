@@ -221,6 +221,11 @@ impl fmt::Debug for Storage {
     }
 }
 
+/// Whether `dir` holds no node state yet (a first start).
+pub fn is_new(dir: &Path) -> bool {
+    !dir.join(WAL_FILE).exists()
+}
+
 impl Storage {
     /// Opens (creating if needed) the data directory of node `id`. `initial` is what a new
     /// directory starts with (the bootstrap log for a founder, empty for a joiner).

@@ -68,6 +68,8 @@ pub struct Proc {
     /// `--tls-cert` and `--tls-key`, in a TLS cluster.
     pub tls_files: Option<(PathBuf, PathBuf)>,
     pub args: Vec<String>,
+    /// Environment variables set for the process (e.g. `HOSTNAME`).
+    pub env: Vec<(String, String)>,
     pub child: Option<Child>,
     pub state: State,
     /// Starts so far.
@@ -263,6 +265,7 @@ impl Cluster {
                 dir,
                 tls_files,
                 args,
+                env: Vec::new(),
                 child: None,
                 state: State::Down,
                 starts: 0,
@@ -388,6 +391,7 @@ impl Cluster {
             .env_remove("DUCKGOOSE_TLS_KEY")
             .env_remove("DUCKGOOSE_TLS_CA")
             .env("DUCKGOOSE_LOG", "info")
+            .envs(p.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
