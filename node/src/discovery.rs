@@ -182,7 +182,9 @@ impl Discovery {
                 }
             })
             .await?;
-        let own = &founders[&id];
+        let own = founders
+            .get(&id)
+            .ok_or_else(|| format!("DNS does not list node {id} itself"))?;
         if !own.eq_ignore_ascii_case(advertise) {
             return Err(format!(
                 "DNS lists node {id} as {own} but --advertise is {advertise}: every founder \
