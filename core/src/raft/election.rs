@@ -259,8 +259,12 @@ impl<C: Clone> Raft<C> {
     /// RequestVote in our current term (the term rules in `step` have already run).
     pub(super) fn on_vote(&mut self, from: NodeId, last_index: Index, last_term: Term) {
         let refusal = match self.core.voted_for {
+            // The broken variant: a follower grants every candidate (a candidate still
+            // keeps its vote for itself).
             Some(voted_for)
-                if voted_for != from && !self.core.config.breaks(UnsafeVariant::GrantTwoVotes) =>
+                if voted_for != from
+                    && (voted_for == self.id()
+                        || !self.core.config.breaks(UnsafeVariant::GrantTwoVotes)) =>
             {
                 Some(DenyReason::AlreadyVoted { voted_for })
             }

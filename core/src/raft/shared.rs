@@ -119,7 +119,11 @@ impl<C: Clone> Core<C> {
 
     pub(super) fn set_vote(&mut self, candidate: NodeId) {
         debug_assert!(
-            self.voted_for.is_none() || self.voted_for == Some(candidate),
+            self.voted_for.is_none()
+                || self.voted_for == Some(candidate)
+                || self
+                    .config
+                    .breaks(crate::config::UnsafeVariant::GrantTwoVotes),
             "one vote per term"
         );
         self.voted_for = Some(candidate);
