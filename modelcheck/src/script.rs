@@ -38,10 +38,10 @@ fn flag(b: bool) -> u8 {
 fn entries(list: &[Entry]) -> String {
     let one = |e: &Entry| match &e.command {
         Command::App(_) => format!("{}@{}", e.index, e.term),
-        Command::Noop => format!("{}@{}:noop", e.index, e.term),
+        Command::Noop => format!("{}@{}_noop", e.index, e.term),
         Command::Config(m) => {
             let ids: Vec<String> = m.ids().map(|i| i.to_string()).collect();
-            format!("{}@{}:config={}", e.index, e.term, ids.join("."))
+            format!("{}@{}_config_{}", e.index, e.term, ids.join("."))
         }
     };
     list.iter().map(one).collect::<Vec<_>>().join("/")
