@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{Millis, NodeId};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Config {
     pub id: NodeId,
@@ -27,6 +27,37 @@ pub struct Config {
     pub max_entries_per_message: usize,
     /// Seed for the election-timeout jitter. Drivers give each node its own.
     pub seed: u64,
+    /// A deliberately broken protocol rule, for showing that the model checker catches
+    /// it (`modelcheck/`). Only with the `unsafe-variants` feature; drivers refuse any
+    /// config that sets it (`runs_unsafe_variant`).
+    #[cfg(feature = "unsafe-variants")]
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub unsafe_variant: Option<UnsafeVariant>,
+}
+
+/// Known-unsafe departures from Raft, each breaking one safety argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnsafeVariant {
+    /// Commit an entry of an earlier term once a quorum holds it (Raft §5.4.2's Figure 8).
+    CommitEarlierTermByCount,
+    /// Grant a vote to every candidate of a term, not only the first.
+    GrantTwoVotes,
+    /// Restart with no vote recorded for the current term.
+    ForgetVoteOnRestart,
+    /// Grant votes whatever the candidate's log (no up-to-date check, §5.4.1).
+    SkipLogUpToDateCheck,
+    /// Answer goose at once, without a heartbeat round started after the question.
+    GooseWithoutRound,
+}
+
+impl UnsafeVariant {
+    pub const ALL: [UnsafeVariant; 5] = [
+        UnsafeVariant::CommitEarlierTermByCount,
+        UnsafeVariant::GrantTwoVotes,
+        UnsafeVariant::ForgetVoteOnRestart,
+        UnsafeVariant::SkipLogUpToDateCheck,
+        UnsafeVariant::GooseWithoutRound,
+    ];
 }
 
 impl Config {
@@ -41,6 +72,29 @@ impl Config {
             check_quorum: true,
             max_entries_per_message: 64,
             seed,
+            #[cfg(feature = "unsafe-variants")]
+            unsafe_variant: None,
+        }
+    }
+
+    /// True when this config switches on a deliberately unsafe protocol variant: a real
+    /// node must refuse to run it. Always false without the `unsafe-variants` feature.
+    pub fn runs_unsafe_variant(&self) -> bool {
+        #[cfg(feature = "unsafe-variants")]
+        return self.unsafe_variant.is_some();
+        #[cfg(not(feature = "unsafe-variants"))]
+        false
+    }
+
+    /// Whether `variant` is switched on (never, without the feature: compiled away).
+    #[inline]
+    pub(crate) fn breaks(&self, variant: UnsafeVariant) -> bool {
+        #[cfg(feature = "unsafe-variants")]
+        return self.unsafe_variant == Some(variant);
+        #[cfg(not(feature = "unsafe-variants"))]
+        {
+            let _ = variant;
+            false
         }
     }
 

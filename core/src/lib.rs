@@ -37,7 +37,7 @@ pub mod replica;
 pub mod rng;
 pub mod types;
 
-pub use config::Config;
+pub use config::{Config, UnsafeVariant};
 pub use entry::{Command, Entry};
 pub use events::{DenyReason, Event, Role, RoleReason};
 pub use kv::{Kv, Op, Output};

@@ -7,7 +7,7 @@ use crate::entry::{Command, Entry};
 use crate::kv::Op;
 use crate::types::{Index, Membership, Term};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Log<C = Op> {
     /// `entries[i]` has index `i + 1`: no compaction, so the log always starts at 1.
     entries: Vec<Entry<C>>,

@@ -16,7 +16,7 @@ use crate::types::{Index, MAX_TERM, NodeId, Term};
 /// given moment: that is how a goose query is confirmed (ReadIndex, thesis §6.4).
 pub type Round = u64;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Message<C = Op> {
     pub from: NodeId,
@@ -25,7 +25,7 @@ pub struct Message<C = Op> {
     pub body: Body<C>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum Body<C = Op> {
     /// "Would you vote for me in `term`?" Changes nothing at the receiver (thesis §9.6).
@@ -62,7 +62,7 @@ pub enum Body<C = Op> {
     TimeoutNow,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum AppendResult {
     /// The follower's log matches the leader's through `match_index`.

@@ -4,7 +4,7 @@
 use crate::message::Round;
 use crate::types::Index;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mode {
     /// We do not know where the follower's log diverges: send one Append at a time.
     Probe,
@@ -12,7 +12,7 @@ pub enum Mode {
     Replicate,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Progress {
     /// Highest index known to match the leader's log.
     pub match_index: Index,

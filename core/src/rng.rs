@@ -4,7 +4,7 @@
 use rand_core::{Rng as _, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rng(Xoshiro256PlusPlus);
 
 impl Rng {
@@ -30,5 +30,16 @@ impl Rng {
     /// True with probability `ppm` parts per million.
     pub fn chance_ppm(&mut self, ppm: u32) -> bool {
         self.below(1_000_000) < ppm as u64
+    }
+}
+
+/// Equal generators give equal draws, so hashing the next few draws (of a copy) is a
+/// hash consistent with `Eq` (xoshiro keeps its state private).
+impl core::hash::Hash for Rng {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        let mut copy = self.clone();
+        for _ in 0..4 {
+            state.write_u64(copy.next_u64());
+        }
     }
 }

@@ -196,6 +196,10 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     config.heartbeat_interval = args.heartbeat_ms;
     config.election_timeout_min = args.election_ms.0;
     config.election_timeout_max = args.election_ms.1;
+    if config.runs_unsafe_variant() {
+        // Only the model checker builds the core with its broken variants switched on.
+        return Err("refusing a config with a deliberately unsafe protocol variant".into());
+    }
     let replica = Replica::new(config, persisted, 0, args.request_timeout_ms)
         .map_err(|e| format!("bad timing flags: {e}"))?;
 

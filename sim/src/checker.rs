@@ -100,7 +100,7 @@ impl core::fmt::Display for Invariant {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Violation {
     pub invariant: Invariant,
     pub detail: String,
@@ -109,12 +109,18 @@ pub struct Violation {
 /// A global, monotonically increasing position in the simulation.
 pub type Seq = u64;
 
-#[derive(Default)]
+/// `Clone + Eq + Hash` so that the model checker (`modelcheck/`) can carry it in each
+/// state as the history the properties need.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Checker {
     leaders: Map<Term, (NodeId, Seq)>,
     entries: Map<(Index, Term), (Term, u64)>,
     /// The committed log as applied anywhere: (term, command hash) per index.
     committed: Vec<(Term, u64)>,
+    /// Per index, the term of the node that applied it first: the term it was committed
+    /// in (the leader that commits an entry applies it in the same step, before anyone
+    /// else can learn of the commit).
+    committed_in: Vec<Term>,
     goose_by_term: Map<Term, NodeId>,
     /// Highest term among goose answers already delivered.
     max_goose_term_answered: Term,
@@ -136,6 +142,25 @@ impl Checker {
 
     pub fn committed_len(&self) -> Index {
         self.committed.len() as Index
+    }
+
+    /// Replaces every position the checker holds by `renumber(position)`. The checker
+    /// only compares positions with each other and with later ones, so a renumbering
+    /// that keeps their order (and keeps them below what comes next) changes no verdict:
+    /// the model checker uses it to fold states that differ only in positions.
+    pub fn renumber(&mut self, mut renumber: impl FnMut(Seq) -> Seq) {
+        for (_, (_, at)) in self.leaders.iter_mut() {
+            *at = renumber(*at);
+        }
+        for (_, sent) in self.acks.iter_mut() {
+            *sent = renumber(*sent);
+        }
+    }
+
+    /// Every position the checker holds (see `renumber`).
+    pub fn positions(&self) -> impl Iterator<Item = Seq> + '_ {
+        let elected = self.leaders.values().map(|&(_, at)| at);
+        elected.chain(self.acks.values().copied())
     }
 
     fn fail(&mut self, invariant: Invariant, detail: String) {
@@ -178,6 +203,11 @@ impl Checker {
         self.leaders.insert(term, (id, at));
         for (i, &(committed_term, hash)) in self.committed.iter().enumerate() {
             let index = i as Index + 1;
+            // Leader completeness binds leaders of later terms only: a candidate of an
+            // older term may still win late (a delayed vote) and needs none of it.
+            if self.committed_in[i] >= term {
+                continue;
+            }
             let ours = node
                 .log()
                 .get(index)
@@ -218,7 +248,8 @@ impl Checker {
     }
 
     /// `node` applied these entries to its state machine, in order.
-    pub fn on_applied(&mut self, node: NodeId, entries: &[Entry]) {
+    pub fn on_applied(&mut self, raft: &Raft, entries: &[Entry]) {
+        let (node, node_term) = (raft.id(), raft.term());
         for entry in entries {
             let value = (entry.term, command_hash(&entry.command));
             let position = (entry.index - 1) as usize;
@@ -231,7 +262,10 @@ impl Checker {
                         entry.index, entry.term, entry.index
                     ),
                 ),
-                None if position == self.committed.len() => self.committed.push(value),
+                None if position == self.committed.len() => {
+                    self.committed.push(value);
+                    self.committed_in.push(node_term);
+                }
                 None => self.fail(
                     Invariant::StateMachineSafety,
                     format!(

@@ -660,7 +660,9 @@ impl Cluster {
             self.trace
                 .record(now, || TraceKind::Node { node: id, event });
         }
-        self.checker.on_applied(id, &applied);
+        if let Some(raft) = self.nodes[&id].replica.as_ref().map(|r| r.raft()) {
+            self.checker.on_applied(raft, &applied);
+        }
         // Nodes we asked to leave, dropped by a newly committed membership.
         let mut departed = Vec::new();
         for entry in &applied {

@@ -23,8 +23,8 @@ use std::error::Error;
 use std::fmt::Write as _;
 
 use duckgoose_core::{
-    AppendResult, Body, Entry, Event, Index, Member, Membership, MembershipChange, Message, Millis,
-    NodeId, Persisted, Raft, ReadOutcome, Reply, Request, Role, Term,
+    AppendResult, Body, Command, Config, Entry, Event, Index, Member, Membership, MembershipChange,
+    Message, Millis, NodeId, Persisted, Raft, ReadOutcome, Reply, Request, Role, Term,
 };
 use duckgoose_sim::trace::{TraceEvent, TraceKind, TraceMode};
 use duckgoose_sim::{Cluster, NodeStatus, text};
@@ -306,6 +306,8 @@ fn fmt_log(r: &Raft) -> String {
 /// delivered in order, instantly; time moves only when the script says so.
 struct Net {
     nodes: BTreeMap<NodeId, Raft>,
+    /// What each node persisted (kept by `ready`), and its config: for `crash`/`restart`.
+    disks: BTreeMap<NodeId, (Config, Persisted)>,
     now: Millis,
     cut: BTreeSet<(NodeId, NodeId)>,
     /// Sent, not yet delivered.
@@ -321,6 +323,7 @@ impl Net {
     fn new() -> Net {
         Net {
             nodes: BTreeMap::new(),
+            disks: BTreeMap::new(),
             now: 0,
             cut: BTreeSet::new(),
             mailbox: VecDeque::new(),
@@ -342,6 +345,15 @@ impl Net {
     fn ready(&mut self, id: NodeId, full: bool) -> Drained {
         let raft = self.nodes.get_mut(&id).expect("known node");
         let ready = raft.drain();
+        if let Some((_, disk)) = self.disks.get_mut(&id) {
+            if let Some(h) = &ready.hard_state {
+                (disk.term, disk.voted_for) = (h.term, h.voted_for);
+            }
+            if let Some(w) = &ready.log_write {
+                disk.log.truncate((w.truncate_from - 1) as usize);
+                disk.log.extend(w.entries.iter().cloned());
+            }
+        }
         self.print_ready(id, &ready, full);
         self.mailbox.extend(ready.messages.iter().cloned());
         ready
@@ -502,6 +514,8 @@ impl Net {
                     })
                     .transpose()?;
                 let seed: Option<u64> = a.key("seed")?;
+                let heartbeat: Option<Millis> = a.key("heartbeat")?;
+                let batch: Option<usize> = a.key("batch")?;
                 let at: Millis = a.key("at")?.unwrap_or(self.now);
                 for &id in &ids {
                     let mut c = duckgoose_tests::config(id);
@@ -513,6 +527,8 @@ impl Net {
                     if let Some(s) = seed {
                         c.seed = s;
                     }
+                    c.heartbeat_interval = heartbeat.unwrap_or(c.heartbeat_interval);
+                    c.max_entries_per_message = batch.unwrap_or(c.max_entries_per_message);
                     let mut p = if empty {
                         Persisted::empty()
                     } else {
@@ -523,8 +539,9 @@ impl Net {
                     for (i, &t) in terms.iter().enumerate() {
                         p.log.push(duckgoose_tests::entry(i as Index + 2, t));
                     }
-                    let r = Raft::new(c, p, at).map_err(|e| format!("{e:?}"))?;
+                    let r = Raft::new(c.clone(), p.clone(), at).map_err(|e| format!("{e:?}"))?;
                     self.nodes.insert(id, r);
+                    self.disks.insert(id, (c, p));
                 }
                 Ok(String::new())
             }
@@ -546,6 +563,25 @@ impl Net {
                     let r = self.node(id)?;
                     let (_, at) = r.election_timer().ok_or("a leader has no election timer")?;
                     r.tick(at - early);
+                }
+                Ok(String::new())
+            }
+            // crash ID...: the nodes stop; what they persisted (through `ready`) stays.
+            "crash" => {
+                for id in a.ids(std::iter::empty())? {
+                    self.nodes
+                        .remove(&id)
+                        .ok_or_else(|| format!("no node {id} up"))?;
+                }
+                Ok(String::new())
+            }
+            // restart ID... [at=MS]: the nodes start again from what they persisted.
+            "restart" => {
+                let at: Millis = a.key("at")?.unwrap_or(self.now);
+                for id in a.ids(std::iter::empty())? {
+                    let (c, p) = self.disks.get(&id).ok_or_else(|| format!("no node {id}"))?;
+                    let r = Raft::new(c.clone(), p.clone(), at).map_err(|e| format!("{e:?}"))?;
+                    self.nodes.insert(id, r);
                 }
                 Ok(String::new())
             }
@@ -609,8 +645,18 @@ impl Net {
                             Some(list) => list
                                 .split('/')
                                 .map(|e| {
-                                    let (i, t) = position(e)?;
-                                    Ok(duckgoose_tests::entry(i, t))
+                                    // I@T is a put; I@T_noop and I@T_config_1.2.3 the others.
+                                    let (pos, kind) = e.split_once('_').unwrap_or((e, ""));
+                                    let (i, t) = position(pos)?;
+                                    let mut entry = duckgoose_tests::entry(i, t);
+                                    if kind == "noop" {
+                                        entry.command = Command::Noop;
+                                    } else if let Some(ids) = kind.strip_prefix("config_") {
+                                        let ids: Vec<NodeId> =
+                                            ids.split('.').map(num).collect::<Res<_>>()?;
+                                        entry.command = Command::Config(Membership::from_ids(ids));
+                                    }
+                                    Ok(entry)
                                 })
                                 .collect::<Res<Vec<Entry>>>()?,
                             None => Vec::new(),
@@ -1098,6 +1144,7 @@ scripts!(
     goose,
     log_replication,
     membership,
+    modelcheck,
     partition_story,
     prevote,
     safety,

@@ -2,6 +2,7 @@
 //! stickiness (thesis §4.2.3). Vote replies are routed to the (pre-)candidate by `step`.
 
 use super::{Raft, RoleState};
+use crate::config::UnsafeVariant;
 use crate::events::{DenyReason, Event, Role, RoleReason};
 use crate::message::{Body, Message};
 use crate::quorum::{VoteResult, tally};
@@ -212,6 +213,9 @@ impl<C: Clone> Raft<C> {
 
     fn log_behind(&self, last_index: Index, last_term: Term) -> Option<DenyReason> {
         let log = &self.core.log;
+        if self.core.config.breaks(UnsafeVariant::SkipLogUpToDateCheck) {
+            return None;
+        }
         (!log.is_up_to_date(last_term, last_index)).then(|| DenyReason::LogBehind {
             candidate_last_term: last_term,
             candidate_last_index: last_index,
@@ -255,7 +259,15 @@ impl<C: Clone> Raft<C> {
     /// RequestVote in our current term (the term rules in `step` have already run).
     pub(super) fn on_vote(&mut self, from: NodeId, last_index: Index, last_term: Term) {
         let refusal = match self.core.voted_for {
-            Some(voted_for) if voted_for != from => Some(DenyReason::AlreadyVoted { voted_for }),
+            // The broken variant: a follower grants every candidate (a candidate still
+            // keeps its vote for itself).
+            Some(voted_for)
+                if voted_for != from
+                    && (voted_for == self.id()
+                        || !self.core.config.breaks(UnsafeVariant::GrantTwoVotes)) =>
+            {
+                Some(DenyReason::AlreadyVoted { voted_for })
+            }
             _ => self.log_behind(last_index, last_term),
         };
         let term = self.core.term;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::leader::Leading;
 use super::{Raft, RoleState};
+use crate::config::UnsafeVariant;
 use crate::message::Round;
 use crate::quorum::quorum_value;
 use crate::types::{Index, Millis, NodeId, Term};
@@ -23,7 +24,7 @@ use crate::types::{Index, Millis, NodeId, Term};
 /// A confirmed query: this node was the goose of `term`, and `index` was committed, at
 /// some moment between the query's arrival and this answer. A linearizable read may be
 /// served once entries through `index` are applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Confirmed {
     pub term: Term,
@@ -55,7 +56,7 @@ impl fmt::Display for DuckReason {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct ReadOutcome {
     /// The driver's tag for the query.
@@ -63,7 +64,7 @@ pub struct ReadOutcome {
     pub result: Result<Confirmed, DuckReason>,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct PendingQuery {
     ctx: u64,
     /// Commit index when the query (effectively) arrived.
@@ -77,7 +78,7 @@ struct PendingQuery {
 }
 
 /// A leader's heartbeat rounds and the queries waiting on them.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(super) struct Rounds {
     current: Round,
     /// Start times of rounds not yet confirmed (bounded; oldest dropped first).
@@ -94,6 +95,20 @@ pub(super) struct Rounds {
 const MAX_TRACKED_ROUNDS: usize = 64;
 
 impl Rounds {
+    #[cfg(feature = "unsafe-variants")]
+    pub(super) fn rebase_clock(&mut self, shift: impl Fn(Millis) -> Millis) {
+        for (_, at) in &mut self.started {
+            *at = shift(*at);
+        }
+        self.confirmed_started_at = self.confirmed_started_at.map(&shift);
+        for (_, deadline) in &mut self.awaiting_commit {
+            *deadline = shift(*deadline);
+        }
+        for query in &mut self.pending {
+            query.deadline = shift(query.deadline);
+        }
+    }
+
     pub(super) fn current(&self) -> Round {
         self.current
     }
@@ -263,6 +278,11 @@ impl<C: Clone> Leading<'_, C> {
         if core.commit_index < self.leader.term_start {
             // The commit index is not trustworthy until our own no-op commits.
             self.leader.rounds.awaiting_commit.push((ctx, deadline));
+            return;
+        }
+        if core.config.breaks(UnsafeVariant::GooseWithoutRound) {
+            let (term, index) = (core.term, core.commit_index);
+            core.answer(ctx, Ok(Confirmed { term, index }));
             return;
         }
         self.leader.rounds.enqueue(ctx, core.commit_index, deadline);

@@ -15,7 +15,7 @@ use crate::events::RoleReason;
 use crate::progress::Progress;
 use crate::types::{Index, Map, Millis, NodeId};
 
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Leader {
     pub(super) progress: Map<NodeId, Progress>,
     /// Index of this term's no-op: committing it makes the leader able to commit now.

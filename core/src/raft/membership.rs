@@ -11,7 +11,7 @@ use crate::message::Body;
 use crate::progress::Progress;
 use crate::types::{Index, Member, NodeId};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MembershipChange {
     Add(Member),

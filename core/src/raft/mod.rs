@@ -17,6 +17,8 @@ mod election;
 mod goose;
 mod leader;
 mod membership;
+#[cfg(feature = "unsafe-variants")]
+mod model;
 mod ready;
 mod replication;
 mod shared;
@@ -30,7 +32,7 @@ use core::ops::ControlFlow;
 #[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, UnsafeVariant};
 use crate::entry::{Command, Entry};
 use crate::events::{Event, Role, RoleReason};
 use crate::kv::Op;
@@ -47,7 +49,7 @@ pub use membership::MembershipChange;
 pub use ready::{HardState, LogWrite, Ready, Released};
 
 /// What a node must find on disk when it starts (Raft Figure 2's persistent state).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub struct Persisted<C = Op> {
     pub term: Term,
@@ -139,7 +141,7 @@ impl fmt::Display for ProposeError {
 impl std::error::Error for ProposeError {}
 
 /// Role-specific state: what only a candidate or only a leader needs.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum RoleState {
     Follower,
     PreCandidate { votes: Map<NodeId, bool> },
@@ -147,6 +149,9 @@ enum RoleState {
     Leader(Box<Leader>),
 }
 
+/// `Clone + Eq + Hash` so that a model checker can store, compare and fingerprint whole
+/// node states (the `modelcheck` crate).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Raft<C = Op> {
     core: Core<C>,
     state: RoleState,
@@ -173,6 +178,9 @@ impl<C: Clone> Raft<C> {
     pub fn new(config: Config, persisted: Persisted<C>, now: Millis) -> Result<Self, ConfigError> {
         config.validate()?;
         let rng = Rng::new(config.seed);
+        let voted_for = persisted
+            .voted_for
+            .filter(|_| !config.breaks(UnsafeVariant::ForgetVoteOnRestart));
         let log = Log::from_entries(persisted.log);
         // The bootstrap entry is identical on every founder: committed by construction.
         let commit_index = if log.term_at(1) == Some(0) { 1 } else { 0 };
@@ -181,7 +189,7 @@ impl<C: Clone> Raft<C> {
             rng,
             now,
             term: persisted.term,
-            voted_for: persisted.voted_for,
+            voted_for,
             commit_index,
             handed_out: 0,
             // What we start from was read from disk.

@@ -7,6 +7,7 @@ use core::ops::{ControlFlow, Range};
 
 use super::leader::{Flow, Leading};
 use super::{ProposeError, Raft, RoleState};
+use crate::config::UnsafeVariant;
 use crate::entry::{Command, Entry};
 use crate::events::{Event, RoleReason};
 use crate::log::AppendOutcome;
@@ -309,10 +310,16 @@ impl<C: Clone> Leading<'_, C> {
                 progress.get(&id).map_or(0, |p| p.match_index)
             }
         });
-        if candidate <= core.commit_index || core.log.term_at(candidate) != Some(core.term) {
+        let own_term = core.log.term_at(candidate) == Some(core.term);
+        let by_count = core.config.breaks(UnsafeVariant::CommitEarlierTermByCount);
+        if candidate <= core.commit_index || !(own_term || by_count) {
             return ControlFlow::Continue(());
         }
         core.advance_commit(candidate);
+        if !own_term {
+            // The broken variant: committed by counting, without the term's own entry.
+            return ControlFlow::Continue(());
+        }
         self.on_leader_commit()
     }
 }

@@ -13,7 +13,7 @@ use crate::rng::Rng;
 use crate::types::{Index, Membership, Millis, NodeId, Term};
 
 /// What a node produced since the last `ready()`, waiting to be handed out.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Outbox<C> {
     pub(super) messages: Vec<Message<C>>,
     pub(super) reads: Vec<ReadOutcome>,
@@ -36,6 +36,7 @@ impl<C> Outbox<C> {
     }
 }
 
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(super) struct Core<C> {
     pub(super) config: Config,
     pub(super) rng: Rng,
@@ -118,7 +119,11 @@ impl<C: Clone> Core<C> {
 
     pub(super) fn set_vote(&mut self, candidate: NodeId) {
         debug_assert!(
-            self.voted_for.is_none() || self.voted_for == Some(candidate),
+            self.voted_for.is_none()
+                || self.voted_for == Some(candidate)
+                || self
+                    .config
+                    .breaks(crate::config::UnsafeVariant::GrantTwoVotes),
             "one vote per term"
         );
         self.voted_for = Some(candidate);

@@ -10,7 +10,7 @@ use crate::events::{Event, RoleReason};
 use crate::message::Body;
 use crate::types::{Millis, NodeId};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) struct Transfer {
     pub(super) to: NodeId,
     pub(super) deadline: Millis,
