@@ -78,6 +78,7 @@ impl<C: Clone> Raft<C> {
         if entries
             .iter()
             .take_while(|e| e.index <= commit)
+            .filter(|e| e.index >= self.core.log.first_index())
             .any(|e| self.core.log.term_at(e.index) != Some(e.term))
         {
             self.core.refuse(from, Malformed::ContradictsCommitted);
