@@ -25,6 +25,8 @@ pub struct Config {
     pub check_quorum: bool,
     /// Cap on entries per Append, to bound message size.
     pub max_entries_per_message: usize,
+    /// Cap on the state bytes per InstallSnapshot chunk, to bound message size.
+    pub max_snapshot_chunk_bytes: usize,
     /// Seed for the election-timeout jitter. Drivers give each node its own.
     pub seed: u64,
     /// A deliberately broken protocol rule, for showing that the model checker catches
@@ -71,6 +73,7 @@ impl Config {
             pre_vote: true,
             check_quorum: true,
             max_entries_per_message: 64,
+            max_snapshot_chunk_bytes: 64 * 1024,
             seed,
             #[cfg(feature = "unsafe-variants")]
             unsafe_variant: None,
@@ -108,7 +111,7 @@ impl Config {
         if self.election_timeout_max <= self.election_timeout_min {
             return Err(ConfigError::EmptyElectionRange);
         }
-        if self.max_entries_per_message == 0 {
+        if self.max_entries_per_message == 0 || self.max_snapshot_chunk_bytes == 0 {
             return Err(ConfigError::ZeroBatch);
         }
         Ok(())
@@ -121,6 +124,8 @@ pub enum ConfigError {
     HeartbeatNotBelowElectionTimeout,
     EmptyElectionRange,
     ZeroBatch,
+    /// The persisted log has a gap after the persisted snapshot.
+    LogDoesNotFollowSnapshot,
 }
 
 impl fmt::Display for ConfigError {
@@ -131,7 +136,12 @@ impl fmt::Display for ConfigError {
                 "heartbeat interval must be positive and below the minimum election timeout"
             }
             ConfigError::EmptyElectionRange => "maximum election timeout must be above the minimum",
-            ConfigError::ZeroBatch => "max entries per message must be positive",
+            ConfigError::ZeroBatch => {
+                "max entries per message and max snapshot chunk bytes must be positive"
+            }
+            ConfigError::LogDoesNotFollowSnapshot => {
+                "the persisted log does not continue right after the persisted snapshot"
+            }
         })
     }
 }

@@ -72,6 +72,11 @@ pub enum Event {
         from: NodeId,
         reason: Malformed,
     },
+    /// A snapshot from the leader replaced the log through `index` (of `term`).
+    SnapshotInstalled {
+        index: Index,
+        term: Term,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -248,6 +253,12 @@ impl fmt::Display for Event {
             Event::TransferAborted { to } => write!(f, "gave up transferring leadership to {to}"),
             Event::MessageRefused { from, reason } => {
                 write!(f, "refused a message from {from}: {reason}")
+            }
+            Event::SnapshotInstalled { index, term } => {
+                write!(
+                    f,
+                    "installed the leader's snapshot through index {index} (term {term})"
+                )
             }
         }
     }

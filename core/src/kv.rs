@@ -85,6 +85,24 @@ impl Op {
     }
 }
 
+/// Why `Kv::decode` refused a snapshot's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecodeError {
+    /// Not the magic prefix of this encoding (or of its version).
+    BadMagic,
+    /// The bytes end inside a field.
+    Truncated,
+    /// A key or value is not UTF-8.
+    NotUtf8,
+    /// Keys must strictly ascend: the encoding of a state is unique.
+    KeysOutOfOrder,
+    /// Bytes follow the last pair.
+    TrailingBytes,
+}
+
+/// Magic prefix and version of the store's snapshot encoding.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"DGKV\0\0\0\x01";
+
 /// What an operation returned.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
@@ -130,6 +148,48 @@ impl Kv {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// The store's state as bytes, deterministic: the magic prefix, the applied index
+    /// (u64 little-endian), the number of pairs (u64), then each pair in key order as
+    /// key length (u32), key, value length (u32), value. Equal states encode equally.
+    pub fn encode(&self) -> alloc::vec::Vec<u8> {
+        let size: usize = self.map.iter().map(|(k, v)| 8 + k.len() + v.len()).sum();
+        let mut out = alloc::vec::Vec::with_capacity(24 + size);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&self.applied_index.to_le_bytes());
+        out.extend_from_slice(&(self.map.len() as u64).to_le_bytes());
+        for (key, value) in &self.map {
+            for text in [key, value] {
+                out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+        out
+    }
+
+    /// The inverse of `encode`; refuses anything `encode` would not produce.
+    pub fn decode(bytes: &[u8]) -> Result<Kv, DecodeError> {
+        let mut rest = bytes
+            .strip_prefix(SNAPSHOT_MAGIC.as_slice())
+            .ok_or(DecodeError::BadMagic)?;
+        let applied_index = take_u64(&mut rest)?;
+        let count = take_u64(&mut rest)?;
+        let mut map = BTreeMap::new();
+        let mut last: Option<String> = None;
+        for _ in 0..count {
+            let key = take_text(&mut rest)?;
+            let value = take_text(&mut rest)?;
+            if last.as_ref().is_some_and(|l| *l >= key) {
+                return Err(DecodeError::KeysOutOfOrder);
+            }
+            last = Some(key.clone());
+            map.insert(key, value);
+        }
+        if !rest.is_empty() {
+            return Err(DecodeError::TrailingBytes);
+        }
+        Ok(Kv { map, applied_index })
     }
 
     /// Applies the next committed entry: `None` for no-ops and membership changes.
@@ -190,9 +250,66 @@ impl Kv {
     }
 }
 
+fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
+    if rest.len() < n {
+        return Err(DecodeError::Truncated);
+    }
+    let (head, tail) = rest.split_at(n);
+    *rest = tail;
+    Ok(head)
+}
+
+fn take_u64(rest: &mut &[u8]) -> Result<u64, DecodeError> {
+    let bytes = take(rest, 8)?;
+    let mut word = [0; 8];
+    word.copy_from_slice(bytes);
+    Ok(u64::from_le_bytes(word))
+}
+
+fn take_text(rest: &mut &[u8]) -> Result<String, DecodeError> {
+    let bytes = take(rest, 4)?;
+    let mut word = [0; 4];
+    word.copy_from_slice(bytes);
+    let len = u32::from_le_bytes(word) as usize;
+    let text = take(rest, len)?;
+    core::str::from_utf8(text)
+        .map(String::from)
+        .map_err(|_| DecodeError::NotUtf8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_survives_encoding_and_bad_bytes_are_refused() {
+        let mut kv = Kv::default();
+        kv.apply(&entry(1, 1, put("b", "2")));
+        kv.apply(&entry(2, 1, put("a", "1")));
+        kv.apply(&entry(3, 1, put("ü", "")));
+        let bytes = kv.encode();
+        assert_eq!(Kv::decode(&bytes), Ok(kv.clone()));
+        assert_eq!(Kv::decode(&Kv::default().encode()), Ok(Kv::default()));
+        assert_eq!(Kv::decode(b"nonsense"), Err(DecodeError::BadMagic));
+        for cut in 8..bytes.len() {
+            assert_eq!(
+                Kv::decode(&bytes[..cut]),
+                Err(DecodeError::Truncated),
+                "cut at {cut}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Kv::decode(&longer), Err(DecodeError::TrailingBytes));
+        // Swap the first two pairs ("a" and "b"): the same map, a non-canonical encoding.
+        let mut swapped = bytes.clone();
+        swapped[24..34].copy_from_slice(&bytes[34..44]);
+        swapped[34..44].copy_from_slice(&bytes[24..34]);
+        assert_eq!(Kv::decode(&swapped), Err(DecodeError::KeysOutOfOrder));
+        let mut not_utf8 = bytes;
+        not_utf8[28] = 0xff;
+        assert_eq!(Kv::decode(&not_utf8), Err(DecodeError::NotUtf8));
+    }
 
     fn entry(index: Index, term: Term, op: Op) -> Entry {
         Entry {

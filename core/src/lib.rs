@@ -35,12 +35,13 @@ mod quorum;
 pub mod raft;
 pub mod replica;
 pub mod rng;
+pub mod snapshot;
 pub mod types;
 
 pub use config::{Config, UnsafeVariant};
 pub use entry::{Command, Entry};
 pub use events::{DenyReason, Event, Role, RoleReason};
-pub use kv::{Kv, Op, Output};
+pub use kv::{DecodeError, Kv, Op, Output};
 pub use log::Log;
 pub use message::{AppendResult, Body, Message, Round};
 pub use raft::{
@@ -50,4 +51,5 @@ pub use raft::{
 pub use replica::{
     Replica, ReplicaReady, ReplicaReleased, Reply, Request, RequestError, RequestId, Response,
 };
+pub use snapshot::{CompactError, MAX_SNAPSHOT_BYTES, Snapshot};
 pub use types::{Index, MAX_TERM, Member, Membership, Millis, NodeId, Term};

@@ -1,5 +1,12 @@
 //! The replicated log, in memory. The driver keeps a durable copy (see `Ready::log_write`);
 //! the core's copy is authoritative while the process lives.
+//!
+//! The log may be compacted (Raft §7): a prefix through `snapshot_index` is replaced by a
+//! snapshot, and the log keeps only what follows. `entries[i]` then has index
+//! `snapshot_index + i + 1`; the term of the entry at `snapshot_index` and the membership
+//! in force there are kept, so `term_at(snapshot_index)` still answers. Indexes below it
+//! are gone: `term_at` and `get` answer `None` for them, as for indexes past the end;
+//! `first_index()` tells the two apart.
 
 use alloc::vec::Vec;
 
@@ -9,8 +16,14 @@ use crate::types::{Index, Membership, Term};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Log<C = Op> {
-    /// `entries[i]` has index `i + 1`: no compaction, so the log always starts at 1.
+    /// `entries[i]` has index `snapshot_index + i + 1`.
     entries: Vec<Entry<C>>,
+    /// The last index compacted into a snapshot (0: nothing compacted).
+    snapshot_index: Index,
+    /// The term of the entry at `snapshot_index` (0 when nothing is compacted).
+    snapshot_term: Term,
+    /// The membership in force at `snapshot_index` (empty when nothing is compacted).
+    snapshot_membership: Membership,
     /// Indexes of the `Config` entries, ascending, so the latest membership is found
     /// without a scan and restored cheaply when a suffix is truncated.
     config_indexes: Vec<Index>,
@@ -20,6 +33,9 @@ impl<C> Default for Log<C> {
     fn default() -> Self {
         Log {
             entries: Vec::new(),
+            snapshot_index: 0,
+            snapshot_term: 0,
+            snapshot_membership: Membership::EMPTY,
             config_indexes: Vec::new(),
         }
     }
@@ -45,8 +61,26 @@ pub enum AppendOutcome {
 
 impl<C: Clone> Log<C> {
     pub fn from_entries(entries: Vec<Entry<C>>) -> Self {
-        let mut log = Log::default();
-        for entry in entries {
+        Self::from_snapshot_and_entries(0, 0, Membership::EMPTY, entries)
+    }
+
+    /// A log compacted through `(snapshot_index, snapshot_term)`, with `membership` in
+    /// force there, followed by `entries`. Entries at or below the snapshot index are
+    /// skipped (a driver may keep some that a crash interrupted it from dropping); the
+    /// rest must follow contiguously (the caller, `Raft::new`, checks that first).
+    pub fn from_snapshot_and_entries(
+        snapshot_index: Index,
+        snapshot_term: Term,
+        membership: Membership,
+        entries: Vec<Entry<C>>,
+    ) -> Self {
+        let mut log = Log {
+            snapshot_index,
+            snapshot_term,
+            snapshot_membership: membership,
+            ..Log::default()
+        };
+        for entry in entries.into_iter().filter(|e| e.index > snapshot_index) {
             log.push(entry);
         }
         log.debug_check_whole_log();
@@ -59,13 +93,18 @@ impl<C: Clone> Log<C> {
         if !cfg!(debug_assertions) {
             return;
         }
-        let mut previous_term = 0;
+        let mut previous_term = self.snapshot_term;
+        assert!(
+            self.snapshot_index > 0
+                || (self.snapshot_term == 0 && self.snapshot_membership.is_empty()),
+            "an uncompacted log has no snapshot term or membership"
+        );
         let mut configs = self.config_indexes.iter().peekable();
         for (position, entry) in self.entries.iter().enumerate() {
             assert_eq!(
                 entry.index,
-                position as Index + 1,
-                "indexes are contiguous from 1"
+                self.snapshot_index + position as Index + 1,
+                "indexes are contiguous from the snapshot index + 1"
             );
             assert!(
                 entry.term >= previous_term,
@@ -95,23 +134,43 @@ impl<C: Clone> Log<C> {
     }
 
     pub fn last_index(&self) -> Index {
-        self.entries.len() as Index
+        self.snapshot_index + self.entries.len() as Index
     }
 
     pub fn last_term(&self) -> Term {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.snapshot_term, |e| e.term)
     }
 
-    /// The term at `index`; index 0 has term 0. `None` past the end.
+    /// The first index the log still holds an entry for (`snapshot_index + 1`).
+    pub fn first_index(&self) -> Index {
+        self.snapshot_index + 1
+    }
+
+    /// The last compacted index and its term: `(0, 0)` when nothing is compacted.
+    pub fn snapshot_position(&self) -> (Index, Term) {
+        (self.snapshot_index, self.snapshot_term)
+    }
+
+    /// The membership in force at the snapshot index.
+    pub fn snapshot_membership(&self) -> &Membership {
+        &self.snapshot_membership
+    }
+
+    /// The term at `index`; index 0 has term 0, the snapshot index its snapshot term.
+    /// `None` past the end and below the snapshot index (compacted away).
     pub fn term_at(&self, index: Index) -> Option<Term> {
-        if index == 0 {
-            return Some(0);
+        if index == self.snapshot_index {
+            return Some(self.snapshot_term);
+        }
+        if index < self.snapshot_index {
+            return None;
         }
         let term = self.get(index).map(|e| e.term);
         debug_assert_eq!(
             term.is_some(),
             index <= self.last_index(),
-            "term_at({index}) is known exactly inside [1, {}]",
+            "term_at({index}) is known exactly inside [{}, {}]",
+            self.snapshot_index,
             self.last_index()
         );
         debug_assert!(
@@ -122,7 +181,9 @@ impl<C: Clone> Log<C> {
     }
 
     pub fn get(&self, index: Index) -> Option<&Entry<C>> {
-        let position = usize::try_from(index).ok()?.checked_sub(1)?;
+        let position = usize::try_from(index.checked_sub(self.snapshot_index)?)
+            .ok()?
+            .checked_sub(1)?;
         let entry = self.entries.get(position);
         debug_assert!(
             entry.is_none_or(|e| e.index == index),
@@ -131,16 +192,19 @@ impl<C: Clone> Log<C> {
         entry
     }
 
-    /// Entries `from..=to`, clipped to the log.
+    /// Entries `from..=to`, clipped to the log (and to what compaction left).
     pub fn range(&self, from: Index, to: Index) -> &[Entry<C>] {
-        let start = (from.max(1) - 1) as usize;
-        let end = (to.min(self.last_index())) as usize;
+        let first = from.max(self.first_index());
+        let start = (first - self.first_index()) as usize;
+        let end = to
+            .min(self.last_index())
+            .saturating_sub(self.snapshot_index) as usize;
         if start >= end {
             return &[];
         }
         let slice = &self.entries[start..end];
         debug_assert!(
-            slice.first().is_some_and(|e| e.index == from.max(1))
+            slice.first().is_some_and(|e| e.index == first)
                 && slice
                     .last()
                     .is_some_and(|e| e.index == to.min(self.last_index())),
@@ -176,13 +240,17 @@ impl<C: Clone> Log<C> {
     /// (The log does not know the commit index: the caller, `on_append`, checks that what
     /// it truncates was never committed.)
     pub fn truncate_from(&mut self, from: Index) {
-        debug_assert!(from >= 1, "index 0 (the empty prefix) is never truncated");
+        debug_assert!(
+            from > self.snapshot_index,
+            "the compacted prefix (through {}) is never truncated, not at {from}",
+            self.snapshot_index
+        );
         debug_assert!(
             from <= self.last_index(),
             "truncation at {from} drops something (last {})",
             self.last_index()
         );
-        self.entries.truncate((from - 1) as usize);
+        self.entries.truncate((from - self.first_index()) as usize);
         while self.config_indexes.last().is_some_and(|&i| i >= from) {
             self.config_indexes.pop();
         }
@@ -209,6 +277,25 @@ impl<C: Clone> Log<C> {
             prev_index != 0 || prev_term == 0,
             "index 0 has term 0: Message::validate refuses any other"
         );
+        let (prev_index, prev_term, entries) = if prev_index < self.snapshot_index {
+            // The compacted prefix is committed, and a correct leader holds every
+            // committed entry (leader completeness): what it sends there matches. Skip
+            // to the snapshot; an Append that ends before it tells us nothing new.
+            if prev_index + (entries.len() as Index) < self.snapshot_index {
+                return AppendOutcome::Matched {
+                    last_new: self.snapshot_index,
+                    first_written: None,
+                    truncated: false,
+                };
+            }
+            let rest = entries
+                .into_iter()
+                .filter(|e| e.index > self.snapshot_index)
+                .collect();
+            (self.snapshot_index, self.snapshot_term, rest)
+        } else {
+            (prev_index, prev_term, entries)
+        };
         match self.term_at(prev_index) {
             None => {
                 return AppendOutcome::Mismatch {
@@ -219,7 +306,7 @@ impl<C: Clone> Log<C> {
             Some(term) if term != prev_term => {
                 let conflict_index = self.first_index_of_term_ending_at(prev_index);
                 debug_assert!(
-                    (1..=prev_index).contains(&conflict_index),
+                    (self.first_index()..=prev_index).contains(&conflict_index),
                     "a conflict at {prev_index} is hinted at or below it, not at {conflict_index}"
                 );
                 return AppendOutcome::Mismatch {
@@ -284,13 +371,15 @@ impl<C: Clone> Log<C> {
         let Some(term) = self.term_at(index) else {
             return index;
         };
+        // A conflict is never at or below the snapshot index (that prefix is committed),
+        // so the hint stays inside the entries the log still holds.
         let mut first = index;
-        while first > 1 && self.term_at(first - 1) == Some(term) {
+        while first > self.first_index() && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
         debug_assert!(
             self.term_at(first) == Some(term)
-                && (first == 1 || self.term_at(first - 1) < Some(term)),
+                && (first == self.first_index() || self.term_at(first - 1) < Some(term)),
             "{first} starts the run of term {term}: the term before it is lower"
         );
         first
@@ -303,6 +392,8 @@ impl<C: Clone> Log<C> {
             .rev()
             .find(|e| e.term == term)
             .map(|e| e.index)
+            .or((self.snapshot_index > 0 && self.snapshot_term == term)
+                .then_some(self.snapshot_index))
     }
 
     /// The membership in force (empty for a node that has not joined yet).
@@ -311,21 +402,251 @@ impl<C: Clone> Log<C> {
         self.latest_config().map_or(&EMPTY, |(_, m)| m)
     }
 
-    /// The membership before the latest one, if the log holds two.
+    /// The membership before the latest one, if the log holds two (the snapshot's
+    /// membership counts as one, at the snapshot index).
     pub fn previous_config(&self) -> Option<&Membership> {
-        let index = *self.config_indexes.iter().rev().nth(1)?;
-        match &self.get(index)?.command {
-            Command::Config(membership) => Some(membership),
-            _ => unreachable!("config_indexes only holds Config entries"),
+        match self.config_indexes.len() {
+            0 => None,
+            1 => self.snapshot_config().map(|(_, m)| m),
+            n => self.config_at(self.config_indexes[n - 2]),
         }
     }
 
-    /// The membership in force: the latest `Config` entry, committed or not.
+    /// The membership in force: the latest `Config` entry, committed or not, else the
+    /// snapshot's membership.
     pub fn latest_config(&self) -> Option<(Index, &Membership)> {
-        let index = *self.config_indexes.last()?;
-        match &self.get(index)?.command {
-            Command::Config(membership) => Some((index, membership)),
-            _ => unreachable!("config_indexes only holds Config entries"),
+        match self.config_indexes.last() {
+            Some(&index) => self.config_at(index).map(|m| (index, m)),
+            None => self.snapshot_config(),
         }
+    }
+
+    fn snapshot_config(&self) -> Option<(Index, &Membership)> {
+        (self.snapshot_index > 0 && !self.snapshot_membership.is_empty())
+            .then_some((self.snapshot_index, &self.snapshot_membership))
+    }
+
+    fn config_at(&self, index: Index) -> Option<&Membership> {
+        match &self.get(index)?.command {
+            Command::Config(membership) => Some(membership),
+            _ => {
+                debug_assert!(false, "config_indexes only holds Config entries");
+                None
+            }
+        }
+    }
+
+    /// The membership in force at `index` (at or after the snapshot index).
+    pub fn membership_at(&self, index: Index) -> Option<&Membership> {
+        if index < self.snapshot_index {
+            return None;
+        }
+        match self.config_indexes.iter().rev().find(|&&i| i <= index) {
+            Some(&i) => self.config_at(i),
+            None => self.snapshot_config().map(|(_, m)| m),
+        }
+    }
+
+    /// Compacts the log through `index` (which it holds): the prefix is dropped and
+    /// `index`, its term and the membership in force there are kept. The caller checks
+    /// that `index` is applied (so committed) and that a snapshot of the state there
+    /// exists. Returns false (and changes nothing) for an index not in the log or
+    /// already compacted.
+    pub fn compact_through(&mut self, index: Index) -> bool {
+        if index <= self.snapshot_index || index > self.last_index() {
+            return false;
+        }
+        let Some(term) = self.term_at(index) else {
+            return false;
+        };
+        let membership = self.membership_at(index).cloned().unwrap_or_default();
+        let drop = (index - self.snapshot_index) as usize;
+        self.entries.drain(..drop);
+        self.config_indexes.retain(|&i| i > index);
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.snapshot_membership = membership;
+        debug_assert_eq!(
+            self.first_index(),
+            index + 1,
+            "the log now starts after {index}"
+        );
+        debug_assert!(
+            self.entries.first().is_none_or(|e| e.index == index + 1),
+            "the first kept entry follows the snapshot"
+        );
+        true
+    }
+
+    /// Installs a snapshot through `(index, term)` with `membership` (Raft §7's receiver
+    /// rule 6 and 7): if the log holds an entry at `index` with `term`, the suffix after
+    /// it is kept; otherwise the whole log is discarded. Returns whether a suffix was
+    /// kept. The caller checks that the snapshot is newer than our own.
+    pub fn install_snapshot(&mut self, index: Index, term: Term, membership: Membership) -> bool {
+        debug_assert!(
+            index > self.snapshot_index,
+            "an install moves the snapshot forward"
+        );
+        let keep = self.term_at(index) == Some(term);
+        if keep {
+            let drop = (index - self.snapshot_index) as usize;
+            self.entries.drain(..drop);
+            self.config_indexes.retain(|&i| i > index);
+        } else {
+            self.entries.clear();
+            self.config_indexes.clear();
+        }
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.snapshot_membership = membership;
+        debug_assert!(
+            keep || self.last_index() == index,
+            "a conflicting log is discarded whole"
+        );
+        keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn entry(index: Index, term: Term) -> Entry {
+        Entry {
+            index,
+            term,
+            command: Command::Noop,
+        }
+    }
+
+    fn config(index: Index, term: Term, ids: &[u64]) -> Entry {
+        Entry {
+            index,
+            term,
+            command: Command::Config(Membership::from_ids(ids.iter().copied())),
+        }
+    }
+
+    /// 1: config {1,2,3} (t0), 2..=4 t1, 5: config {1,2,3,4} (t2), 6..=8 t2.
+    fn sample() -> Log {
+        let mut entries = vec![config(1, 0, &[1, 2, 3])];
+        entries.extend((2..=4).map(|i| entry(i, 1)));
+        entries.push(config(5, 2, &[1, 2, 3, 4]));
+        entries.extend((6..=8).map(|i| entry(i, 2)));
+        Log::from_entries(entries)
+    }
+
+    #[test]
+    fn compaction_keeps_the_suffix_the_term_and_the_membership() {
+        let mut log = sample();
+        assert!(log.compact_through(4));
+        log.debug_check_whole_log();
+        assert_eq!((log.first_index(), log.last_index()), (5, 8));
+        assert_eq!(log.snapshot_position(), (4, 1));
+        assert_eq!(log.term_at(4), Some(1), "the snapshot index still answers");
+        assert_eq!(log.term_at(3), None, "compacted away");
+        assert_eq!(log.get(4), None);
+        assert_eq!(log.get(5).map(|e| e.index), Some(5));
+        assert_eq!(
+            log.range(1, 6).iter().map(|e| e.index).collect::<Vec<_>>(),
+            [5, 6]
+        );
+        assert_eq!(log.snapshot_membership(), &Membership::from_ids([1, 2, 3]));
+        assert_eq!(log.membership(), &Membership::from_ids([1, 2, 3, 4]));
+        assert_eq!(
+            log.previous_config(),
+            Some(&Membership::from_ids([1, 2, 3])),
+            "the snapshot's membership is the one before the latest"
+        );
+        assert!(!log.compact_through(4), "already compacted");
+        assert!(!log.compact_through(9), "past the end");
+        // Compacting through the config entry makes it the snapshot's membership.
+        assert!(log.compact_through(8));
+        log.debug_check_whole_log();
+        assert_eq!(log.last_index(), 8);
+        assert_eq!(log.last_term(), 2);
+        assert!(log.entries().is_empty());
+        assert_eq!(
+            log.latest_config(),
+            Some((8, &Membership::from_ids([1, 2, 3, 4])))
+        );
+        assert_eq!(log.last_index_of_term(2), Some(8));
+        log.push(entry(9, 3));
+        assert_eq!(log.range(9, 9).len(), 1);
+    }
+
+    #[test]
+    fn appends_reaching_into_the_compacted_prefix_skip_it() {
+        let mut log = sample();
+        assert!(log.compact_through(6));
+        // An Append entirely inside the prefix: matches through the snapshot.
+        let outcome = log.try_append(1, 0, vec![entry(2, 1), entry(3, 1)]);
+        assert_eq!(
+            outcome,
+            AppendOutcome::Matched {
+                last_new: 6,
+                first_written: None,
+                truncated: false
+            }
+        );
+        // One that straddles it: only what follows the snapshot is looked at.
+        let entries = (4..=10).map(|i| {
+            if i <= 8 {
+                log_entry_of(&sample(), i)
+            } else {
+                entry(i, 3)
+            }
+        });
+        let outcome = log.try_append(3, 1, entries.collect());
+        assert_eq!(
+            outcome,
+            AppendOutcome::Matched {
+                last_new: 10,
+                first_written: Some(9),
+                truncated: false
+            }
+        );
+        log.debug_check_whole_log();
+        // A conflict right after the snapshot hints at the first index the log holds.
+        let outcome = log.try_append(7, 5, vec![]);
+        assert_eq!(
+            outcome,
+            AppendOutcome::Mismatch {
+                conflict_index: 7,
+                conflict_term: Some(2)
+            }
+        );
+    }
+
+    fn log_entry_of(log: &Log, index: Index) -> Entry {
+        log.get(index).cloned().expect("sample holds it")
+    }
+
+    #[test]
+    fn an_install_keeps_a_matching_suffix_and_discards_a_conflicting_log() {
+        let mut log = sample();
+        assert!(log.install_snapshot(6, 2, Membership::from_ids([1, 2, 3, 4])));
+        log.debug_check_whole_log();
+        assert_eq!((log.first_index(), log.last_index()), (7, 8));
+        let mut log = sample();
+        assert!(!log.install_snapshot(6, 3, Membership::from_ids([1, 2])));
+        log.debug_check_whole_log();
+        assert_eq!((log.last_index(), log.last_term()), (6, 3));
+        assert_eq!(log.membership(), &Membership::from_ids([1, 2]));
+        let mut log = sample();
+        assert!(!log.install_snapshot(20, 4, Membership::from_ids([1])));
+        assert_eq!(log.last_index(), 20);
+        assert_eq!(log.term_at(20), Some(4));
+        assert_eq!(log.term_at(8), None);
+    }
+
+    #[test]
+    fn a_restored_log_skips_entries_inside_its_snapshot() {
+        let entries = sample().entries().to_vec();
+        let log = Log::from_snapshot_and_entries(5, 2, Membership::from_ids([1, 2, 3, 4]), entries);
+        log.debug_check_whole_log();
+        assert_eq!((log.first_index(), log.last_index()), (6, 8));
+        assert_eq!(log.membership(), &Membership::from_ids([1, 2, 3, 4]));
     }
 }

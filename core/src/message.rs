@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::entry::Entry;
 use crate::kv::Op;
-use crate::types::{Index, MAX_TERM, NodeId, Term};
+use crate::snapshot::MAX_SNAPSHOT_BYTES;
+use crate::types::{Index, MAX_TERM, Membership, NodeId, Term};
 
 /// A leader's heartbeat round number. Every Append carries the leader's current round and
 /// every reply echoes it, so a leader can tell which followers acknowledged it *after* a
@@ -60,6 +61,28 @@ pub enum Body<C = Op> {
     },
     /// Leadership transfer: "start an election now, skipping PreVote".
     TimeoutNow,
+    /// One chunk of the leader's snapshot through `index` (of term `snapshot_term`, with
+    /// `membership` in force there), sent instead of an Append when the entries a
+    /// follower needs are compacted away. `data` holds the state's bytes from `offset`;
+    /// `done` marks the last chunk. Echoes the heartbeat round like an Append, so a
+    /// follower catching up still confirms goose queries.
+    InstallSnapshot {
+        index: Index,
+        snapshot_term: Term,
+        membership: Membership,
+        offset: u64,
+        data: Vec<u8>,
+        done: bool,
+        round: Round,
+    },
+    /// "I hold the first `next_offset` bytes of your snapshot through `index`": the
+    /// leader sends the chunk from there. The last chunk is answered with an
+    /// `AppendReply` accepting `index` instead, so normal replication resumes.
+    SnapshotAck {
+        round: Round,
+        index: Index,
+        next_offset: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,6 +122,18 @@ pub enum Malformed {
     /// A log position no correct sender has: a nonzero term at index 0, or a log term
     /// above the message term (a sender's entries are never from its future).
     ImpossibleLogPosition,
+    /// A snapshot at index 0 or with an empty membership: nothing a leader compacts.
+    EmptySnapshot,
+    /// A snapshot chunk whose end overflows, or passes `MAX_SNAPSHOT_BYTES`.
+    SnapshotTooLarge,
+    /// A snapshot chunk that does not continue the one being received (a gap, or a
+    /// chunk of a snapshot whose first chunk we never got).
+    SnapshotChunkGap,
+    /// A snapshot whose state the application refused (bad bytes, or a state of
+    /// another index).
+    SnapshotStateInvalid,
+    /// An InstallSnapshot for the term this node leads (see `SecondLeader`).
+    SnapshotToLeader,
 }
 
 impl fmt::Display for Malformed {
@@ -117,6 +152,11 @@ impl fmt::Display for Malformed {
             Malformed::ImpossibleLogPosition => {
                 "log position with a term at index 0 or a term above the message term"
             }
+            Malformed::EmptySnapshot => "snapshot at index 0 or with an empty membership",
+            Malformed::SnapshotTooLarge => "snapshot larger than MAX_SNAPSHOT_BYTES",
+            Malformed::SnapshotChunkGap => "snapshot chunk does not continue the one received",
+            Malformed::SnapshotStateInvalid => "snapshot state refused by the application",
+            Malformed::SnapshotToLeader => "an InstallSnapshot for the term this node leads",
         })
     }
 }
@@ -184,6 +224,23 @@ impl<C> Message<C> {
                 }
                 Ok(())
             }
+            Body::InstallSnapshot {
+                index,
+                snapshot_term,
+                ..
+            } if !possible_position(*index, *snapshot_term, self.term) => {
+                Err(Malformed::ImpossibleLogPosition)
+            }
+            Body::InstallSnapshot {
+                index, membership, ..
+            } if *index == 0 || membership.is_empty() => Err(Malformed::EmptySnapshot),
+            Body::InstallSnapshot { offset, data, .. }
+                if offset
+                    .checked_add(data.len() as u64)
+                    .is_none_or(|end| end > MAX_SNAPSHOT_BYTES) =>
+            {
+                Err(Malformed::SnapshotTooLarge)
+            }
             Body::AppendReply {
                 result:
                     AppendResult::Rejected {
@@ -210,6 +267,8 @@ impl<C> Message<C> {
             Body::Append { .. } => "Append",
             Body::AppendReply { .. } => "AppendReply",
             Body::TimeoutNow => "TimeoutNow",
+            Body::InstallSnapshot { .. } => "InstallSnapshot",
+            Body::SnapshotAck { .. } => "SnapshotAck",
         }
     }
 }

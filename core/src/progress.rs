@@ -10,6 +10,9 @@ pub enum Mode {
     Probe,
     /// The follower is matching: stream new entries as soon as they are appended.
     Replicate,
+    /// The follower needs entries compacted away: it is sent the snapshot through
+    /// `index`, one chunk at a time; it holds its first `offset` bytes.
+    Snapshot { index: Index, offset: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -19,7 +22,8 @@ pub struct Progress {
     /// Next index to send.
     pub next_index: Index,
     pub mode: Mode,
-    /// In `Probe`, an Append is outstanding: wait for its reply or the next heartbeat.
+    /// In `Probe`, an Append is outstanding (in `Snapshot`, a chunk): wait for its reply
+    /// or the next heartbeat.
     pub probe_sent: bool,
     /// Heard from since the last CheckQuorum.
     pub recent_active: bool,
@@ -89,6 +93,39 @@ impl Progress {
         true
     }
 
+    /// The follower needs the snapshot through `index`: send it from the start, unless
+    /// it is already being sent (then go on where the follower is).
+    pub fn start_snapshot(&mut self, index: Index) {
+        if !matches!(self.mode, Mode::Snapshot { index: i, .. } if i == index) {
+            self.mode = Mode::Snapshot { index, offset: 0 };
+            self.probe_sent = false;
+        }
+        debug_assert!(
+            self.match_index < index,
+            "a matching follower needs no snapshot"
+        );
+        // Once installed, the follower matches through `index`.
+        self.next_index = index + 1;
+        self.debug_check("start_snapshot");
+    }
+
+    /// The follower holds the first `offset` bytes of the snapshot through `index`.
+    /// Returns whether to send the next chunk (the acknowledgement is for the snapshot
+    /// being sent).
+    pub fn snapshot_acked(&mut self, index: Index, offset: u64) -> bool {
+        match &mut self.mode {
+            Mode::Snapshot {
+                index: i,
+                offset: o,
+            } if *i == index => {
+                *o = offset;
+                self.probe_sent = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The invariants every update keeps (O(1)).
     fn debug_check(&self, after: &str) {
         debug_assert!(
@@ -111,7 +148,7 @@ impl Progress {
     /// May the leader send this follower an Append right now?
     pub fn can_send(&self) -> bool {
         match self.mode {
-            Mode::Probe => !self.probe_sent,
+            Mode::Probe | Mode::Snapshot { .. } => !self.probe_sent,
             Mode::Replicate => true,
         }
     }

@@ -17,7 +17,13 @@ use crate::message::Message;
 use crate::raft::{
     DuckReason, MembershipChange, Persisted, ProposeError, Raft, ReadOutcome, Ready,
 };
+use crate::snapshot::{CompactError, Snapshot};
 use crate::types::{Index, Map, Member, Membership, Millis, NodeId, Term};
+
+/// Is `data` a key-value state of `index`? (The replica's check of received snapshots.)
+fn kv_snapshot_is_valid(index: Index, data: &[u8]) -> bool {
+    Kv::decode(data).is_ok_and(|kv| kv.applied_index() == index)
+}
 
 /// The driver's tag for a request; echoed in its response. Unique per replica.
 pub type RequestId = u64;
@@ -124,6 +130,8 @@ pub type ReplicaReady = Ready;
 /// What `Replica::advance` releases: send `messages`, deliver `responses`.
 #[derive(Debug, Default)]
 pub struct ReplicaReleased {
+    /// A leader's snapshot the store was restored from, before `applied`.
+    pub installed: Option<Snapshot>,
     pub messages: Vec<Message>,
     /// Entries applied to the key-value store by this call, in order.
     pub applied: Vec<Entry>,
@@ -189,9 +197,18 @@ impl Replica {
         now: Millis,
         request_timeout: Millis,
     ) -> Result<Self, ConfigError> {
+        let kv = match &persisted.snapshot {
+            Some(snapshot) => match Kv::decode(&snapshot.data) {
+                Ok(kv) if kv.applied_index() == snapshot.index => kv,
+                _ => return Err(ConfigError::LogDoesNotFollowSnapshot),
+            },
+            None => Kv::default(),
+        };
+        let mut raft = Raft::new(config, persisted, now)?;
+        raft.set_snapshot_check(kv_snapshot_is_valid);
         Ok(Replica {
-            raft: Raft::new(config, persisted, now)?,
-            kv: Kv::default(),
+            raft,
+            kv,
             request_timeout,
             entries: Map::new(),
             queries: Map::new(),
@@ -203,6 +220,17 @@ impl Replica {
 
     pub fn raft(&self) -> &Raft {
         &self.raft
+    }
+
+    /// Compacts the log through the index the store has applied, with the store's
+    /// state there as the snapshot (`Raft::compact`); returns that index. The replica
+    /// compacts from its own store because only the store knows the state at an index,
+    /// and only at the one it applied last: a driver handing in bytes could hand in
+    /// the state of another index.
+    pub fn compact(&mut self) -> Result<Index, CompactError> {
+        let through = self.kv.applied_index();
+        self.raft.compact(through, self.kv.encode())?;
+        Ok(through)
     }
 
     pub fn kv(&self) -> &Kv {
@@ -365,6 +393,9 @@ impl Replica {
     /// requests are now decided, and releases the messages.
     pub fn advance(&mut self, ready: ReplicaReady) -> ReplicaReleased {
         let released = self.raft.advance(ready);
+        if let Some(snapshot) = &released.snapshot {
+            self.restore(snapshot);
+        }
         for entry in &released.committed {
             let applied = self.kv.apply(entry);
             self.answer_entry(entry, applied);
@@ -375,9 +406,30 @@ impl Replica {
         self.answer_reads_now_applied();
         self.check_transfer();
         ReplicaReleased {
+            installed: released.snapshot,
             messages: released.messages,
             applied: released.committed,
             responses: core::mem::take(&mut self.responses),
+        }
+    }
+
+    /// The store becomes the leader's snapshot (checked by `kv_snapshot_is_valid`
+    /// before it was installed). Our own entries it covers may or may not be in it.
+    fn restore(&mut self, snapshot: &Snapshot) {
+        match Kv::decode(&snapshot.data) {
+            Ok(kv) => self.kv = kv,
+            Err(e) => debug_assert!(false, "an installed snapshot was checked: {e:?}"),
+        }
+        let covered: Vec<Index> = self
+            .entries
+            .keys()
+            .copied()
+            .take_while(|&i| i <= snapshot.index)
+            .collect();
+        for index in covered {
+            if let Some(p) = self.entries.remove(&index) {
+                self.respond(p.id, Err(RequestError::Timeout));
+            }
         }
     }
 

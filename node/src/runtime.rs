@@ -331,6 +331,11 @@ pub fn run(
         let mut events = Vec::new();
         while replica.has_ready() {
             let mut ready = replica.ready();
+            // The node never compacts, and its peers (nodes like it) never send a
+            // snapshot; the WAL has no place for one yet, so stop rather than lose it.
+            if ready.snapshot.is_some() {
+                return Err("a snapshot to persist, which this node's storage cannot hold".into());
+            }
             // 1. Durable before anything that depends on it leaves the process.
             match storage.persist(ready.hard_state.as_ref(), ready.log_write.as_ref()) {
                 Ok(Some(took)) => shared.metrics.fsync_seconds.observe(took.as_secs_f64()),
@@ -569,7 +574,8 @@ fn log_event(id: NodeId, event: &Event) {
         | Event::MembershipChanged { .. }
         | Event::TransferStarted { .. }
         | Event::TransferAborted { .. }
-        | Event::LogTruncated { .. } => tracing::info!(node = id, "{event}"),
+        | Event::LogTruncated { .. }
+        | Event::SnapshotInstalled { .. } => tracing::info!(node = id, "{event}"),
         Event::MessageRefused { .. } => tracing::warn!(node = id, "{event}"),
         Event::VoteGranted { .. } | Event::VoteDenied { .. } => {
             tracing::debug!(node = id, "{event}")

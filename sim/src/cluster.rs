@@ -630,16 +630,27 @@ impl Cluster {
             node.disk.term = hs.term;
             node.disk.voted_for = hs.voted_for;
         }
+        if let Some(snapshot) = ready.snapshot.take() {
+            // The snapshot first, then the log after it: the disk keeps only the tail.
+            let drop = node.disk.log.partition_point(|e| e.index <= snapshot.index);
+            node.disk.log.drain(..drop);
+            node.disk.snapshot = Some(snapshot);
+        }
         if let Some(write) = ready.log_write.take() {
             self.checker
                 .on_entries_written(replica.raft(), &write.entries);
             // The disk takes the written entries themselves: no copy per node and entry.
-            node.disk.log.truncate((write.truncate_from - 1) as usize);
+            let keep = node
+                .disk
+                .log
+                .partition_point(|e| e.index < write.truncate_from);
+            node.disk.log.truncate(keep);
             node.disk.log.extend(write.entries);
         }
         let events = core::mem::take(&mut ready.events);
         // 2. Acknowledge: only now are messages, applied entries and answers released.
         let ReplicaReleased {
+            installed: _,
             messages,
             applied,
             responses,

@@ -202,6 +202,25 @@ fn fmt_msg(m: &Message) -> String {
             ),
         },
         Body::TimeoutNow => String::new(),
+        Body::InstallSnapshot {
+            index,
+            snapshot_term,
+            offset,
+            data,
+            done,
+            round,
+            ..
+        } => format!(
+            "snapshot={} offset={offset} bytes={}{} round={round}",
+            fmt_pos(*index, *snapshot_term),
+            data.len(),
+            if *done { " done" } else { "" }
+        ),
+        Body::SnapshotAck {
+            round,
+            index,
+            next_offset,
+        } => format!("round={round} snapshot={index} next-offset={next_offset}"),
     };
     format!("{}→{} t{} {} {body}", m.from, m.to, m.term, m.kind())
         .trim_end()

@@ -22,6 +22,7 @@ mod model;
 mod ready;
 mod replication;
 mod shared;
+mod snapshot;
 mod transfer;
 
 use alloc::boxed::Box;
@@ -39,6 +40,7 @@ use crate::kv::Op;
 use crate::log::Log;
 use crate::message::{Body, Malformed, Message};
 use crate::rng::Rng;
+use crate::snapshot::Snapshot;
 use crate::types::{Index, Map, Membership, Millis, NodeId, Term};
 
 use leader::{Flow, Leader, Leading, StepDown};
@@ -54,7 +56,11 @@ pub use ready::{HardState, LogWrite, Ready, Released};
 pub struct Persisted<C = Op> {
     pub term: Term,
     pub voted_for: Option<NodeId>,
+    /// The log after the snapshot, if any (entries at or below its index are skipped).
     pub log: Vec<Entry<C>>,
+    /// The latest snapshot the driver persisted (`Ready::snapshot`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub snapshot: Option<Snapshot>,
 }
 
 impl<C> Persisted<C> {
@@ -69,6 +75,7 @@ impl<C> Persisted<C> {
                 term: 0,
                 command: Command::Config(membership),
             }],
+            snapshot: None,
         }
     }
 
@@ -78,6 +85,7 @@ impl<C> Persisted<C> {
             term: 0,
             voted_for: None,
             log: Vec::new(),
+            snapshot: None,
         }
     }
 }
@@ -181,9 +189,25 @@ impl<C: Clone> Raft<C> {
         let voted_for = persisted
             .voted_for
             .filter(|_| !config.breaks(UnsafeVariant::ForgetVoteOnRestart));
-        let log = Log::from_entries(persisted.log);
+        let (log, snapshot_index) = match &persisted.snapshot {
+            Some(s) => {
+                let first = persisted.log.iter().find(|e| e.index > s.index);
+                if first.is_some_and(|e| e.index != s.index + 1) {
+                    return Err(ConfigError::LogDoesNotFollowSnapshot);
+                }
+                let log = Log::from_snapshot_and_entries(
+                    s.index,
+                    s.term,
+                    s.membership.clone(),
+                    persisted.log,
+                );
+                (log, s.index)
+            }
+            None => (Log::from_entries(persisted.log), 0),
+        };
         // The bootstrap entry is identical on every founder: committed by construction.
-        let commit_index = if log.term_at(1) == Some(0) { 1 } else { 0 };
+        // A snapshot holds only committed (and applied) state.
+        let commit_index = if log.term_at(1) == Some(0) { 1 } else { 0 }.max(snapshot_index);
         let core = Core {
             config,
             rng,
@@ -191,7 +215,8 @@ impl<C: Clone> Raft<C> {
             term: persisted.term,
             voted_for,
             commit_index,
-            handed_out: 0,
+            // The application restores the snapshot's state itself.
+            handed_out: snapshot_index,
             // What we start from was read from disk.
             durable: log.last_index(),
             log,
@@ -203,6 +228,11 @@ impl<C: Clone> Raft<C> {
             out: Outbox::default(),
             hard_state_dirty: false,
             unpersisted_from: None,
+            snapshot: persisted.snapshot,
+            snapshot_unpersisted: false,
+            installed: None,
+            incoming: None,
+            snapshot_check: shared::SnapshotCheck(|_, _| true),
         };
         let mut raft = Raft {
             core,
@@ -407,7 +437,7 @@ impl<C: Clone> Raft<C> {
                     self.refuse_vote_in_lease(&msg);
                     return;
                 }
-                Body::Append { .. } | Body::TimeoutNow => {
+                Body::Append { .. } | Body::InstallSnapshot { .. } | Body::TimeoutNow => {
                     self.become_follower(
                         msg.term,
                         Some(msg.from),
@@ -484,6 +514,38 @@ impl<C: Clone> Raft<C> {
                 RoleState::Leader(_) => {}
                 _ => self.on_timeout_now(from),
             },
+            Body::InstallSnapshot {
+                index,
+                snapshot_term,
+                membership,
+                offset,
+                data,
+                done,
+                round,
+            } => match self.state {
+                RoleState::Leader(_) => self.core.refuse(from, Malformed::SnapshotToLeader),
+                _ => self.on_install_snapshot(
+                    from,
+                    snapshot::Chunk {
+                        index,
+                        snapshot_term,
+                        membership,
+                        offset,
+                        data,
+                        done,
+                    },
+                    round,
+                ),
+            },
+            Body::SnapshotAck {
+                round,
+                index,
+                next_offset,
+            } => {
+                if let Some(mut leading) = self.leading() {
+                    leading.on_snapshot_ack(from, round, index, next_offset);
+                }
+            }
         }
     }
 
@@ -499,6 +561,15 @@ impl<C: Clone> Raft<C> {
                         conflict_index: prev_index.saturating_add(1).max(1),
                         conflict_term: None,
                     },
+                };
+                self.core.send(msg.from, reply);
+            }
+            Body::InstallSnapshot { index, .. } => {
+                // Our term, so the stale leader learns it was deposed.
+                let reply = Body::SnapshotAck {
+                    round: 0,
+                    index,
+                    next_offset: 0,
                 };
                 self.core.send(msg.from, reply);
             }
@@ -551,6 +622,18 @@ impl<C: Clone> Raft<C> {
             core.log.last_term() <= core.term,
             "log holds a term newer than ours"
         );
+        let (snapshot_index, snapshot_term) = core.log.snapshot_position();
+        assert!(
+            core.commit_index >= snapshot_index,
+            "commit {} below the snapshot index {snapshot_index}",
+            core.commit_index
+        );
+        assert_eq!(
+            core.snapshot.as_ref().map_or((0, 0), |s| (s.index, s.term)),
+            (snapshot_index, snapshot_term),
+            "the log is compacted exactly through the latest snapshot"
+        );
+
         if let Some((leader, contact)) = core.leader_connection_closed {
             assert_ne!(leader, core.id(), "our own connection never closes");
             assert!(contact <= core.now, "a closed connection is in the past");
@@ -559,10 +642,10 @@ impl<C: Clone> Raft<C> {
             RoleState::Leader(leader) => {
                 assert_eq!(core.voted_for, Some(core.id()), "a leader voted for itself");
                 assert_eq!(core.leader, Some(core.id()));
-                assert_eq!(
-                    core.log.term_at(leader.term_start),
-                    Some(core.term),
-                    "our no-op is in the log"
+                assert!(
+                    leader.term_start <= core.log.snapshot_position().0
+                        || core.log.term_at(leader.term_start) == Some(core.term),
+                    "our no-op is in the log (or compacted)"
                 );
                 for (id, p) in &leader.progress {
                     assert!(

@@ -23,6 +23,7 @@ use crate::entry::Entry;
 use crate::events::Event;
 use crate::kv::Op;
 use crate::message::Message;
+use crate::snapshot::Snapshot;
 use crate::types::{Index, NodeId, Term};
 
 /// Term and vote: durable before `advance` releases the messages of the same `Ready`.
@@ -42,11 +43,19 @@ pub struct LogWrite<C = Op> {
     pub entries: Vec<Entry<C>>,
 }
 
-/// Everything a node produced since the last `ready()`. The driver makes `hard_state`
-/// and `log_write` durable, then passes the `Ready` back to `Raft::advance`, which
-/// releases the messages, committed entries and read answers. Dropping a `Ready`
+/// Everything a node produced since the last `ready()`. The driver makes `hard_state`,
+/// `snapshot` and `log_write` durable, then passes the `Ready` back to `Raft::advance`,
+/// which releases the messages, committed entries and read answers. Dropping a `Ready`
 /// instead is as if its messages were lost and its write never acknowledged.
 /// `events` describe what happened; they may be looked at at any time.
+///
+/// `snapshot`, when set, replaces the snapshot the driver holds (see `docs/snapshots.md`):
+/// persist it before (or atomically with) `log_write`, whose `truncate_from` then lies
+/// after the snapshot's index; once it is durable, the durable log entries at or below
+/// its index may be dropped, and on restart `Persisted { snapshot, log, .. }` is that
+/// snapshot plus the entries after it. It is either the driver's own `Raft::compact`
+/// or a leader's snapshot this follower installed; an installed one is also released
+/// by `advance` (`Released::snapshot`) for the application to restore.
 ///
 /// The messages cannot be reached any other way:
 ///
@@ -61,8 +70,11 @@ pub struct LogWrite<C = Op> {
 pub struct Ready<C = Op> {
     pub hard_state: Option<HardState>,
     pub log_write: Option<LogWrite<C>>,
+    pub snapshot: Option<Snapshot>,
     pub events: Vec<Event>,
     messages: Vec<Message<C>>,
+    /// A snapshot installed from the leader: `advance` releases it for restoring.
+    installed: Option<Snapshot>,
     reads: Vec<ReadOutcome>,
     /// The last entry `log_write` writes: the log is durable through it once acknowledged.
     writes_through: Option<(Index, Term)>,
@@ -76,6 +88,8 @@ impl<C> Ready<C> {
     pub fn is_empty(&self) -> bool {
         self.hard_state.is_none()
             && self.log_write.is_none()
+            && self.snapshot.is_none()
+            && self.installed.is_none()
             && self.events.is_empty()
             && self.messages.is_empty()
             && self.reads.is_empty()
@@ -87,10 +101,12 @@ impl<C> Ready<C> {
     }
 }
 
-/// What a `Ready` releases once its writes are durable: send `messages`, apply
-/// `committed` (in order), answer `reads`.
+/// What a `Ready` releases once its writes are durable: restore the application from
+/// `snapshot` (if set: a leader's snapshot was installed), then apply `committed` (in
+/// order, starting right after it), send `messages`, answer `reads`.
 #[derive(Debug)]
 pub struct Released<C = Op> {
+    pub snapshot: Option<Snapshot>,
     pub messages: Vec<Message<C>>,
     pub committed: Vec<Entry<C>>,
     pub reads: Vec<ReadOutcome>,
@@ -103,6 +119,8 @@ impl<C: Clone> Raft<C> {
         !core.out.is_empty()
             || core.hard_state_dirty
             || core.unpersisted_from.is_some()
+            || core.snapshot_unpersisted
+            || core.installed.is_some()
             || core.handed_out < core.commit_index.min(core.durable)
     }
 
@@ -123,9 +141,14 @@ impl<C: Clone> Raft<C> {
         let writes_through = log_write
             .is_some()
             .then(|| (core.log.last_index(), core.log.last_term()));
+        let snapshot = core::mem::take(&mut core.snapshot_unpersisted)
+            .then(|| core.snapshot.clone())
+            .flatten();
         Ready {
             hard_state,
             log_write,
+            snapshot,
+            installed: core.installed.take(),
             events: out.events,
             messages: out.messages,
             reads: out.reads,
@@ -146,16 +169,30 @@ impl<C: Clone> Raft<C> {
             self.acknowledge_durable(index, term);
         }
         let core = &mut self.core;
+        if let Some(installed) = &ready.installed {
+            // The application restores this state: what it holds is handed out.
+            core.handed_out = core.handed_out.max(installed.index);
+        }
         let through = core.commit_index.min(core.durable);
-        let committed = if core.handed_out < through {
+        // An install not yet released (it rides a later `Ready`): entries after it wait.
+        let install_pending = core.handed_out < core.log.snapshot_position().0;
+        let committed = if core.handed_out < through && !install_pending {
             let entries = core.log.range(core.handed_out + 1, through).to_vec();
             core.handed_out = through;
             entries
         } else {
             Vec::new()
         };
+        debug_assert!(
+            ready
+                .installed
+                .as_ref()
+                .is_none_or(|s| self.core.handed_out >= s.index),
+            "applied is at or past the snapshot index after an install"
+        );
         self.debug_check_invariants();
         Released {
+            snapshot: ready.installed,
             messages: ready.messages,
             committed,
             reads: ready.reads,

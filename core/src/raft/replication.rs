@@ -79,6 +79,7 @@ impl<C: Clone> Raft<C> {
         if entries
             .iter()
             .take_while(|e| e.index <= commit)
+            .filter(|e| e.index >= self.core.log.first_index())
             .any(|e| self.core.log.term_at(e.index) != Some(e.term))
         {
             self.core.refuse(from, Malformed::ContradictsCommitted);
@@ -176,6 +177,12 @@ impl<C: Clone> Leading<'_, C> {
         let log = &core.log;
         let from = from.clamp(1, log.last_index() + 1);
         let prev_index = from - 1;
+        if prev_index < log.snapshot_position().0 || matches!(progress.mode, Mode::Snapshot { .. })
+        {
+            // What the follower needs is compacted away (or it is being sent a snapshot).
+            self.send_snapshot_chunk(to);
+            return;
+        }
         let Some(prev_term) = log.term_at(prev_index) else {
             debug_assert!(false, "prev_index {prev_index} is inside the log");
             return;
@@ -186,6 +193,7 @@ impl<C: Clone> Leading<'_, C> {
         match progress.mode {
             Mode::Probe => progress.probe_sent = true,
             Mode::Replicate => progress.next_index = progress.next_index.max(last_sent + 1),
+            Mode::Snapshot { .. } => debug_assert!(false, "a snapshot was sent instead"),
         }
         let (commit, round) = (core.commit_index, self.leader.rounds.current());
         core.send(
@@ -229,7 +237,7 @@ impl<C: Clone> Leading<'_, C> {
             .map(|(&id, p)| {
                 let from = match p.mode {
                     Mode::Replicate => p.match_index + 1,
-                    Mode::Probe => p.next_index,
+                    Mode::Probe | Mode::Snapshot { .. } => p.next_index,
                 };
                 (id, from)
             })

@@ -10,6 +10,7 @@ use crate::events::Event;
 use crate::log::Log;
 use crate::message::{Body, Malformed, Message};
 use crate::rng::Rng;
+use crate::snapshot::Snapshot;
 use crate::types::{Index, Membership, Millis, NodeId, Term};
 
 /// What a node produced since the last `ready()`, waiting to be handed out.
@@ -70,6 +71,29 @@ pub(super) struct Core<C> {
     pub(super) out: Outbox<C>,
     pub(super) hard_state_dirty: bool,
     pub(super) unpersisted_from: Option<Index>,
+
+    // Snapshots (`snapshot.rs`).
+    /// The latest snapshot: the log is compacted through its index.
+    pub(super) snapshot: Option<Snapshot>,
+    /// `snapshot` changed since the last `ready()`: the driver must persist it.
+    pub(super) snapshot_unpersisted: bool,
+    /// A snapshot installed from the leader, for the next `ready()` to carry to
+    /// `advance`, which releases it for the application to restore.
+    pub(super) installed: Option<Snapshot>,
+    /// The snapshot being received from a leader, chunk by chunk.
+    pub(super) incoming: Option<IncomingSnapshot>,
+    /// The application's check of a snapshot's state: (index, bytes) -> acceptable.
+    pub(super) snapshot_check: SnapshotCheck,
+}
+
+/// A snapshot being received: whose, which, and the bytes so far.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct IncomingSnapshot {
+    pub(super) term: Term,
+    pub(super) leader: NodeId,
+    pub(super) index: Index,
+    pub(super) snapshot_term: Term,
+    pub(super) data: Vec<u8>,
 }
 
 impl<C: Clone> Core<C> {
@@ -218,5 +242,29 @@ impl<C: Clone> Core<C> {
             let membership = membership.clone();
             self.emit(Event::MembershipChanged { index, membership });
         }
+    }
+}
+
+/// The application's check of an incoming snapshot's state. It is fixed per application,
+/// not state: two cores that differ only in it are the same state for the model checker,
+/// so equality and hashing ignore it (comparing function pointers is unreliable anyway).
+#[derive(Clone, Copy)]
+pub(crate) struct SnapshotCheck(pub(crate) fn(Index, &[u8]) -> bool);
+
+impl PartialEq for SnapshotCheck {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SnapshotCheck {}
+
+impl core::hash::Hash for SnapshotCheck {
+    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl core::fmt::Debug for SnapshotCheck {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SnapshotCheck")
     }
 }
