@@ -168,6 +168,13 @@ pub struct NodeArgs {
     /// Client requests waiting at once before new ones get 503.
     #[arg(long, env = "DUCKGOOSE_MAX_INFLIGHT", default_value_t = 10_000)]
     pub max_inflight: usize,
+    /// Goose watchers (`GET /goose/watch` streams and blocking `GET /goose` queries)
+    /// open at once before new ones get 503.
+    #[arg(long, env = "DUCKGOOSE_MAX_WATCHERS", default_value_t = 1024)]
+    pub max_watchers: usize,
+    /// Idle time in ms after which a watch stream sends a `: keepalive` comment.
+    #[arg(long, env = "DUCKGOOSE_WATCH_KEEPALIVE_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub watch_keepalive_ms: u64,
     /// Seed for the election-timeout jitter (default: random).
     #[arg(long, env = "DUCKGOOSE_SEED")]
     pub seed: Option<u64>,

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, Path, Request as HttpRequest, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request as HttpRequest, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -58,6 +59,9 @@ pub fn router(shared: App, limits: Limits) -> Router {
     let public = Router::new()
         .route("/role", get(role))
         .route("/goose", get(goose))
+        .route("/goose/watch", get(crate::watch::stream))
+        .route("/readyz", get(crate::health::readyz))
+        .route("/livez", get(crate::health::livez))
         .route("/status", get(status))
         .route("/metrics", get(metrics));
     let protected = Router::new()
@@ -340,7 +344,16 @@ async fn role(State(shared): State<App>) -> Response {
     }
 }
 
-async fn goose(State(shared): State<App>) -> Response {
+/// `GET /goose`; with `wait` or `after`, a blocking query (see `watch::long_poll`).
+async fn goose(
+    State(shared): State<App>,
+    query: Result<Query<crate::watch::WaitQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(q)) if q.is_blocking() => return crate::watch::long_poll(&shared, q).await,
+        Ok(_) => {}
+        Err(e) => return bad_request(e.body_text()),
+    }
     match ask_goose(&shared).await {
         Ok(answer) => goose_response(StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE, answer),
         Err(resp) => resp,

@@ -21,6 +21,12 @@ pub struct DirectionLabel {
     pub direction: &'static str,
 }
 
+/// A goose watcher: an event stream (`stream`) or a blocking query (`poll`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatcherLabel {
+    pub kind: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AnswerLabel {
     pub answer: &'static str,
@@ -46,6 +52,7 @@ pub struct Metrics {
     pub peer_connections_up: Family<DirectionLabel, Counter>,
     pub peer_connections_down: Family<DirectionLabel, Counter>,
     pub client_requests: Counter,
+    pub watchers: Family<WatcherLabel, Gauge>,
 }
 
 pub const STATES: [&str; 4] = ["follower", "pre_candidate", "candidate", "leader"];
@@ -76,6 +83,7 @@ impl Metrics {
             peer_connections_up: Family::default(),
             peer_connections_down: Family::default(),
             client_requests: Counter::default(),
+            watchers: Family::default(),
         };
         registry.register("term", "Current Raft term", m.term.clone());
         registry.register(
@@ -155,6 +163,14 @@ impl Metrics {
             "Client and admin requests handed to the replica",
             m.client_requests.clone(),
         );
+        registry.register(
+            "watchers",
+            "Goose watchers open now, by kind (stream: GET /goose/watch; poll: a blocking GET /goose)",
+            m.watchers.clone(),
+        );
+        for kind in ["stream", "poll"] {
+            let _ = m.watchers.get_or_create(&WatcherLabel { kind });
+        }
         for s in STATES {
             m.state.get_or_create(&StateLabel { state: s }).set(0);
         }
@@ -184,6 +200,14 @@ impl Metrics {
         self.goose_queries
             .get_or_create(&AnswerLabel { answer })
             .inc();
+    }
+
+    pub fn watcher_opened(&self, kind: &'static str) {
+        self.watchers.get_or_create(&WatcherLabel { kind }).inc();
+    }
+
+    pub fn watcher_closed(&self, kind: &'static str) {
+        self.watchers.get_or_create(&WatcherLabel { kind }).dec();
     }
 
     pub fn encode(&self) -> String {

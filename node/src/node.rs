@@ -218,8 +218,14 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             Duration::from_millis(args.request_timeout_ms),
         )
         .with_transport(transport)
-        .with_peer_frame_limit(args.max_peer_body),
+        .with_peer_frame_limit(args.max_peer_body)
+        .with_watch_config(crate::watch::WatchConfig {
+            max_watchers: args.max_watchers,
+            confirm_every: Duration::from_millis(args.heartbeat_ms),
+            keepalive: Duration::from_millis(args.watch_keepalive_ms),
+        }),
     );
+    tokio::spawn(crate::watch::track(shared.clone()));
 
     let handle = tokio::runtime::Handle::current();
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();

@@ -142,6 +142,10 @@ pub struct Shared {
     pub(crate) peer_frame_limit: usize,
     /// Clients' goose questions, asked of the replica in batches.
     pub(crate) goose_queries: GooseQueries,
+    /// The goose state watchers see (`GET /goose/watch`).
+    pub(crate) watch: crate::watch::GooseWatch,
+    /// What `/livez` and `/readyz` read.
+    pub(crate) health: crate::health::Health,
 }
 
 impl Shared {
@@ -172,7 +176,15 @@ impl Shared {
             stopping: AtomicBool::new(false),
             peer_frame_limit: 32 << 20,
             goose_queries: GooseQueries::default(),
+            watch: crate::watch::GooseWatch::new(id, crate::watch::WatchConfig::default()),
+            health: crate::health::Health::default(),
         }
+    }
+
+    /// Watchers as `config` says (default: [`crate::watch::WatchConfig::default`]).
+    pub fn with_watch_config(mut self, config: crate::watch::WatchConfig) -> Shared {
+        self.watch = crate::watch::GooseWatch::new(self.id, config);
+        self
     }
 
     /// From now on this node answers duck (see [`Input::Handoff`]).
@@ -340,7 +352,10 @@ pub fn run(
             match storage.persist(ready.hard_state.as_ref(), ready.log_write.as_ref()) {
                 Ok(Some(took)) => shared.metrics.fsync_seconds.observe(took.as_secs_f64()),
                 Ok(None) => {}
-                Err(e) => return Err(format!("storage failed, stopping: {e}")),
+                Err(e) => {
+                    shared.health.storage_failed(&e.to_string());
+                    return Err(format!("storage failed, stopping: {e}"));
+                }
             }
             events.append(&mut ready.events);
             // 2. Acknowledged: the messages and answers are released.
@@ -402,6 +417,8 @@ pub fn run(
             shared.metrics.leader_changes.inc();
         }
         update_gauges(&shared.metrics, &replica);
+        shared.health.turned(&replica);
+        shared.watch.observe(&replica);
         if let Some(h) = &mut handoff
             && h.finished(&replica)
         {

@@ -3,7 +3,7 @@
 //! data directories, on free loopback ports or each in its own network namespace
 //! ([`Netns`]); a bearer token by default ([`Token`]); TLS with mutual TLS between peers
 //! on request ([`Cluster::start_tls`], certificates from [`tls`]); a blocking HTTP client
-//! ([`request`], [`Resp`]); polling with deadlines ([`wait_for`], [`poll`]). Dropping a
+//! ([`request`], [`Resp`]); an event-stream client ([`SseStream`]); polling with deadlines ([`wait_for`], [`poll`]). Dropping a
 //! cluster kills its processes and removes its files (kept, with the logs printed, when
 //! the thread is panicking).
 //!
@@ -14,6 +14,7 @@
 mod cluster;
 mod http;
 pub mod net;
+pub mod sse;
 pub mod tls;
 
 use std::net::TcpListener;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 pub use cluster::{Cluster, ClusterTls, Opts, Proc, State, Token};
 pub use http::{Resp, get, request, request_with};
 pub use net::Netns;
+pub use sse::{SseEvent, SseItem, SseStream};
 
 pub type NodeId = u64;
 
