@@ -85,18 +85,8 @@ impl<C: Clone> Raft<C> {
             self.core.refuse(from, Malformed::ContradictsCommitted);
             return;
         }
-        if let RoleState::PreCandidate { .. } | RoleState::Candidate { .. } = self.state {
-            let term = self.core.term;
-            self.become_follower(
-                term,
-                Some(from),
-                RoleReason::LeaderDiscovered { leader: from },
-            );
-        }
+        self.heard_from_leader(from);
         let core = &mut self.core;
-        core.leader = Some(from);
-        core.last_leader_contact = core.now;
-        core.reset_election_timer();
 
         let config_before = core.log.latest_config().map(|(i, _)| i);
         let outcome = core.log.try_append(prev_index, prev_term, entries);
@@ -329,5 +319,24 @@ impl<C: Clone> Leading<'_, C> {
             return ControlFlow::Continue(());
         }
         self.on_leader_commit()
+    }
+}
+
+impl<C: Clone> Raft<C> {
+    /// Word from the leader of the current term (an Append or a snapshot chunk): a
+    /// (pre-)candidate of this term stands down, and the election timer restarts.
+    pub(super) fn heard_from_leader(&mut self, from: NodeId) {
+        if let RoleState::PreCandidate { .. } | RoleState::Candidate { .. } = self.state {
+            let term = self.core.term;
+            self.become_follower(
+                term,
+                Some(from),
+                RoleReason::LeaderDiscovered { leader: from },
+            );
+        }
+        let core = &mut self.core;
+        core.leader = Some(from);
+        core.last_leader_contact = core.now;
+        core.reset_election_timer();
     }
 }

@@ -13,10 +13,10 @@
 
 use alloc::vec::Vec;
 
+use super::Raft;
 use super::leader::Leading;
 use super::shared::IncomingSnapshot;
-use super::{Raft, RoleState};
-use crate::events::{Event, RoleReason};
+use crate::events::Event;
 use crate::message::{AppendResult, Body, Malformed, Round};
 use crate::progress::Mode;
 use crate::snapshot::{CompactError, MAX_SNAPSHOT_BYTES, Snapshot};
@@ -88,18 +88,8 @@ impl<C: Clone> Raft<C> {
             !self.is_leader(),
             "a leader refuses snapshots in its own term"
         );
-        if let RoleState::PreCandidate { .. } | RoleState::Candidate { .. } = self.state {
-            let term = self.core.term;
-            self.become_follower(
-                term,
-                Some(from),
-                RoleReason::LeaderDiscovered { leader: from },
-            );
-        }
+        self.heard_from_leader(from);
         let core = &mut self.core;
-        core.leader = Some(from);
-        core.last_leader_contact = core.now;
-        core.reset_election_timer();
 
         let index = chunk.index;
         if index <= core.commit_index {
