@@ -144,8 +144,17 @@ fn restart_keeps_term_vote_and_log_and_a_lone_node_never_bumps_its_term() {
         .iter()
         .map(|&id| inspect(&cluster.node(id).dir.clone()))
         .collect();
+    // An acknowledged write is on a quorum's disks, not necessarily on every node's: a
+    // follower the leader did not wait for may be killed before the last Append reached it.
+    let holding_all = on_disk
+        .iter()
+        .filter(|d| d["last_log_index"].as_u64().unwrap() >= 22)
+        .count();
+    assert!(
+        holding_all >= 2,
+        "no quorum holds all 22 entries: {on_disk:?}"
+    );
     for d in &on_disk {
-        assert!(d["last_log_index"].as_u64().unwrap() >= 22, "{d}");
         assert!(d["term"].as_u64().unwrap() >= 1, "{d}");
     }
 
