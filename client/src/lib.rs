@@ -378,8 +378,9 @@ impl Client {
     /// An `Err` item means the watch lost the node (refused, broken, silent past the idle
     /// timeout, or a malformed event): until the next `Ok`, the node is **not known to
     /// be the goose**, and a program acting as the goose's must stop. The stream then
-    /// reconnects by itself, with backoff, resuming after the last event it saw
-    /// (`Last-Event-ID`). A node without `GET /goose/watch` is polled on `/status`.
+    /// reconnects by itself, with backoff, and the new stream's first item is the node's
+    /// answer again, changed or not. A node without `GET /goose/watch` is polled on
+    /// `/status`.
     pub fn watch(&self, node: &str) -> GooseWatch {
         watch::watch(self.clone(), self.base(node))
     }
