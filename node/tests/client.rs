@@ -196,3 +196,35 @@ fn over_tls_the_client_watches_and_writes_with_the_ca_and_token() {
     rt.block_on(client.put("tls", "ok", Some(fence))).expect("a fenced write over https");
     assert_eq!(rt.block_on(client.get("tls")).unwrap().as_deref(), Some("ok"));
 }
+
+#[test]
+fn a_node_that_went_silent_does_not_hold_the_client() {
+    let mut cluster = Cluster::start(BIN, "client-silent", 3, Opts::default());
+    let all = cluster.ids();
+    let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
+    let rt = runtime();
+    let client = Client::builder()
+        .members(all.iter().map(|&id| cluster.url(id)))
+        .token(cluster.token.clone().unwrap())
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    // The goose takes a write: the client will ask it first next time.
+    rt.block_on(client.put("k", "1", None)).unwrap();
+    let successor = *all.iter().find(|&&id| id != goose).unwrap();
+    transfer(&cluster, goose, successor);
+    cluster.wait_one_goose(&all, Duration::from_secs(10));
+    // The node the client would ask first stops answering (SIGSTOP).
+    cluster.pause(goose).unwrap();
+    // A read is safe to send elsewhere at once; a write's outcome there is unknown, but
+    // the next one must not be sent to the silent node again.
+    assert_eq!(rt.block_on(client.get("k")).unwrap().as_deref(), Some("1"));
+    let first = rt.block_on(client.put("k", "2", None));
+    if let Err(e) = &first {
+        assert!(matches!(e, Error::OutcomeUnknown { .. }), "{e}");
+        rt.block_on(client.put("k", "2", None))
+            .expect("the write after a timeout goes to a live node");
+    }
+    assert_eq!(rt.block_on(client.get("k")).unwrap().as_deref(), Some("2"));
+    cluster.resume(goose).unwrap();
+}

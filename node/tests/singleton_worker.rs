@@ -9,6 +9,12 @@
 //! - no write the store refused for a stale fence (fence F, leadership C) could have
 //!   been accepted: no record with fence F follows one with a fence of C or more;
 //! - each worker's records appear in the order it made them.
+//!
+//! After each fault the test also plays the ex-goose's worker waking up late (a process
+//! pause of the worker itself, the classic case): it appends a record with the old fence
+//! on top of the latest value, through a live node. A store that ignored fences would take
+//! it (the compare-and-set alone would not stop it) and the checks above would fail; every
+//! one must be refused with 412.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +29,17 @@ const KEY: &str = "singleton-worker.log";
 const FAULT_PHASE: Duration = Duration::from_secs(25);
 /// Records each new active worker must get accepted before the next fault.
 const PROGRESS: u64 = 5;
+
+/// A late write by ex-goose `id` with `fence`, through the new goose: refused with 412,
+/// naming `new_fence` (or a later leadership's).
+fn late(cluster: &Cluster, via: u64, id: u64, fence: u64, new_fence: u64, refused: &mut usize) {
+    let r = late_append(cluster, via, id, fence);
+    assert_eq!(r.status, 412, "a late write with fence {fence}: {}", r.body);
+    let v = r.json();
+    assert_eq!(v["error"], "stale_fence", "{v}");
+    assert!(v["current"].as_u64() >= Some(new_fence), "{v}");
+    *refused += 1;
+}
 
 fn worker_config(cluster: &Cluster, id: u64) -> Config {
     Config {
@@ -40,16 +57,45 @@ fn worker_config(cluster: &Cluster, id: u64) -> Config {
 }
 
 /// Waits until exactly one of `among` is goose and its worker got `PROGRESS` more
-/// records accepted: that node.
-fn active(cluster: &Cluster, stats: &BTreeMap<u64, Arc<Stats>>, among: &[u64]) -> u64 {
-    let goose = cluster.wait_one_goose(among, Duration::from_secs(15));
-    let before = stats[&goose].accepted();
-    wait_for(
-        &format!("worker w{goose} to write as the goose's"),
-        Duration::from_secs(15),
-        || (stats[&goose].accepted() >= before + PROGRESS).then_some(()),
-    );
-    goose
+/// records accepted: that node and its fence.
+fn active(cluster: &Cluster, stats: &BTreeMap<u64, Arc<Stats>>, among: &[u64]) -> (u64, u64) {
+    wait_for("an active worker", Duration::from_secs(30), || {
+        let goose = cluster.wait_one_goose(among, Duration::from_secs(15));
+        let before = stats[&goose].accepted();
+        wait_for(
+            &format!("worker w{goose} to write as the goose's"),
+            Duration::from_secs(15),
+            || (stats[&goose].accepted() >= before + PROGRESS).then_some(()),
+        );
+        // `None` if the leadership changed meanwhile: look again.
+        let r = cluster.call(goose, "GET", "/goose", "").ok()?;
+        let fence = r.header("duckgoose-fence")?.parse().ok()?;
+        Some((goose, fence))
+    })
+}
+
+/// The ex-goose `id`'s worker, paused while it held `fence`, wakes up and appends a
+/// record with it on top of the latest value, through node `via`: the answer.
+fn late_append(cluster: &Cluster, via: u64, id: u64, fence: u64) -> Resp {
+    let r = cluster.call(via, "GET", &format!("/kv/{KEY}"), "").unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let record = format!("w{id} {fence} {}\n", u64::MAX);
+    let body = serde_json::json!({ "expected": r.body, "value": format!("{}{record}", r.body) });
+    let auth = cluster.auth();
+    let mut headers: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let fence = fence.to_string();
+    headers.push(("If-Fence", &fence));
+    headers.push(("Content-Type", "application/json"));
+    cluster
+        .request(
+            via,
+            "POST",
+            &format!("/kv/{KEY}/cas"),
+            &headers,
+            body.to_string().as_bytes(),
+            Duration::from_secs(10),
+        )
+        .unwrap()
 }
 
 #[test]
@@ -100,31 +146,36 @@ fn only_the_goose_worker_writes_and_no_stale_fence_is_accepted_under_faults() {
     let started = Instant::now();
     let mut faults: BTreeMap<&str, u32> = BTreeMap::new();
     let mut round = 0;
+    let mut late_refused = 0;
     while started.elapsed() < FAULT_PHASE {
-        let goose = active(&cluster, &stats, &all);
+        let (goose, fence) = active(&cluster, &stats, &all);
         let rest: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();
         let kind = ["kill -9", "SIGSTOP", "partition"][round % 3];
         match kind {
             "kill -9" => {
                 cluster.kill9(goose);
-                active(&cluster, &stats, &rest);
+                let (new_goose, new_fence) = active(&cluster, &stats, &rest);
+                late(&cluster, new_goose, goose, fence, new_fence, &mut late_refused);
                 cluster.spawn(goose).expect("restart");
                 cluster.wait_serving(goose);
             }
             "SIGSTOP" => {
                 cluster.pause(goose).expect("pause");
-                active(&cluster, &stats, &rest);
+                let (new_goose, new_fence) = active(&cluster, &stats, &rest);
+                late(&cluster, new_goose, goose, fence, new_fence, &mut late_refused);
                 cluster.resume(goose).expect("resume");
             }
             _ => {
                 cluster.partition(&[goose], &rest).expect("partition");
-                active(&cluster, &stats, &rest);
+                let (new_goose, new_fence) = active(&cluster, &stats, &rest);
+                late(&cluster, new_goose, goose, fence, new_fence, &mut late_refused);
                 cluster.heal(&all).expect("heal");
             }
         }
         *faults.entry(kind).or_default() += 1;
         round += 1;
     }
+    assert_eq!(late_refused, round, "every late write with an old fence refused");
     // Settle: the last goose's worker writes again, then every worker stops.
     active(&cluster, &stats, &all);
     stop_tx.send(true).unwrap();
@@ -139,7 +190,8 @@ fn only_the_goose_worker_writes_and_no_stale_fence_is_accepted_under_faults() {
     let accepted: u64 = stats.values().map(|s| s.accepted()).sum();
     let refusals: Vec<_> = stats.values().flat_map(|s| s.refusals()).collect();
     eprintln!(
-        "{} rounds {faults:?} in {:?}: {} records, {accepted} acknowledged, {} stale refusals",
+        "{} rounds {faults:?} in {:?}: {} records, {accepted} acknowledged, {} stale refusals \
+         to workers, {late_refused} late writes refused",
         round,
         started.elapsed(),
         history.len(),
