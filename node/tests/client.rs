@@ -25,7 +25,12 @@ fn runtime() -> Runtime {
 fn client_of(cluster: &Cluster, members: &[u64]) -> Client {
     let mut b = Client::builder()
         .members(members.iter().map(|&id| cluster.url(id)))
-        .token(cluster.token.clone().expect("the secure configuration has a token"));
+        .token(
+            cluster
+                .token
+                .clone()
+                .expect("the secure configuration has a token"),
+        );
     if let Some(tls) = &cluster.tls {
         b = b.tls_ca(&tls.ca_path);
     }
@@ -57,7 +62,12 @@ fn next_state(
 
 fn transfer(cluster: &Cluster, from: u64, to: u64) {
     let r = cluster
-        .call(from, "POST", "/admin/transfer", &format!(r#"{{"to":{to}}}"#))
+        .call(
+            from,
+            "POST",
+            "/admin/transfer",
+            &format!(r#"{{"to":{to}}}"#),
+        )
         .expect("transfer");
     assert_eq!(r.status, 200, "transfer: {}", r.body);
 }
@@ -73,9 +83,18 @@ fn watch_sees_goose_then_duck_and_stale_fences_are_refused() {
 
     let old = rt.block_on(client.fence()).expect("the goose's fence");
     assert!(rt.block_on(client.is_goose(&cluster.url(goose))).unwrap());
-    assert!(!rt.block_on(client.is_goose(&cluster.url(successor))).unwrap());
+    assert!(
+        !rt.block_on(client.is_goose(&cluster.url(successor)))
+            .unwrap()
+    );
     let mut watch = client.watch(&cluster.url(goose));
-    let first = next_state(&rt, &mut watch, "the first event", Duration::from_secs(5), |_| true);
+    let first = next_state(
+        &rt,
+        &mut watch,
+        "the first event",
+        Duration::from_secs(5),
+        |_| true,
+    );
     assert_eq!(
         first,
         GooseState {
@@ -91,14 +110,20 @@ fn watch_sees_goose_then_duck_and_stale_fences_are_refused() {
 
     // Another leadership: the old goose's watch says duck, the fence grows.
     transfer(&cluster, goose, successor);
-    let duck = next_state(&rt, &mut watch, "duck", Duration::from_secs(2), |s| !s.goose);
+    let duck = next_state(&rt, &mut watch, "duck", Duration::from_secs(2), |s| {
+        !s.goose
+    });
     assert_eq!(duck.fence, None);
     let new = wait_for("a newer fence", Duration::from_secs(10), || {
         rt.block_on(client.fence()).ok().filter(|f| *f > old)
     });
-    next_state(&rt, &mut watch, "the new goose named", Duration::from_secs(5), |s| {
-        s.leader == Some(successor) && s.term == new.0
-    });
+    next_state(
+        &rt,
+        &mut watch,
+        "the new goose named",
+        Duration::from_secs(5),
+        |s| s.leader == Some(successor) && s.term == new.0,
+    );
 
     // The old fence is refused, the current one goes through.
     match rt.block_on(client.put("job", "stale", Some(old))) {
@@ -107,10 +132,16 @@ fn watch_sees_goose_then_duck_and_stale_fences_are_refused() {
         }
         other => panic!("a stale fence must be refused, got {other:?}"),
     }
-    assert_eq!(rt.block_on(client.get("job")).unwrap().as_deref(), Some("old"));
+    assert_eq!(
+        rt.block_on(client.get("job")).unwrap().as_deref(),
+        Some("old")
+    );
     rt.block_on(client.put("job", "new", Some(new)))
         .expect("a write with the current fence");
-    assert_eq!(rt.block_on(client.get("job")).unwrap().as_deref(), Some("new"));
+    assert_eq!(
+        rt.block_on(client.get("job")).unwrap().as_deref(),
+        Some("new")
+    );
     assert!(matches!(
         rt.block_on(client.cas("job", Some("new"), "stale-cas", Some(Fence(old.0)))),
         Err(Error::StaleFence { .. })
@@ -126,7 +157,9 @@ fn a_write_sent_to_a_duck_is_followed_to_the_goose_with_the_token() {
     let rt = runtime();
     // Only the duck is configured: the goose is trusted because the duck lists it.
     let client = client_of(&cluster, &[duck]);
-    let fence = rt.block_on(client.fence()).expect("the fence, found through the duck");
+    let fence = rt
+        .block_on(client.fence())
+        .expect("the fence, found through the duck");
     rt.block_on(client.put("redirected", "yes", Some(fence)))
         .expect("the write, followed to the goose");
     let r = cluster.call(goose, "GET", "/kv/redirected", "").unwrap();
@@ -168,7 +201,10 @@ fn a_watch_that_reconnects_restates_the_node_answer() {
         items
     });
     let errors = items.iter().filter(|i| i.is_err()).count();
-    assert!(errors >= 2, "the client's idle timeout should fire: {items:?}");
+    assert!(
+        errors >= 2,
+        "the client's idle timeout should fire: {items:?}"
+    );
     for pair in items.windows(2) {
         if pair[0].is_err() {
             assert!(
@@ -189,12 +225,22 @@ fn over_tls_the_client_watches_and_writes_with_the_ca_and_token() {
     let fence = rt.block_on(client.fence()).expect("the fence over https");
     for &id in &all {
         let mut watch = client.watch(&cluster.url(id));
-        let first = next_state(&rt, &mut watch, "a first event", Duration::from_secs(5), |_| true);
+        let first = next_state(
+            &rt,
+            &mut watch,
+            "a first event",
+            Duration::from_secs(5),
+            |_| true,
+        );
         assert_eq!(first.goose, id == goose, "{first:?}");
         assert_eq!(first.node, id);
     }
-    rt.block_on(client.put("tls", "ok", Some(fence))).expect("a fenced write over https");
-    assert_eq!(rt.block_on(client.get("tls")).unwrap().as_deref(), Some("ok"));
+    rt.block_on(client.put("tls", "ok", Some(fence)))
+        .expect("a fenced write over https");
+    assert_eq!(
+        rt.block_on(client.get("tls")).unwrap().as_deref(),
+        Some("ok")
+    );
 }
 
 #[test]

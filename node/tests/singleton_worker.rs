@@ -126,8 +126,7 @@ fn only_the_goose_worker_writes_and_no_stale_fence_is_accepted_under_faults() {
         .build()
         .unwrap();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stats: BTreeMap<u64, Arc<Stats>> =
-        all.iter().map(|&id| (id, Arc::default())).collect();
+    let stats: BTreeMap<u64, Arc<Stats>> = all.iter().map(|&id| (id, Arc::default())).collect();
     let workers: Vec<_> = all
         .iter()
         .map(|&id| {
@@ -155,27 +154,51 @@ fn only_the_goose_worker_writes_and_no_stale_fence_is_accepted_under_faults() {
             "kill -9" => {
                 cluster.kill9(goose);
                 let (new_goose, new_fence) = active(&cluster, &stats, &rest);
-                late(&cluster, new_goose, goose, fence, new_fence, &mut late_refused);
+                late(
+                    &cluster,
+                    new_goose,
+                    goose,
+                    fence,
+                    new_fence,
+                    &mut late_refused,
+                );
                 cluster.spawn(goose).expect("restart");
                 cluster.wait_serving(goose);
             }
             "SIGSTOP" => {
                 cluster.pause(goose).expect("pause");
                 let (new_goose, new_fence) = active(&cluster, &stats, &rest);
-                late(&cluster, new_goose, goose, fence, new_fence, &mut late_refused);
+                late(
+                    &cluster,
+                    new_goose,
+                    goose,
+                    fence,
+                    new_fence,
+                    &mut late_refused,
+                );
                 cluster.resume(goose).expect("resume");
             }
             _ => {
                 cluster.partition(&[goose], &rest).expect("partition");
                 let (new_goose, new_fence) = active(&cluster, &stats, &rest);
-                late(&cluster, new_goose, goose, fence, new_fence, &mut late_refused);
+                late(
+                    &cluster,
+                    new_goose,
+                    goose,
+                    fence,
+                    new_fence,
+                    &mut late_refused,
+                );
                 cluster.heal(&all).expect("heal");
             }
         }
         *faults.entry(kind).or_default() += 1;
         round += 1;
     }
-    assert_eq!(late_refused, round, "every late write with an old fence refused");
+    assert_eq!(
+        late_refused, round,
+        "every late write with an old fence refused"
+    );
     // Settle: the last goose's worker writes again, then every worker stops.
     active(&cluster, &stats, &all);
     stop_tx.send(true).unwrap();
@@ -184,7 +207,9 @@ fn only_the_goose_worker_writes_and_no_stale_fence_is_accepted_under_faults() {
     }
 
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
-    let r = cluster.call(goose, "GET", &format!("/kv/{KEY}"), "").unwrap();
+    let r = cluster
+        .call(goose, "GET", &format!("/kv/{KEY}"), "")
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     let history = Record::parse_history(&r.body).expect("the history parses");
     let accepted: u64 = stats.values().map(|s| s.accepted()).sum();
@@ -199,14 +224,25 @@ fn only_the_goose_worker_writes_and_no_stale_fence_is_accepted_under_faults() {
     );
 
     // Floors: the run did what it claims.
-    assert!(faults.len() == 3, "every kind of fault injected: {faults:?}");
+    assert!(
+        faults.len() == 3,
+        "every kind of fault injected: {faults:?}"
+    );
     assert!(history.len() > 200, "{} records", history.len());
     // Every acknowledged record is there (an unacknowledged one may be too).
-    assert!(history.len() as u64 >= accepted, "{} < {accepted}", history.len());
+    assert!(
+        history.len() as u64 >= accepted,
+        "{} < {accepted}",
+        history.len()
+    );
     let mut worker_of_fence: BTreeMap<u64, &str> = BTreeMap::new();
     for r in &history {
         let first = *worker_of_fence.entry(r.fence).or_insert(&r.worker);
-        assert_eq!(first, r.worker, "fence {} used by {first} and {}", r.fence, r.worker);
+        assert_eq!(
+            first, r.worker,
+            "fence {} used by {first} and {}",
+            r.fence, r.worker
+        );
     }
     let active_workers: std::collections::BTreeSet<&str> =
         worker_of_fence.values().copied().collect();
@@ -236,7 +272,12 @@ fn only_the_goose_worker_writes_and_no_stale_fence_is_accepted_under_faults() {
     let mut last_seq: BTreeMap<&str, u64> = BTreeMap::new();
     for r in &history {
         if let Some(prev) = last_seq.insert(&r.worker, r.seq) {
-            assert!(r.seq > prev, "{} wrote seq {} after {prev}", r.worker, r.seq);
+            assert!(
+                r.seq > prev,
+                "{} wrote seq {} after {prev}",
+                r.worker,
+                r.seq
+            );
         }
     }
 }

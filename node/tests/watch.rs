@@ -87,7 +87,12 @@ fn state_id(r: &Resp) -> String {
 
 fn transfer(cluster: &Cluster, from: u64, to: u64) {
     let r = cluster
-        .call(from, "POST", "/admin/transfer", &format!(r#"{{"to":{to}}}"#))
+        .call(
+            from,
+            "POST",
+            "/admin/transfer",
+            &format!(r#"{{"to":{to}}}"#),
+        )
         .expect("transfer");
     assert_eq!(r.status, 200, "transfer: {}", r.body);
 }
@@ -114,7 +119,10 @@ fn check_histories(streams: &BTreeMap<u64, SseStream>) {
                 let fence = v["fence"].as_u64().expect("a goose event has a fence");
                 assert_eq!(v["term"].as_u64(), Some(fence), "{v}");
                 let first = *goose_of_fence.entry(fence).or_insert(*id);
-                assert_eq!(first, *id, "nodes {first} and {id} were both goose at {fence}");
+                assert_eq!(
+                    first, *id,
+                    "nodes {first} and {id} were both goose at {fence}"
+                );
             }
         }
     }
@@ -125,8 +133,10 @@ fn streams_start_with_the_answer_now_and_a_transferred_goose_emits_duck() {
     let cluster = Cluster::start(BIN, "watch-transfer", 3, opts(15_000));
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
-    let streams: BTreeMap<u64, SseStream> =
-        all.iter().map(|&id| (id, watch(&cluster, id, None))).collect();
+    let streams: BTreeMap<u64, SseStream> = all
+        .iter()
+        .map(|&id| (id, watch(&cluster, id, None)))
+        .collect();
 
     // The goose's first event is its answer now, the same one /goose gives.
     let e = first_event(&streams[&goose], goose);
@@ -184,8 +194,10 @@ fn a_goose_cut_off_in_a_minority_emits_duck_and_is_not_ready_until_healed() {
     let all = cluster.ids();
     let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
     let rest: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();
-    let mut streams: BTreeMap<u64, SseStream> =
-        all.iter().map(|&id| (id, watch(&cluster, id, None))).collect();
+    let mut streams: BTreeMap<u64, SseStream> = all
+        .iter()
+        .map(|&id| (id, watch(&cluster, id, None)))
+        .collect();
     let fence = first_event(&streams[&goose], goose).json()["fence"]
         .as_u64()
         .expect("the goose's first event has a fence");
@@ -215,7 +227,10 @@ fn a_goose_cut_off_in_a_minority_emits_duck_and_is_not_ready_until_healed() {
     let reason = r.json()["reason"].as_str().unwrap_or_default().to_string();
     assert!(reason.contains("no goose known"), "{}", r.body);
     let r = probe(&cluster, goose, "/livez");
-    assert_eq!((r.status, r.json()["live"].clone()), (200, Value::Bool(true)));
+    assert_eq!(
+        (r.status, r.json()["live"].clone()),
+        (200, Value::Bool(true))
+    );
     for &id in &rest {
         let r = probe(&cluster, id, "/readyz");
         assert_eq!(r.status, 200, "node {id}: {}", r.body);
@@ -224,15 +239,20 @@ fn a_goose_cut_off_in_a_minority_emits_duck_and_is_not_ready_until_healed() {
     // A fresh watcher of the cut-off node hears duck, naming nobody.
     let late = watch(&cluster, goose, None);
     let v = first_event(&late, goose).json();
-    assert_eq!((v["goose"].clone(), v["leader"].clone()), (Value::Bool(false), Value::Null));
+    assert_eq!(
+        (v["goose"].clone(), v["leader"].clone()),
+        (Value::Bool(false), Value::Null)
+    );
     streams.insert(0, late);
 
     // Healed, it follows the new goose and is ready again.
     cluster.heal(&all).expect("heal");
     let v = streams[&goose]
-        .wait_event("the ex-goose to name the new goose", Duration::from_secs(5), |v| {
-            v["leader"] == new_goose
-        })
+        .wait_event(
+            "the ex-goose to name the new goose",
+            Duration::from_secs(5),
+            |v| v["leader"] == new_goose,
+        )
         .json();
     assert_eq!(v["goose"], false);
     assert!(v["term"].as_u64().unwrap() > fence, "{v}");
@@ -281,8 +301,15 @@ fn long_poll_and_resume_return_at_once_on_change_or_at_the_end_of_the_wait() {
     // Unchanged: at the end of the wait, with the same state; `after` may be the fence.
     for after in [now.clone(), fence.to_string()] {
         let (r, took) = goose_query(&cluster, goose, &format!("wait=1s&after={after}"));
-        assert_eq!((r.status, state_id(&r)), (200, now.clone()), "after={after}");
-        assert!(took >= Duration::from_millis(950), "after={after}: {took:?}");
+        assert_eq!(
+            (r.status, state_id(&r)),
+            (200, now.clone()),
+            "after={after}"
+        );
+        assert!(
+            took >= Duration::from_millis(950),
+            "after={after}: {took:?}"
+        );
         assert!(took < Duration::from_secs(5), "after={after}: {took:?}");
     }
     let (r, _) = goose_query(&cluster, goose, "wait=1h&after=1");
@@ -296,15 +323,20 @@ fn long_poll_and_resume_return_at_once_on_change_or_at_the_end_of_the_wait() {
     }
     // Resuming after an older state: the current one first.
     let behind = watch(&cluster, goose, Some("1.duck.none"));
-    assert_eq!(behind.next_event(Duration::from_secs(2)).unwrap().id, Some(now.clone()));
+    assert_eq!(
+        behind.next_event(Duration::from_secs(2)).unwrap().id,
+        Some(now.clone())
+    );
 
     // A blocking query waiting on the goose returns as soon as the state changes.
     let successor = *all.iter().find(|&&id| id != goose).unwrap();
     std::thread::scope(|s| {
         let waiting = s.spawn(|| goose_query(&cluster, goose, &format!("wait=30s&after={now}")));
-        wait_for("the blocking query to be waiting", Duration::from_secs(5), || {
-            (open_polls(&cluster, goose) >= 1.0).then_some(())
-        });
+        wait_for(
+            "the blocking query to be waiting",
+            Duration::from_secs(5),
+            || (open_polls(&cluster, goose) >= 1.0).then_some(()),
+        );
         transfer(&cluster, goose, successor);
         let (r, took) = waiting.join().unwrap();
         assert_eq!(r.status, 503, "{}", r.body);
@@ -313,7 +345,9 @@ fn long_poll_and_resume_return_at_once_on_change_or_at_the_end_of_the_wait() {
     });
     // Both resumed streams see the change.
     for s in [&resumed, &behind] {
-        s.wait_event("duck on a resumed stream", DUCK_WITHIN, |v| v["goose"] == false);
+        s.wait_event("duck on a resumed stream", DUCK_WITHIN, |v| {
+            v["goose"] == false
+        });
     }
 }
 
@@ -340,7 +374,10 @@ fn readyz_waits_for_a_goose_while_livez_does_not() {
     assert_eq!(r.json()["ready"], false);
     let stream = watch(&cluster, 1, None);
     let v = first_event(&stream, 1).json();
-    assert_eq!((v["goose"].clone(), v["leader"].clone()), (Value::Bool(false), Value::Null));
+    assert_eq!(
+        (v["goose"].clone(), v["leader"].clone()),
+        (Value::Bool(false), Value::Null)
+    );
 
     for id in [2, 3] {
         cluster.spawn(id).expect("start");
@@ -354,7 +391,10 @@ fn readyz_waits_for_a_goose_while_livez_does_not() {
         });
         let v = r.json();
         assert_eq!(v["leader"], goose, "{v}");
-        assert!(v["applied_index"].as_u64() >= v["commit_index"].as_u64(), "{v}");
+        assert!(
+            v["applied_index"].as_u64() >= v["commit_index"].as_u64(),
+            "{v}"
+        );
     }
     stream.wait_event("node 1 to name the goose", Duration::from_secs(5), |v| {
         v["leader"] == goose

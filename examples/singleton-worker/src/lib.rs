@@ -199,7 +199,13 @@ pub async fn run(
 
 /// The job, for leadership `fence`: append records until the store refuses the fence
 /// (or the task is aborted).
-async fn work(client: Client, config: Config, fence: Fence, seq: Arc<AtomicU64>, stats: Arc<Stats>) {
+async fn work(
+    client: Client,
+    config: Config,
+    fence: Fence,
+    seq: Arc<AtomicU64>,
+    stats: Arc<Stats>,
+) {
     loop {
         match append(&client, &config, fence, &seq).await {
             Ok(true) => {

@@ -30,7 +30,7 @@ struct Args {
     #[arg(long, env = "DUCKGOOSE_TLS_CA")]
     tls_ca: Option<PathBuf>,
     /// The key the records are appended to.
-    #[arg(long, default_value = "singleton-worker/log")]
+    #[arg(long, default_value = "singleton-worker.log")]
     key: String,
     /// Milliseconds between two records.
     #[arg(long, default_value_t = 200)]
