@@ -400,3 +400,29 @@ fn readyz_waits_for_a_goose_while_livez_does_not() {
         v["leader"] == goose
     });
 }
+
+#[test]
+fn a_goose_resumed_after_a_pause_does_not_greet_new_watchers_as_goose() {
+    let mut cluster = Cluster::start(BIN, "watch-resume", 3, opts(15_000));
+    let all = cluster.ids();
+    for _ in 0..3 {
+        let goose = cluster.wait_one_goose(&all, Duration::from_secs(10));
+        let (r, _) = goose_query(&cluster, goose, "wait=0s");
+        let old = state_id(&r);
+        let rest: Vec<u64> = all.iter().copied().filter(|&id| id != goose).collect();
+        cluster.pause(goose).expect("pause");
+        cluster.wait_one_goose(&rest, Duration::from_secs(10));
+        cluster.resume(goose).expect("resume");
+        // The first thing the resumed node says: its confirmation is from before the
+        // pause, and a newer leadership exists.
+        let s = watch(&cluster, goose, None);
+        let first = first_event(&s, goose);
+        assert_ne!(
+            first.id.as_deref(),
+            Some(&*old),
+            "a stale goose greeting: {first:?}"
+        );
+        let (r, _) = goose_query(&cluster, goose, "wait=0s");
+        assert_ne!(state_id(&r), old, "a stale goose answer");
+    }
+}
