@@ -378,8 +378,9 @@ impl Client {
     /// An `Err` item means the watch lost the node (refused, broken, silent past the idle
     /// timeout, or a malformed event): until the next `Ok`, the node is **not known to
     /// be the goose**, and a program acting as the goose's must stop. The stream then
-    /// reconnects by itself, with backoff, resuming after the last event it saw
-    /// (`Last-Event-ID`). A node without `GET /goose/watch` is polled on `/status`.
+    /// reconnects by itself, with backoff, and the new stream's first item is the node's
+    /// answer again, changed or not. A node without `GET /goose/watch` is polled on
+    /// `/status`.
     pub fn watch(&self, node: &str) -> GooseWatch {
         watch::watch(self.clone(), self.base(node))
     }
@@ -476,7 +477,9 @@ impl Client {
 
     /// Sends a key-value request to the members in turn (the last goose first), each
     /// followed across redirects, until one takes it. A member that cannot be reached,
-    /// or answers that no goose is known, passes it on: nothing was applied there.
+    /// or answers that no goose is known, passes it on: nothing was applied there. A
+    /// member that does not answer in time passes a read on; a write's outcome there is
+    /// unknown, so it is the caller's error, and that member is no longer asked first.
     async fn kv(&self, req: KvRequest) -> Result<Answer, Error> {
         let mut order = self.inner.members.clone();
         if let Some(hint) = self.hint().clone() {
@@ -496,6 +499,21 @@ impl Client {
                     return Ok(answer);
                 }
                 Err(e @ Error::Unreachable { .. }) => last = Some(e),
+                Err(e @ Error::OutcomeUnknown { .. }) => {
+                    // A node that went silent (paused, cut off) must not stay the first
+                    // one asked, or every later request would wait on it too.
+                    let mut hint = self.hint();
+                    if hint.as_deref() == Some(base.as_str()) {
+                        *hint = None;
+                    }
+                    drop(hint);
+                    // A read changed nothing: ask the next member. A write may have been
+                    // applied: only the caller may decide to send it again.
+                    if req.method != Method::GET {
+                        return Err(e);
+                    }
+                    last = Some(e);
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -72,7 +72,8 @@ impl Parser {
         Ok(out)
     }
 
-    /// The id to send as `Last-Event-ID` when reconnecting.
+    /// The id of the last event: what a client resuming the stream sends as
+    /// `Last-Event-ID`.
     pub fn last_id(&self) -> Option<&str> {
         self.last_id.as_deref()
     }

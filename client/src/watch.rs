@@ -1,6 +1,11 @@
 //! [`Client::watch`]: a node's goose state as a stream, from `GET /goose/watch`
-//! (Server-Sent Events), reconnecting with `Last-Event-ID` and backoff; a node without
-//! the route is polled on `/status`.
+//! (Server-Sent Events), reconnecting with backoff; a node without the route is polled on
+//! `/status`.
+//!
+//! A reconnection does not send `Last-Event-ID`. Every lost stream is handed out as an
+//! `Err`, after which the program must not act as the goose's until the next `Ok`; a
+//! stream resumed after an unchanged state would send nothing, and the program would wait
+//! for a change that may never come. A fresh stream starts with the node's answer now.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -16,8 +21,6 @@ use crate::{Client, Error, Fence, GooseState};
 /// The stream [`Client::watch`] returns. It never ends.
 pub type GooseWatch = Pin<Box<dyn Stream<Item = Result<GooseState, Error>> + Send>>;
 
-const LAST_EVENT_ID: &str = "last-event-id";
-
 struct Watch {
     client: Client,
     /// The node's base URL.
@@ -28,8 +31,6 @@ struct Watch {
     pending: VecDeque<GooseState>,
     /// The next attempt waits this long first (zero after a success).
     delay: Duration,
-    /// The id of the last event seen: a reconnection resumes after it.
-    last_id: Option<String>,
 }
 
 enum Source {
@@ -51,7 +52,6 @@ pub(crate) fn watch(client: Client, base: String) -> GooseWatch {
         source: Source::Idle { polling: false },
         pending: VecDeque::new(),
         delay: Duration::ZERO,
-        last_id: None,
     };
     Box::pin(futures_util::stream::unfold(state, |mut w| async move {
         let item = w.next().await;
@@ -107,16 +107,13 @@ impl Watch {
         };
     }
 
-    /// Opens the event stream, resuming after the last event seen.
+    /// Opens the event stream; its first event is the node's answer now.
     async fn connect(&mut self) -> Result<(), Error> {
         let url = format!("{}/goose/watch", self.base);
         let inner = &self.client.inner;
         let mut req = inner.http.get(&url).header(ACCEPT, "text/event-stream");
         if let Some(token) = &inner.token {
             req = req.header(AUTHORIZATION, format!("Bearer {token}"));
-        }
-        if let Some(id) = &self.last_id {
-            req = req.header(LAST_EVENT_ID, id.as_str());
         }
         let resp = tokio::time::timeout(inner.timeout, req.send())
             .await
@@ -177,9 +174,6 @@ impl Watch {
             url: url.clone(),
             message: e.0,
         })?;
-        if let Some(id) = parser.last_id() {
-            self.last_id = Some(id.to_string());
-        }
         for event in parsed.events {
             match serde_json::from_str::<GooseState>(&event.data) {
                 Ok(state) => self.pending.push_back(state),

@@ -15,14 +15,20 @@
 //!
 //! Watchers hold a `tokio::sync::watch` receiver: they only ever see the latest state, so
 //! a slow one skips intermediate states and never holds anyone up.
+//!
+//! A new watcher (a stream's first event, a blocking query's immediate answer) is not
+//! greeted as goose on a stale confirmation: after the process was paused (SIGSTOP, a VM
+//! freeze) the published state still says goose although a newer leadership may exist,
+//! until the next question's answer. A goose state whose confirmation is older than a few
+//! intervals waits (bounded) for that answer first.
 
 // Helpers return a ready-made error response; its size does not matter on that path.
 #![allow(clippy::result_large_err)]
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -190,6 +196,9 @@ pub struct GooseWatch {
     views: watch::Sender<RoleView>,
     states: watch::Sender<GooseState>,
     watchers: AtomicUsize,
+    /// When the latest goose answer confirmed the published goose state (`None` while
+    /// it is not goose).
+    confirmed_at: Mutex<Option<Instant>>,
     pub(crate) config: WatchConfig,
 }
 
@@ -199,7 +208,31 @@ impl GooseWatch {
             views: watch::channel(RoleView::default()).0,
             states: watch::channel(GooseState::initial(me)).0,
             watchers: AtomicUsize::new(0),
+            confirmed_at: Mutex::new(None),
             config,
+        }
+    }
+
+    /// A goose answer came: `goose` is whether the state it makes is goose.
+    fn note_confirmation(&self, goose: bool) {
+        *self.confirmed_at.lock().unwrap_or_else(|e| e.into_inner()) = goose.then(Instant::now);
+    }
+
+    fn confirmed_within(&self, age: Duration) -> bool {
+        self.confirmed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() <= age)
+    }
+
+    /// Returns once the published state can greet a new watcher: it is not goose, or its
+    /// confirmation is recent (three intervals), or twenty intervals passed (a question
+    /// that hangs that long ends in a duck answer of its own).
+    pub(crate) async fn wait_fresh(&self) {
+        let every = self.config.confirm_every;
+        let deadline = Instant::now() + every * 20;
+        while self.state().goose && !self.confirmed_within(every * 3) && Instant::now() < deadline {
+            tokio::time::sleep(every / 5).await;
         }
     }
 
@@ -253,6 +286,7 @@ pub async fn track(shared: Arc<Shared>) {
         tokio::select! {
             answer = GooseQueries::ask(&shared) => {
                 tracker.on_answer(&answer);
+                watch.note_confirmation(tracker.state().goose);
                 watch.publish(tracker.state());
                 tokio::select! {
                     _ = tokio::time::sleep(watch.config.confirm_every) => {}
@@ -377,6 +411,7 @@ pub async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Re
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_string());
     let mut states = shared.watch.states.subscribe();
+    shared.watch.wait_fresh().await;
     let now = states.borrow_and_update().clone();
     let first = (last_id.as_deref() != Some(&*now.id())).then_some(now);
     let stream = Stream {
@@ -497,6 +532,7 @@ pub async fn long_poll(shared: &Arc<Shared>, query: WaitQuery) -> Response {
         Err(reason) => return bad(reason),
     };
     let mut states = shared.watch.states.subscribe();
+    shared.watch.wait_fresh().await;
     let state = match after {
         Some(after) if states.borrow_and_update().id() == after => {
             let _place = match WatcherPlace::acquire(shared, Kind::Poll) {
@@ -687,6 +723,48 @@ mod tests {
         ] {
             assert!(parse_after(bad, 2).is_err(), "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_stale_goose_confirmation_waits_for_the_next_answer() {
+        let config = WatchConfig {
+            confirm_every: Duration::from_millis(20),
+            ..WatchConfig::default()
+        };
+        let w = Arc::new(GooseWatch::new(1, config));
+        let mut t = Tracker::new(1);
+        t.on_view(leads(3));
+        t.on_answer(&GooseAnswer::Goose { term: 3 });
+        w.note_confirmation(true);
+        w.publish(t.state());
+        // Fresh: at once.
+        let started = Instant::now();
+        w.wait_fresh().await;
+        assert!(started.elapsed() < Duration::from_millis(20));
+        // Stale (the process was paused): until the next answer, here a step-down.
+        *w.confirmed_at.lock().unwrap() = Some(Instant::now() - Duration::from_secs(1));
+        let answering = Arc::clone(&w);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            t.on_view(follows(4, Some(2)));
+            answering.note_confirmation(false);
+            answering.publish(t.state());
+        });
+        let started = Instant::now();
+        w.wait_fresh().await;
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        assert_eq!(w.state().id(), "4.duck.2");
+        // Never answered: bounded by twenty intervals.
+        let mut t = Tracker::new(1);
+        t.on_view(leads(5));
+        t.on_answer(&GooseAnswer::Goose { term: 5 });
+        w.publish(t.state());
+        *w.confirmed_at.lock().unwrap() = Some(Instant::now() - Duration::from_secs(1));
+        let started = Instant::now();
+        w.wait_fresh().await;
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(400), "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
     }
 
     #[test]

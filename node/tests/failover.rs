@@ -15,18 +15,6 @@ fn term_of(cluster: &Cluster, id: u64) -> u64 {
         .unwrap_or_else(|| panic!("status of {id}"))
 }
 
-fn partition(cluster: &Cluster, side_a: &[u64], side_b: &[u64]) {
-    for (side, other) in [(side_a, side_b), (side_b, side_a)] {
-        for &id in side {
-            let body = serde_json::json!({ "block": other }).to_string();
-            let r = cluster
-                .call(id, "POST", "/admin/partition", &body)
-                .expect("partition");
-            assert_eq!(r.status, 200, "{}", r.body);
-        }
-    }
-}
-
 #[test]
 fn one_goose_failover_partition_and_heal() {
     let mut cluster = Cluster::start(BIN, "failover", 5, Opts::default());
@@ -77,7 +65,7 @@ fn one_goose_failover_partition_and_heal() {
         .filter(|id| !minority.contains(id))
         .collect();
     let term_before = term_of(&cluster, goose);
-    partition(&cluster, &minority, &majority);
+    cluster.partition(&minority, &majority).expect("partition");
     let cut_at = Instant::now();
     // Both minority nodes answer duck, the old goose within its CheckQuorum window
     // (a minimum election timeout, 150 ms, checked once per window).
@@ -117,12 +105,7 @@ fn one_goose_failover_partition_and_heal() {
     assert!(majority_term > term_before);
 
     // Heal: exactly one goose, still the majority's, and no needless term bump.
-    for &id in &all {
-        let r = cluster
-            .call(id, "DELETE", "/admin/partition", "")
-            .expect("heal");
-        assert_eq!(r.status, 200);
-    }
+    cluster.heal(&all).expect("heal");
     let healed = cluster.wait_one_goose(&all, Duration::from_secs(5));
     assert_eq!(healed, majority_goose);
     // A disruptive rejoin would campaign before hearing the goose; once the former

@@ -634,6 +634,36 @@ impl Cluster {
         );
     }
 
+    /// Cuts `side_a` off from `side_b` in both directions, through each node's
+    /// `POST /admin/partition` (it replaces that node's blocked set).
+    pub fn partition(&self, side_a: &[NodeId], side_b: &[NodeId]) -> Result<(), String> {
+        for (side, other) in [(side_a, side_b), (side_b, side_a)] {
+            for &id in side {
+                let body = serde_json::json!({ "block": other }).to_string();
+                let r = self
+                    .call(id, "POST", "/admin/partition", &body)
+                    .map_err(|e| format!("partition node {id}: {e}"))?;
+                if r.status != 200 {
+                    return Err(format!("partition node {id}: {} {}", r.status, r.body));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes [`Cluster::partition`] on `ids` (`DELETE /admin/partition`).
+    pub fn heal(&self, ids: &[NodeId]) -> Result<(), String> {
+        for &id in ids {
+            let r = self
+                .call(id, "DELETE", "/admin/partition", "")
+                .map_err(|e| format!("heal node {id}: {e}"))?;
+            if r.status != 200 {
+                return Err(format!("heal node {id}: {} {}", r.status, r.body));
+            }
+        }
+        Ok(())
+    }
+
     /// The roles of `ids`, asked concurrently.
     pub fn roles(&self, ids: &[NodeId]) -> Vec<(NodeId, Option<String>)> {
         std::thread::scope(|s| {

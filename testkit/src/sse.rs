@@ -6,6 +6,7 @@
 //! A thread reads the stream and hands each event and comment over a channel, so a test
 //! waits for the next one with a deadline. Plain HTTP only.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{Receiver, channel};
@@ -40,6 +41,8 @@ pub struct SseStream {
     pub headers: Vec<(String, String)>,
     items: Receiver<SseItem>,
     socket: TcpStream,
+    /// Every event handed out so far, in order (see [`SseStream::history`]).
+    seen: RefCell<Vec<SseEvent>>,
 }
 
 impl SseStream {
@@ -101,6 +104,7 @@ impl SseStream {
             headers: response_headers,
             items,
             socket,
+            seen: RefCell::default(),
         })
     }
 
@@ -113,7 +117,17 @@ impl SseStream {
 
     /// The next event or comment; `None` at the deadline or when the stream ended.
     pub fn next_item(&self, timeout: Duration) -> Option<SseItem> {
-        self.items.recv_timeout(timeout).ok()
+        let item = self.items.recv_timeout(timeout).ok()?;
+        if let SseItem::Event(e) = &item {
+            self.seen.borrow_mut().push(e.clone());
+        }
+        Some(item)
+    }
+
+    /// Every event the stream handed out so far, in order: for checks over a whole run
+    /// (one event per change, fences that only grow).
+    pub fn history(&self) -> Vec<SseEvent> {
+        self.seen.borrow().clone()
     }
 
     /// The next event, skipping comments; `None` at the deadline or the stream's end.
