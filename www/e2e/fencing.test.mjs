@@ -4,7 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { serve, browser, openPage, waitFor, REPO } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
@@ -18,6 +20,20 @@ after(async () => {
   await ctx?.close();
   await server?.close();
 });
+
+// The native `replay` binary (as in determinism.test.mjs): the hash of a run's text at `until`.
+function nativeHash(text, until) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddg-fencing-'));
+  const file = path.join(dir, 'run.txt');
+  fs.writeFileSync(file, text);
+  const args = ['--scenario', file, '--until', String(until)];
+  const bin = process.env.REPLAY_BIN;
+  const out = bin
+    ? execFileSync(bin, args, { encoding: 'utf8' })
+    : execFileSync('cargo', ['run', '-q', '-p', 'duckgoose-tests', '--bin', 'replay', '--', ...args], { cwd: REPO, encoding: 'utf8' });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' '))).hash;
+}
 
 async function ready(p) {
   await waitFor(p, (sel) => document.querySelector(sel)?.frame != null, EL);
@@ -39,7 +55,7 @@ test('the fencing scenario: the fenced write is refused, the unfenced one applie
     while (el.director && el.time - start < 40000) el.run(20);
     const caption = el.shadowRoot.querySelector('.caption').textContent;
     const store = el.shadowRoot.querySelector('.store').textContent;
-    return { done: !el.director, caption, answers, store, view: el.view, scenario: el.scenarioData };
+    return { done: !el.director, caption, answers, store, view: el.view, scenario: el.scenarioData, time: el.time, hash: el.hash };
   }, EL);
   assert.ok(r.done, `did not finish: ${r.caption}`);
   assert.ok(!/another path/.test(r.caption), r.caption);
@@ -71,6 +87,8 @@ test('the fencing scenario: the fenced write is refused, the unfenced one applie
   // Every act was an ordinary recorded action: the fenced request is in the run's text.
   assert.match(r.scenario, new RegExp(`request ${b} fenced ${fenceA} put x from%2D${a}`));
   assert.match(r.scenario, new RegExp(`request ${a} fenced ${fenceA} put x from%2D${a}`));
+  // The same story replays natively to the same trace.
+  assert.equal(nativeHash(r.scenario, r.time), r.hash);
   assert.deepEqual(p.problems, []);
   await p.close();
 });
