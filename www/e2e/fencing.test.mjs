@@ -144,6 +144,23 @@ test('by hand: Goose? fills the fence; Put if fence from the old goose is refuse
   await p.locator(`${EL} input.fence`).fill('');
   await p.locator(`${EL} button[data-do="write-fenced"]`).click();
   assert.match(await p.locator(`${EL} .err`).textContent(), /fence: a whole number/);
+  // Nonsense through the script API is refused with an error, never a panic.
+  const bad = await p.evaluate(async ({ sel, a }) => {
+    const el = document.querySelector(sel);
+    const errors = [];
+    const showError = el._error;
+    el._error = (e) => errors.push(String(e?.message ?? e));
+    const out = [];
+    for (const [node, fence] of [[42, null], [a, -1], [a, 1e300], [a, NaN], [0, 1]]) out.push(await el.write(node, 'x', 'y', { fence }));
+    el._error = showError;
+    el.run(200);
+    return { out, errors, nodes: el.view.nodes.length };
+  }, { sel: EL, a });
+  assert.deepEqual(bad.out, [null, null, null, null, null], JSON.stringify(bad));
+  assert.equal(bad.errors.length, 5, JSON.stringify(bad.errors));
+  for (const e of bad.errors) assert.doesNotMatch(e, /unreachable|RuntimeError|panicked/, e);
+  assert.match(bad.errors[0], /no node 42/);
+  assert.equal(bad.nodes, 3, 'the run goes on');
   assert.deepEqual(p.problems, []);
   await p.close();
 });
