@@ -105,7 +105,8 @@ test('by hand: Goose? fills the fence; Put if fence from the old goose is refuse
   // Select the goose, ask it "goose?": its answer fills in the app's fence.
   await p.evaluate(({ sel, a }) => document.querySelector(sel).select(a), { sel: EL, a });
   await p.locator(`${EL} .node-panel button[data-do="node-goose"]`).click();
-  await run(50);
+  // The goose confirms its lease with a quorum before it answers: a heartbeat round or so.
+  for (let i = 0; i < 40 && (await p.locator(`${EL} input.fence`).inputValue()) === ''; i++) await run(25);
   const fence = Number(await p.locator(`${EL} input.fence`).inputValue());
   assert.equal(await p.locator(`${EL} select.w-from`).inputValue(), String(a));
   const termA = await p.evaluate(({ sel, a }) => document.querySelector(sel).view.nodes.find((n) => n.id === a).term, { sel: EL, a });
