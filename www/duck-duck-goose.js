@@ -268,6 +268,17 @@ export class DuckDuckGoose extends HTMLElement {
   askGoose(node) { return this._request(Number(node), 'goose', 'goose?'); }
   /** Client put, sent to the goose (or the leader, or node 1). */
   put(key, value) { return this._request(this._target(), `put ${enc(key)} ${enc(value)}`, `put ${key}=${value}`); }
+  /**
+   * A write by the app running next to node `node`: sent to that node, following its
+   * redirect to the goose as duckgoose-client does. `fence` (a goose answer's term) stamps
+   * it If-Fence: the store applies it only if it is ordered in that leadership. Resolves
+   * to the final answer, with `via` (the nodes it went through) and `outcome`.
+   */
+  write(node, key, value, { fence = null, onAnswer } = {}) {
+    const fenced = fence == null ? '' : `fenced ${Number(fence)} `;
+    const what = `put ${key}=${value}${fence == null ? '' : ` if fence ${Number(fence)}`}`;
+    return this._request(Number(node), `${fenced}put ${enc(key)} ${enc(value)}`, what, { follow: true, onAnswer });
+  }
   get(key) { return this._request(this._target(), `get ${enc(key)}`, `get ${key}`); }
 
   get goose() { return this.frame?.view.goose ?? null; }
@@ -302,13 +313,47 @@ export class DuckDuckGoose extends HTMLElement {
     return v.goose ?? v.nodes.find((n) => n.role === 'leader' && n.status === 'up')?.id ?? v.nodes.find((n) => n.status === 'up')?.id ?? v.nodes[0].id;
   }
 
-  _request(node, request, what) {
+  // Sends `request` to `node`. `follow`: a "not the leader, try L" answer sends it on to
+  // L (at most 3 hops). `onAnswer` gets the final answer synchronously, inside the frame
+  // that brings it (the director cannot wait for promises while a test runs it in a loop).
+  _request(node, request, what, { follow = false, onAnswer } = {}) {
     return new Promise((resolve) => {
       let id;
       try { id = this.sim.act(`request ${node} ${request}`); } catch (e) { this._error(e); resolve(null); return; }
-      this.pending.set(id, { resolve, what, node });
+      this.pending.set(id, { resolve, what, node, request, follow, onAnswer, via: [node] });
       this._apply(this.sim.frame(0));
     });
+  }
+
+  // Answers to requests this element sent: bubbles, promises, events, redirects.
+  _answers(answers) {
+    const redirects = [];
+    for (const a of answers) {
+      const p = this.pending.get(a.id);
+      if (!p) continue;
+      this.pending.delete(a.id);
+      if (p.follow && a.outcome === 'not_leader' && a.leader != null && p.via.length <= 3) {
+        this._bubble(a.node, `not the goose: on to ${a.leader}`, 'duck');
+        redirects.push({ ...p, node: a.leader, via: [...p.via, a.leader] });
+        continue;
+      }
+      if (a.outcome === 'goose' && this._controls() === 'full') {
+        // The app next to that node now holds this fence: offer it for "Put if fence".
+        this.$('.fence').value = String(a.goose);
+        this.$('.w-from').value = String(a.node);
+      }
+      const words = answerWords(a, p.what);
+      this._bubble(a.node, words.text, words.kind);
+      const detail = { ...a, request: p.what, via: p.via };
+      p.onAnswer?.(detail);
+      p.resolve(detail);
+      this.dispatchEvent(new CustomEvent('answer', { detail }));
+    }
+    for (const p of redirects) {
+      let id;
+      try { id = this.sim.act(`request ${p.node} ${p.request}`); } catch (e) { this._error(e); p.resolve(null); continue; }
+      this.pending.set(id, p);
+    }
   }
 
   // ---- Frames -----------------------------------------------------------------------------
@@ -344,15 +389,7 @@ export class DuckDuckGoose extends HTMLElement {
     this.frame = frame;
     if (reset) { this.ui.events.textContent = ''; this._pendingLines = []; this._logRows = 0; }
     this._lines(frame.lines);
-    for (const a of frame.answers) {
-      const p = this.pending.get(a.id);
-      if (!p) continue;
-      this.pending.delete(a.id);
-      this._bubble(a.node, a.goose != null ? `HONK! goose of term ${a.goose}` : a.text, a.goose != null ? 'goose' : a.duck ? 'duck' : '');
-      const detail = { ...a, request: p.what };
-      p.resolve(detail);
-      this.dispatchEvent(new CustomEvent('answer', { detail }));
-    }
+    this._answers(frame.answers);
     this._relayout();
     this._panels(prev);
     if (this.director) this._direct(frame);
@@ -406,6 +443,16 @@ export class DuckDuckGoose extends HTMLElement {
     el.textContent = msg;
     clearTimeout(this._errTimer);
     this._errTimer = setTimeout(() => el.remove(), 4000);
+  }
+}
+
+// The words for an answer bubble, chosen here from the answer's outcome code and fields.
+function answerWords(a, what) {
+  switch (a.outcome) {
+    case 'goose': return { text: `HONK! goose of term ${a.goose}`, kind: 'goose' };
+    case 'stale_fence': return { text: `refused: fence ${a.fence} is stale (goose of term ${a.entry_term})`, kind: 'refused' };
+    case 'written': return { text: `${what}: written`, kind: 'written' };
+    default: return { text: a.text, kind: a.duck ? 'duck' : '' };
   }
 }
 

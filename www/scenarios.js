@@ -127,6 +127,54 @@ export const SCENARIOS = {
         say: (ctx) => `${ctx.mem.to} started an election at once and won: the goose of term ${ctx.term(ctx.mem.to)}. ${ctx.mem.old} is a duck.` },
     ],
   },
+
+  'fencing': {
+    title: 'Fencing a paused goose',
+    blurb: 'A goose is paused mid-job and replaced. When it wakes, its app\'s fenced write is refused; the same write unfenced clobbers the new goose\'s data.',
+    options: { nodes: 5 },
+    intro: 'Five nodes, and next to each an app that does its job only while its node is the goose. Wait for a goose.',
+    steps: [
+      { when: (ctx) => ctx.goose() != null,
+        act: (ctx) => { ctx.mem.a = ctx.goose(); ctx.askGoose(ctx.mem.a, (answer) => { ctx.mem.fence = answer.goose; }); },
+        say: (ctx) => `Node ${ctx.mem.a} is the goose. The app next to it asks "goose?": the answer carries a fencing token, the goose's term.` },
+      { when: (ctx) => ctx.mem.fence != null,
+        say: (ctx) => `HONK: app ${ctx.mem.a} holds fence ${ctx.mem.fence} and will stamp its writes "If-Fence: ${ctx.mem.fence}".` },
+      { after: 800, act: (ctx) => ctx.pause(ctx.mem.a),
+        say: (ctx) => `Pause node ${ctx.mem.a} and its app (SIGSTOP, a long GC pause, a VM migration). It holds every message and has no idea time passes.` },
+      { when: (ctx) => ctx.goose() != null && ctx.goose() !== ctx.mem.a,
+        act: (ctx) => {
+          ctx.mem.b = ctx.goose();
+          ctx.mem.fenceB = ctx.term(ctx.mem.b);
+          ctx.write(ctx.mem.b, 'x', `from-${ctx.mem.b}`, ctx.mem.fenceB, (answer) => { ctx.mem.wroteB = answer; });
+        },
+        say: (ctx) => `The others elected ${ctx.mem.b}, goose of term ${ctx.mem.fenceB}. Its app writes x = "from-${ctx.mem.b}" with If-Fence ${ctx.mem.fenceB}.` },
+      { when: (ctx) => ctx.mem.wroteB != null,
+        say: (ctx) => (ctx.mem.wroteB.outcome === 'written'
+          ? `Written: the store at goose ${ctx.mem.b} has x = "from-${ctx.mem.b}".`
+          : `App ${ctx.mem.b}'s write came back ${ctx.mem.wroteB.outcome}.`) },
+      { after: 800,
+        act: (ctx) => {
+          ctx.resume(ctx.mem.a);
+          ctx.write(ctx.mem.a, 'x', `from-${ctx.mem.a}`, ctx.mem.fence, (answer) => { ctx.mem.fenced = answer; });
+        },
+        say: (ctx) => `Resume ${ctx.mem.a}. Its app still believes it is the goose and writes x = "from-${ctx.mem.a}" with If-Fence ${ctx.mem.fence}.` },
+      { when: (ctx) => ctx.mem.fenced != null,
+        say: (ctx) => {
+          const f = ctx.mem.fenced;
+          const route = f.via.length > 1 ? `Node ${f.via[0]} had already heard ${f.via.at(-1)}'s heartbeats and redirected it to ${f.via.at(-1)}. ` : '';
+          return f.outcome === 'stale_fence'
+            ? `${route}Refused: fence ${f.fence} is stale, the write was ordered in term ${f.entry_term}. x is still "from-${ctx.mem.b}" (a real node answers 412).`
+            : `${route}The fenced write came back ${f.outcome}.`;
+        } },
+      { after: 1500,
+        act: (ctx) => ctx.write(ctx.mem.a, 'x', `from-${ctx.mem.a}`, null, (answer) => { ctx.mem.unfenced = answer; }),
+        say: (ctx) => `Now app ${ctx.mem.a} sends the very same write without a fence.` },
+      { when: (ctx) => ctx.mem.unfenced != null,
+        say: (ctx) => (ctx.mem.unfenced.outcome === 'written'
+          ? `Written: x = "from-${ctx.mem.a}". Unfenced, the ex-goose's stale write went through and overwrote goose ${ctx.mem.b}'s. Fence your writes.`
+          : `The unfenced write came back ${ctx.mem.unfenced.outcome}.`) },
+    ],
+  },
 };
 
 // Searches seeds from `base` for one whose run shows what the scenario is about (for the

@@ -460,4 +460,111 @@ mod tests {
         e.seek(30_000);
         assert!(e.cluster().trace().events().len() < 20_000);
     }
+
+    /// The playground's "fencing" scenario, as the page drives it (the same text
+    /// actions): goose A's app takes fence F from a goose answer; A is paused; the others
+    /// elect B, whose app writes x with its own fence; A resumes and its app, still
+    /// believing it is goose, writes x stamped If-Fence F (its node redirects it to B),
+    /// then the same write unfenced. The fenced write is refused when applied, leaving
+    /// B's value; the unfenced one goes through and overwrites it.
+    #[test]
+    fn a_paused_ex_goose_fenced_write_is_refused_and_its_unfenced_write_goes_through() {
+        use crate::explain::answer;
+        use duckgoose_sim::text::parse_action;
+
+        fn act(e: &mut Engine, text: &str) -> Option<u64> {
+            e.act(parse_action(text).unwrap()).unwrap()
+        }
+        /// Runs until request `id` is answered; its answer as the page gets it.
+        fn answer_of(e: &mut Engine, id: u64) -> crate::explain::Answer {
+            for _ in 0..200 {
+                if let Some(c) = e.take_completed().iter().find(|c| c.id == id) {
+                    return answer(c);
+                }
+                e.advance_by(10.0);
+            }
+            panic!("request {id} unanswered at {} ms", e.now());
+        }
+        fn run_until(e: &mut Engine, done: impl Fn(&Engine) -> bool) {
+            let start = e.now();
+            while !done(e) {
+                assert!(e.now() - start < 10_000, "stuck at {} ms", e.now());
+                e.advance_by(10.0);
+            }
+        }
+        fn x_at_goose(e: &Engine) -> Option<String> {
+            let store = ClusterView::of(e.cluster(), 1).store.expect("a goose");
+            store
+                .entries
+                .iter()
+                .find(|(k, _)| k == "x")
+                .map(|(_, v)| v.clone())
+        }
+
+        let mut e = engine(7);
+        run_until(&mut e, |e| e.cluster().goose().is_some());
+        let a = e.cluster().goose().unwrap();
+        let asked = act(&mut e, &format!("request {a} goose")).unwrap();
+        let honk = answer_of(&mut e, asked);
+        assert_eq!(honk.outcome, "goose");
+        let fence_a = honk.goose.unwrap();
+
+        act(&mut e, &format!("pause {a}"));
+        run_until(&mut e, |e| e.cluster().goose().is_some_and(|g| g != a));
+        let b = e.cluster().goose().unwrap();
+        let fence_b = e.cluster().replica(b).unwrap().raft().term();
+        assert!(fence_b > fence_a);
+        let id = act(
+            &mut e,
+            &format!("request {b} fenced {fence_b} put x from-{b}"),
+        )
+        .unwrap();
+        assert_eq!(answer_of(&mut e, id).outcome, "written");
+        assert_eq!(x_at_goose(&e), Some(format!("from-{b}")));
+
+        act(&mut e, &format!("resume {a}"));
+        // A heard B's heartbeats first (they were held while it was paused): it knows it
+        // is no longer the leader and sends its app to B.
+        let id = act(
+            &mut e,
+            &format!("request {a} fenced {fence_a} put x from-{a}"),
+        )
+        .unwrap();
+        let redirect = answer_of(&mut e, id);
+        assert_eq!(redirect.outcome, "not_leader");
+        assert_eq!(redirect.leader, Some(b));
+
+        let id = act(
+            &mut e,
+            &format!("request {b} fenced {fence_a} put x from-{a}"),
+        )
+        .unwrap();
+        let fenced = answer_of(&mut e, id);
+        assert_eq!(fenced.outcome, "stale_fence", "{}", fenced.text);
+        assert!(!fenced.ok);
+        assert_eq!(fenced.fence, Some(fence_a));
+        assert_eq!(fenced.entry_term, Some(fence_b));
+        assert_eq!(
+            x_at_goose(&e),
+            Some(format!("from-{b}")),
+            "the refused write left x alone"
+        );
+
+        let id = act(&mut e, &format!("request {b} put x from-{a}")).unwrap();
+        let unfenced = answer_of(&mut e, id);
+        assert_eq!(unfenced.outcome, "written");
+        assert_eq!(
+            x_at_goose(&e),
+            Some(format!("from-{a}")),
+            "the unfenced write overwrote B's"
+        );
+        assert!(e.cluster().violations().is_empty());
+
+        // The story replays to the same trace, here and from its text form.
+        let now = e.now();
+        assert_eq!(replay_hash(e.scenario(), now).unwrap().0, e.hash());
+        let text = duckgoose_sim::text::format_scenario(e.scenario());
+        let parsed = duckgoose_sim::text::parse_scenario(&text).unwrap();
+        assert_eq!(replay_hash(&parsed, now).unwrap().0, e.hash());
+    }
 }

@@ -25,8 +25,9 @@ pub struct Line {
     pub node: Option<NodeId>,
     pub term: Option<Term>,
     /// For `role`, `leader` and `stepdown` lines: the role the node took, and why (a
-    /// stable code such as `election_timeout` or `no_quorum`). The page reads these,
-    /// never the English `text`.
+    /// stable code such as `election_timeout` or `no_quorum`); for `reply` lines the
+    /// request's outcome code (`written`, `stale_fence`, …: see [`outcome`]). The page
+    /// reads these, never the English `text`.
     pub role: Option<Role>,
     pub reason: Option<&'static str>,
     pub text: String,
@@ -162,25 +163,77 @@ pub struct Answer {
     pub id: u64,
     pub node: NodeId,
     pub at: u64,
+    /// The request did what it asked: an answer that is not an error, nor a write the
+    /// store refused for its stale fence.
     pub ok: bool,
     /// `Some(term)` when the node answered goose.
     pub goose: Option<Term>,
     /// True when the node answered duck.
     pub duck: bool,
+    /// What happened, as a stable code the page reads (never the English `text`): see
+    /// [`outcome`].
+    pub outcome: &'static str,
+    /// For `stale_fence`: the fence the write carried.
+    pub fence: Option<Term>,
+    /// For `stale_fence`: the term of the entry that ordered the write (the leadership
+    /// that refused it).
+    pub entry_term: Option<Term>,
+    /// For `not_leader`: where to retry, when the node knows.
+    pub leader: Option<NodeId>,
     pub text: String,
 }
 
+/// The outcome of a request as a code: `written`, `swapped`, `not_swapped`, `value`,
+/// `no_value`, `stale_fence` (a fenced write refused when applied), `goose`, `duck`,
+/// `membership`, `transferred`, `not_leader`, `refused`, `unconfirmed`, `overwritten`,
+/// `timeout`, or `lost` (the node went down before answering).
+pub fn outcome(result: &Option<Result<Reply, RequestError>>) -> &'static str {
+    match result {
+        Some(Ok(reply)) => match reply {
+            Reply::Kv(Output::Written) => "written",
+            Reply::Kv(Output::Cas { swapped: true }) => "swapped",
+            Reply::Kv(Output::Cas { swapped: false }) => "not_swapped",
+            Reply::Kv(Output::Value(Some(_))) => "value",
+            Reply::Kv(Output::Value(None)) => "no_value",
+            Reply::Kv(Output::StaleFence { .. }) => "stale_fence",
+            Reply::Goose { .. } => "goose",
+            Reply::Duck { .. } => "duck",
+            Reply::MembershipChanged { .. } => "membership",
+            Reply::Transferred { .. } => "transferred",
+        },
+        Some(Err(e)) => match e {
+            RequestError::NotLeader { .. } => "not_leader",
+            RequestError::Refused(_) => "refused",
+            RequestError::Unconfirmed(_) => "unconfirmed",
+            RequestError::Overwritten => "overwritten",
+            RequestError::Timeout => "timeout",
+        },
+        None => "lost",
+    }
+}
+
 pub fn answer(c: &Completed) -> Answer {
+    let (fence, entry_term) = match c.result {
+        Some(Ok(Reply::Kv(Output::StaleFence { fence, term }))) => (Some(fence), Some(term)),
+        _ => (None, None),
+    };
     Answer {
         id: c.id,
         node: c.node,
         at: c.at,
-        ok: matches!(c.result, Some(Ok(_))),
+        ok: matches!(c.result, Some(Ok(_))) && fence.is_none(),
         goose: match c.result {
             Some(Ok(Reply::Goose { term })) => Some(term),
             _ => None,
         },
         duck: matches!(c.result, Some(Ok(Reply::Duck { .. }))),
+        outcome: outcome(&c.result),
+        fence,
+        entry_term,
+        leader: match c.result {
+            Some(Err(RequestError::NotLeader { leader })) => leader,
+            _ => None,
+        },
         text: result_text(&c.result),
     }
 }
@@ -285,16 +338,19 @@ pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
                 format!("client → {node}: #{id} {}", request_text(request)),
             )
         }
-        TraceKind::Response { node, id, result } => line(
-            at,
-            "reply",
-            Some(*node),
-            None,
-            format!(
-                "{node} → client: #{id} {}",
-                result_text(&Some(result.clone()))
-            ),
-        ),
+        TraceKind::Response { node, id, result } => {
+            let result = Some(result.clone());
+            Line {
+                reason: Some(outcome(&result)),
+                ..line(
+                    at,
+                    "reply",
+                    Some(*node),
+                    None,
+                    format!("{node} → client: #{id} {}", result_text(&result)),
+                )
+            }
+        }
         TraceKind::ConnectionClosed {
             node,
             peer,

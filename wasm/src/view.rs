@@ -72,7 +72,24 @@ pub struct ClusterView {
     pub cut: Vec<(NodeId, NodeId)>,
     pub goose: Option<NodeId>,
     pub violations: Vec<ViolationView>,
+    /// The goose's key-value store (what a linearizable read there would see), while
+    /// there is a goose.
+    pub store: Option<StoreView>,
 }
+
+/// The first keys of one node's key-value store, in key order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoreView {
+    pub node: NodeId,
+    /// How many keys it holds in all.
+    pub len: u32,
+    /// Up to [`STORE_VIEW_KEYS`] (key, value) pairs.
+    pub entries: Vec<(String, String)>,
+}
+
+/// Most keys a frame carries: the playground shows a handful, and a store people fill
+/// by hand stays small.
+pub const STORE_VIEW_KEYS: usize = 8;
 
 /// A broken invariant: which one (the checker's own enum, serialized as its snake_case
 /// name) and what happened.
@@ -197,6 +214,18 @@ impl ClusterView {
                 deliver_at,
             })
             .collect();
+        let store = cluster.goose().and_then(|goose| {
+            let kv = cluster.replica(goose)?.kv();
+            Some(StoreView {
+                node: goose,
+                len: kv.len() as u32,
+                entries: kv
+                    .iter()
+                    .take(STORE_VIEW_KEYS)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            })
+        });
         ClusterView {
             now: cluster.now(),
             nodes,
@@ -211,6 +240,7 @@ impl ClusterView {
                     detail: v.detail.clone(),
                 })
                 .collect(),
+            store,
         }
     }
 }

@@ -158,3 +158,69 @@ fn zones_follow_partitions() {
     let zones: Array = get(&f, "zones").dyn_into().unwrap();
     assert_eq!(zones.length(), 0);
 }
+
+/// The fencing story through the bindings, as the page sees it: a paused ex-goose's
+/// write with its old fence comes back `stale_fence` (with the fence and the entry's
+/// term), the same write unfenced `written`, and the goose's store shows which won.
+#[wasm_bindgen_test]
+fn a_stale_fence_is_refused_and_the_unfenced_write_applied() {
+    let mut s = sim(7);
+    let goose_of = |f: &JsValue| get(&get(f, "view"), "goose").as_f64();
+    let term_of = |f: &JsValue, id: f64| {
+        let nodes: Array = get(&get(f, "view"), "nodes").dyn_into().unwrap();
+        let node = nodes.iter().find(|n| get(n, "id").as_f64() == Some(id));
+        get(&node.expect("listed"), "term").as_f64().unwrap()
+    };
+    // Runs until request `id` is answered; returns (answer, frame).
+    let answer = |s: &mut Sim, id: f64| {
+        for _ in 0..100 {
+            let f = s.frame(10.0).unwrap();
+            let answers: Array = get(&f, "answers").dyn_into().unwrap();
+            if let Some(a) = answers.iter().find(|a| get(a, "id").as_f64() == Some(id)) {
+                return (a, f);
+            }
+        }
+        panic!("request {id} unanswered");
+    };
+    let x_at_goose = |f: &JsValue| {
+        let entries: Array = get(&get(&get(f, "view"), "store"), "entries")
+            .dyn_into()
+            .unwrap();
+        let pair = entries
+            .iter()
+            .find(|p| Array::from(p).get(0).as_string().as_deref() == Some("x"));
+        pair.map(|p| Array::from(&p).get(1).as_string().unwrap())
+    };
+    let outcome = |a: &JsValue| get(a, "outcome").as_string().unwrap();
+
+    let mut f = s.run_until(3_000.0).unwrap();
+    let a = goose_of(&f).expect("a goose");
+    let fence_a = term_of(&f, a);
+    s.act(&format!("pause {a}")).unwrap();
+    while goose_of(&f).is_none_or(|g| g == a) {
+        assert!(get(&get(&f, "view"), "now").as_f64().unwrap() < 10_000.0);
+        f = s.frame(20.0).unwrap();
+    }
+    let b = goose_of(&f).unwrap();
+    let fence_b = term_of(&f, b);
+    let id = s
+        .act(&format!("request {b} fenced {fence_b} put x b"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome(&answer(&mut s, id).0), "written");
+    s.act(&format!("resume {a}")).unwrap();
+    let id = s
+        .act(&format!("request {b} fenced {fence_a} put x a"))
+        .unwrap()
+        .unwrap();
+    let (refused, f) = answer(&mut s, id);
+    assert_eq!(outcome(&refused), "stale_fence");
+    assert_eq!(get(&refused, "ok").as_bool(), Some(false));
+    assert_eq!(get(&refused, "fence").as_f64(), Some(fence_a));
+    assert_eq!(get(&refused, "entry_term").as_f64(), Some(fence_b));
+    assert_eq!(x_at_goose(&f).as_deref(), Some("b"));
+    let id = s.act(&format!("request {b} put x a")).unwrap().unwrap();
+    let (written, f) = answer(&mut s, id);
+    assert_eq!(outcome(&written), "written");
+    assert_eq!(x_at_goose(&f).as_deref(), Some("a"));
+}

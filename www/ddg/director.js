@@ -47,7 +47,12 @@ export class DirectorMethods {
       others: (ids) => self.frame.view.nodes.map((n) => n.id).filter((id) => !ids.includes(id)),
       crash: (id) => self.crash(id), restart: (id) => self.restart(id),
       partition: (g) => self.partition(g), heal: () => self.heal(),
-      askGoose: (id) => self.askGoose(id), addNode: () => self.addNode(),
+      askGoose: (id, onAnswer) => self._request(Number(id), 'goose', 'goose?', { onAnswer }),
+      addNode: () => self.addNode(),
+      pause: (id) => self.pauseNode(id), resume: (id) => self.resumeNode(id),
+      // A write by the app next to `node` (redirected to the goose); `onAnswer` gets the
+      // final answer in the frame that brings it.
+      write: (node, key, value, fence, onAnswer) => self.write(node, key, value, { fence, onAnswer }),
       removeNode: (id) => self.removeNode(id), transfer: (id) => self.transfer(id),
       sawSplit: () => {
         for (const [term, s] of ctx.mem.candidates) {

@@ -142,6 +142,16 @@ export class InputMethods {
       case 'add': { const n = this.addNode(); if (n != null) this.select(n); return; }
       case 'put': return this.put(this.$('.key').value, this.$('.val').value);
       case 'get': return this.get(this.$('.key').value);
+      case 'write': case 'write-fenced': {
+        const from = Number(this.$('.w-from').value);
+        const fenceText = this.$('.fence').value.trim();
+        const fence = cmd === 'write-fenced' ? Number(fenceText) : null;
+        if (cmd === 'write-fenced' && (fenceText === '' || !Number.isSafeInteger(fence) || fence < 0)) {
+          this._error(new Error('fence: a whole number (ask a node Goose? for one)'));
+          return;
+        }
+        return this.write(from, this.$('.key').value, this.$('.val').value, { fence });
+      }
       case 'restart-run': {
         const c = this.sim.config();
         if (this.director) return this.startScenario(this.director.name);

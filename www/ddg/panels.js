@@ -11,6 +11,8 @@ import { invariants } from '../pkg/duckgoose_wasm.js';
 import { set, setText, toggle } from './dom-helpers.js';
 import { fmtTime, termColor, ROLE_TEXT } from './format.js';
 
+const esc = (t) => String(t).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
 export class PanelMethods {
   // The invariants box's list, built once.
   _buildInvariantList() {
@@ -54,6 +56,7 @@ export class PanelMethods {
     }
     if (this._controls() !== 'full') return;
     this._invariants(v);
+    this._store(v);
     this._logTable(v);
     this._nodePanel(v);
     this._linkSelects(v, prev);
@@ -119,11 +122,23 @@ export class PanelMethods {
       <div class="row"><span class="muted">zone</span>${[0, 1, 2].map((i) => `<button data-do="node-zone" data-zone="${i}" ${zone === i ? 'disabled' : ''}>${i + 1}</button>`).join('')}</div>`;
   }
 
+  // The goose's key-value store, as the view carries it (its first keys).
+  _store(v) {
+    const s = v.store;
+    const key = s ? JSON.stringify(s) : '';
+    if (key === this._storeKey) return;
+    this._storeKey = key;
+    const el = this.$('.store');
+    if (!s) { el.textContent = 'store: no goose to read it from'; return; }
+    const pairs = s.entries.map(([k, val]) => `<b>${esc(k)}</b> = ${esc(val)}`).join(' · ');
+    el.innerHTML = `store at goose ${s.node}: ${pairs || 'empty'}${s.len > s.entries.length ? ` · … ${s.len} keys` : ''}`;
+  }
+
   _linkSelects(v) {
     const ids = v.nodes.map((n) => n.id).join(',');
     if (ids === this._linkIds) return;
     this._linkIds = ids;
-    for (const [cls, def] of [['.l-from', 0], ['.l-to', 1]]) {
+    for (const [cls, def] of [['.l-from', 0], ['.l-to', 1], ['.w-from', 0]]) {
       const s = this.$(cls);
       const cur = s.value;
       s.innerHTML = v.nodes.map((n) => `<option>${n.id}</option>`).join('');

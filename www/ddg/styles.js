@@ -48,6 +48,9 @@ input[type=text], input[type=number], select { border: 1px solid var(--line); bo
 input[type=number] { width: 62px; }
 input.key, input.val { width: 74px; }
 input.seed { width: 96px; }
+input.fence { width: 52px; }
+.store { margin-top: 4px; overflow-wrap: anywhere; }
+.store b { color: var(--ink); }
 .muted { color: var(--mute); font-size: 13px; }
 .node-title { font-weight: 700; font-size: 15px; }
 .kv { display: grid; grid-template-columns: auto 1fr; gap: 0 10px; font-size: 13px; margin: 4px 0 6px; }
@@ -162,5 +165,7 @@ table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 .bubble rect { fill: #fff; stroke: #98a2b3; stroke-width: 1.2; }
 .bubble.goose rect { fill: #fff6dc; stroke: var(--gold); stroke-width: 2; }
 .bubble.duck rect { fill: #f2f4f7; }
+.bubble.refused rect { fill: #fde8e7; stroke: #d92d20; stroke-width: 2; }
+.bubble.written rect { fill: #e7f6ec; stroke: #12b76a; stroke-width: 1.6; }
 .bubble text { font-size: 12.5px; fill: #1d2330; font-weight: 600; }
 `;

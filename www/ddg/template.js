@@ -68,6 +68,9 @@ export const TEMPLATE = html`
         <div class="row"><button data-do="add">+ Add node</button><button data-do="heal">Heal network</button></div>
         <div class="row"><label>key <input class="key" type="text" value="x" maxlength="32"></label><label>value <input class="val" type="text" value="1" maxlength="32"></label></div>
         <div class="row"><button data-do="put">Put → goose</button><button data-do="get">Get ← goose</button></div>
+        <div class="row" title="A write by the app next to a node: sent to that node, redirected to the goose. Goose? on a node fills in the fence its answer carries."><label>app on <select class="w-from"></select></label><label>fence <input class="fence" type="number" min="0" step="1" placeholder="–"></label></div>
+        <div class="row"><button data-do="write">Put from app</button><button data-do="write-fenced">Put if fence</button></div>
+        <div class="store muted" aria-live="polite"></div>
       </section>
       <section class="card">
         <h3>Network</h3>
