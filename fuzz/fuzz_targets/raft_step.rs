@@ -1,7 +1,9 @@
 //! The core's step function fed arbitrary message sequences: three founders and a
 //! joiner, driven by fuzzer-chosen actions. Real messages are delivered in any order,
 //! duplicated or dropped (what Raft tolerates), and arbitrary forged messages are mixed
-//! in; nodes tick, crash and restart, and get client requests. Nothing may panic (the
+//! in (InstallSnapshot chunks and snapshot acks among them); nodes tick, compact their
+//! logs (so leaders send real snapshots to followers that fell behind), crash and
+//! restart, and get client requests. Nothing may panic (the
 //! core's debug assertions are on) and every node-local invariant holds after each
 //! step (see `duckgoose_fuzz::Harness`).
 
@@ -50,6 +52,20 @@ enum FBody {
         conflict_term: Option<u8>,
     },
     TimeoutNow,
+    InstallSnapshot {
+        index: u8,
+        snapshot_term: u8,
+        members: u8,
+        offset: u8,
+        data: Vec<u8>,
+        done: bool,
+        round: u8,
+    },
+    SnapshotAck {
+        round: u8,
+        index: u8,
+        next_offset: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -109,6 +125,10 @@ enum Action {
         node: u8,
     },
     Restart {
+        node: u8,
+    },
+    // Last, so the seed corpus keeps decoding to the actions it was recorded as.
+    Compact {
         node: u8,
     },
 }
@@ -206,6 +226,32 @@ fn body(b: FBody) -> Body {
             },
         },
         FBody::TimeoutNow => Body::TimeoutNow,
+        FBody::InstallSnapshot {
+            index,
+            snapshot_term,
+            members,
+            offset,
+            data,
+            done,
+            round,
+        } => Body::InstallSnapshot {
+            index: index.into(),
+            snapshot_term: snapshot_term.into(),
+            membership: Membership::from_ids(1..=(1 + members as u64 % 4)),
+            offset: offset.into(),
+            data: data.into_iter().take(64).collect(),
+            done,
+            round: round.into(),
+        },
+        FBody::SnapshotAck {
+            round,
+            index,
+            next_offset,
+        } => Body::SnapshotAck {
+            round: round.into(),
+            index: index.into(),
+            next_offset: next_offset.into(),
+        },
     }
 }
 
@@ -291,6 +337,7 @@ fuzz_target!(|input: Input| {
                     to: (to % 6).into(),
                 },
             ),
+            Action::Compact { node: n } => h.compact(node(n)),
             Action::Crash { node: n } => h.crash(node(n)),
             Action::Restart { node: n } => h.restart(node(n)),
         }

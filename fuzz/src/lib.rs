@@ -5,7 +5,9 @@
 //! - the term never decreases, not even across a restart; one vote per term;
 //! - what the driver is told to persist, applied to a model disk, is exactly the node's
 //!   term, vote and log (so a restart recovers what the node believed);
-//! - a log write never drops an entry the node already applied;
+//! - a log write never drops an entry the node already applied; snapshots only move
+//!   forward, and the disk holds the snapshot plus exactly the entries after it;
+//! - an installed snapshot is restored before anything after it is applied;
 //! - commit index never passes the log's end nor moves back (within one life);
 //! - the log holds no term newer than the node's;
 //! - a leader voted for itself and leads; its view of every follower is sane
@@ -108,11 +110,21 @@ impl Harness {
         let node = self.nodes.get_mut(&id).expect("checked");
         node.incarnation += 1;
         node.commit = 0;
-        node.applied = 0;
+        // The store starts from the snapshot on disk.
+        node.applied = node.disk.snapshot.as_ref().map_or(0, |s| s.index);
         node.pending.clear();
         let replica =
             Replica::new(config, node.disk.clone(), now, 200).expect("valid configuration");
         node.replica = Some(replica);
+        self.flush(id);
+    }
+
+    /// The driver compacts node `id`'s log through what it applied (refusals are fine:
+    /// nothing new applied, an install not yet restored).
+    pub fn compact(&mut self, id: NodeId) {
+        if let Some(r) = self.replica(id) {
+            let _ = r.compact();
+        }
         self.flush(id);
     }
 
@@ -194,11 +206,26 @@ impl Harness {
             node.disk.term = hs.term;
             node.disk.voted_for = hs.voted_for;
         }
+        // The snapshot first: the log write that may come with it lies after it.
+        if let Some(snapshot) = &ready.snapshot {
+            let before = node.disk.snapshot.as_ref().map_or(0, |s| s.index);
+            assert!(
+                snapshot.index > before,
+                "node {id}: snapshot goes back {before} -> {}",
+                snapshot.index
+            );
+            node.disk.log.retain(|e| e.index > snapshot.index);
+            node.disk.snapshot = Some(snapshot.clone());
+        }
+        let base = node.disk.snapshot.as_ref().map_or(0, |s| s.index);
+        if let Some(first) = node.disk.log.first() {
+            assert_eq!(first.index, base + 1, "node {id}: gap after the snapshot");
+        }
         if let Some(lw) = &ready.log_write {
             let len = node.disk.log.len() as u64;
             assert!(
-                lw.truncate_from >= 1 && lw.truncate_from <= len + 1,
-                "node {id}: log write at {} on a log of {len}",
+                lw.truncate_from > base && lw.truncate_from <= base + len + 1,
+                "node {id}: log write at {} on a log of {len} after snapshot {base}",
                 lw.truncate_from
             );
             assert!(
@@ -210,7 +237,9 @@ impl Harness {
             for (i, e) in lw.entries.iter().enumerate() {
                 assert_eq!(e.index, lw.truncate_from + i as u64, "node {id}: gap");
             }
-            node.disk.log.truncate(lw.truncate_from as usize - 1);
+            node.disk
+                .log
+                .truncate((lw.truncate_from - base - 1) as usize);
             node.disk.log.extend(lw.entries.iter().cloned());
         }
         assert_eq!(node.disk.term, raft.term(), "node {id}: term not persisted");
@@ -274,11 +303,26 @@ impl Harness {
             }
         }
 
+        // An installed snapshot replaces the store, then entries follow it.
+        if let Some(installed) = &out.installed {
+            assert!(
+                installed.index > node.applied,
+                "node {id}: installed snapshot {} is not news (applied {})",
+                installed.index,
+                node.applied
+            );
+            assert_eq!(
+                node.disk.snapshot.as_ref(),
+                Some(installed),
+                "node {id}: restored a snapshot that is not on disk"
+            );
+            node.applied = installed.index;
+        }
         // Applied entries: in order, once, from the log, never past the commit index.
         for e in &out.applied {
             assert_eq!(e.index, node.applied + 1, "node {id}: applied out of order");
             node.applied = e.index;
-            let logged: Option<&Entry> = node.disk.log.get(e.index as usize - 1);
+            let logged: Option<&Entry> = node.disk.log.iter().find(|l| l.index == e.index);
             assert_eq!(
                 logged,
                 Some(e),

@@ -175,6 +175,10 @@ pub struct NodeArgs {
     /// Idle time in ms after which a watch stream sends a `: keepalive` comment.
     #[arg(long, env = "DUCKGOOSE_WATCH_KEEPALIVE_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub watch_keepalive_ms: u64,
+    /// Compact the log into a snapshot once this many entries were applied since the
+    /// last one (0: never). The WAL is cut after each snapshot.
+    #[arg(long, env = "DUCKGOOSE_SNAPSHOT_ENTRIES", default_value_t = crate::runtime::DEFAULT_SNAPSHOT_ENTRIES)]
+    pub snapshot_entries: u64,
     /// Seed for the election-timeout jitter (default: random).
     #[arg(long, env = "DUCKGOOSE_SEED")]
     pub seed: Option<u64>,

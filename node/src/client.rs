@@ -366,25 +366,73 @@ pub async fn transfer(args: TransferArgs) -> Result<(), String> {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<(), String> {
-    let path = args.data_dir.join(crate::storage::WAL_FILE);
-    let replayed = crate::storage::replay(&path).map_err(|e| e.to_string())?;
+    let dir = &args.data_dir;
+    let path = dir.join(crate::storage::WAL_FILE);
+    let snapshot_path = dir.join(crate::snapshot_file::SNAPSHOT_FILE);
+    // Read-only: the node id is the WAL's, checked against the snapshot's below.
+    let snapshot = if snapshot_path.exists() {
+        let data = std::fs::read(&snapshot_path)
+            .map_err(|e| format!("cannot read {}: {e}", snapshot_path.display()))?;
+        Some(
+            crate::snapshot_file::decode_snapshot(&snapshot_path, &data)
+                .map_err(|e| e.to_string())?,
+        )
+    } else {
+        None
+    };
+    let snapshot_index = snapshot.as_ref().map_or(0, |(_, s)| s.index);
+    let replayed =
+        crate::storage::replay_after(&path, snapshot_index).map_err(|e| e.to_string())?;
+    if let Some((owner, _)) = &snapshot
+        && *owner != replayed.node_id
+    {
+        return Err(format!(
+            "{} belongs to node {owner}, but {} to node {}",
+            snapshot_path.display(),
+            path.display(),
+            replayed.node_id
+        ));
+    }
     let p = &replayed.persisted;
-    let membership = p.log.iter().rev().find_map(|e| match &e.command {
-        Command::Config(m) => Some(
-            m.members()
-                .iter()
-                .map(|m| json!({"id": m.id, "addr": m.addr}))
-                .collect::<Vec<_>>(),
-        ),
-        _ => None,
+    let members_json = |m: &duckgoose_core::Membership| {
+        m.members()
+            .iter()
+            .map(|m| json!({"id": m.id, "addr": m.addr}))
+            .collect::<Vec<_>>()
+    };
+    // Entries at or below the snapshot (a WAL not yet cut) count as the snapshot's.
+    let tail: Vec<_> = p.log.iter().filter(|e| e.index > snapshot_index).collect();
+    let membership = tail
+        .iter()
+        .rev()
+        .find_map(|e| match &e.command {
+            Command::Config(m) => Some(members_json(m)),
+            _ => None,
+        })
+        .or_else(|| snapshot.as_ref().map(|(_, s)| members_json(&s.membership)));
+    let (last_index, last_term) = match (tail.last(), &snapshot) {
+        (Some(e), _) => (e.index, e.term),
+        (None, Some((_, s))) => (s.index, s.term),
+        (None, None) => (0, 0),
+    };
+    let snapshot_json = snapshot.as_ref().map(|(_, s)| {
+        json!({
+            "index": s.index,
+            "term": s.term,
+            "members": members_json(&s.membership),
+            "bytes": s.data.len(),
+            "keys": duckgoose_core::Kv::decode(&s.data).ok().map(|kv| kv.len()),
+        })
     });
     let mut out = json!({
         "node_id": replayed.node_id,
         "term": p.term,
         "voted_for": p.voted_for,
-        "last_log_index": p.log.len(),
-        "last_log_term": p.log.last().map_or(0, |e| e.term),
+        "last_log_index": last_index,
+        "last_log_term": last_term,
         "members": membership,
+        "snapshot": snapshot_json,
+        "wal_entries": p.log.len(),
         "records": replayed.records,
         "bytes": replayed.valid_len,
         "torn_tail": replayed.torn_tail.as_ref().map(|t| json!({"offset": t.offset, "bytes": t.dropped_bytes})),

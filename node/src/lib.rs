@@ -17,6 +17,7 @@ pub mod node;
 pub mod peer_stream;
 pub mod runtime;
 pub mod serve;
+pub mod snapshot_file;
 pub mod storage;
 pub mod tls;
 pub mod watch;

@@ -53,6 +53,11 @@ pub struct Metrics {
     pub peer_connections_down: Family<DirectionLabel, Counter>,
     pub client_requests: Counter,
     pub watchers: Family<WatcherLabel, Gauge>,
+    pub snapshots_taken: Counter,
+    pub snapshots_installed: Counter,
+    pub snapshot_bytes: Gauge,
+    pub snapshot_index: Gauge,
+    pub snapshot_seconds: Histogram,
 }
 
 pub const STATES: [&str; 4] = ["follower", "pre_candidate", "candidate", "leader"];
@@ -84,6 +89,11 @@ impl Metrics {
             peer_connections_down: Family::default(),
             client_requests: Counter::default(),
             watchers: Family::default(),
+            snapshots_taken: Counter::default(),
+            snapshots_installed: Counter::default(),
+            snapshot_bytes: Gauge::default(),
+            snapshot_index: Gauge::default(),
+            snapshot_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
         };
         registry.register("term", "Current Raft term", m.term.clone());
         registry.register(
@@ -167,6 +177,31 @@ impl Metrics {
             "watchers",
             "Goose watchers open now, by kind (stream: GET /goose/watch; poll: a blocking GET /goose)",
             m.watchers.clone(),
+        );
+        registry.register(
+            "snapshots_taken",
+            "Log compactions this node made from its own state (--snapshot-entries)",
+            m.snapshots_taken.clone(),
+        );
+        registry.register(
+            "snapshots_installed",
+            "Snapshots this node installed from a leader (it was behind the leader's log)",
+            m.snapshots_installed.clone(),
+        );
+        registry.register(
+            "snapshot_bytes",
+            "Size of the snapshot file last written",
+            m.snapshot_bytes.clone(),
+        );
+        registry.register(
+            "snapshot_index",
+            "Last log index the snapshot on disk covers",
+            m.snapshot_index.clone(),
+        );
+        registry.register(
+            "snapshot_seconds",
+            "Time to make a snapshot durable and cut the log after it",
+            m.snapshot_seconds.clone(),
         );
         for kind in ["stream", "poll"] {
             let _ = m.watchers.get_or_create(&WatcherLabel { kind });

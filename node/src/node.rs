@@ -150,10 +150,15 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     let (storage, recovered) =
         Storage::open(&args.data_dir, id, initial).map_err(|e| e.to_string())?;
     let persisted = recovered.persisted;
-    let disk_membership = persisted.log.iter().rev().find_map(|e| match &e.command {
-        duckgoose_core::Command::Config(m) => Some(m.clone()),
-        _ => None,
-    });
+    let disk_membership = persisted
+        .log
+        .iter()
+        .rev()
+        .find_map(|e| match &e.command {
+            duckgoose_core::Command::Config(m) => Some(m.clone()),
+            _ => None,
+        })
+        .or_else(|| persisted.snapshot.as_ref().map(|s| s.membership.clone()));
     if recovered.fresh {
         tracing::info!(node = id, dir = %args.data_dir.display(), "new data directory");
     } else {
@@ -163,6 +168,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             term = persisted.term,
             voted_for = ?persisted.voted_for,
             entries = persisted.log.len(),
+            snapshot_index = persisted.snapshot.as_ref().map_or(0, |s| s.index),
             "resuming from disk"
         );
         if !joining
@@ -177,7 +183,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             );
         }
     }
-    let needs_join = joining && persisted.log.is_empty();
+    let needs_join = joining && persisted.log.is_empty() && persisted.snapshot.is_none();
     let join_urls = match (&args.join, &discovery) {
         _ if !needs_join => Vec::new(),
         (Some(url), _) => vec![url.clone()],
@@ -219,6 +225,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         )
         .with_transport(transport)
         .with_peer_frame_limit(args.max_peer_body)
+        .with_snapshot_entries(args.snapshot_entries)
         .with_watch_config(crate::watch::WatchConfig {
             max_watchers: args.max_watchers,
             confirm_every: Duration::from_millis(args.heartbeat_ms),

@@ -118,6 +118,10 @@ impl Blocked {
 
 /// What the HTTP handlers and the replica thread share.
 ///
+/// `--snapshot-entries` by default: a snapshot every 10 000 applied entries keeps the WAL
+/// to a few MiB of entries while costing one write of the state per 10 000 writes.
+pub const DEFAULT_SNAPSHOT_ENTRIES: u64 = 10_000;
+
 /// Built with [`Shared::new`]; the rest is the runtime's own state.
 pub struct Shared {
     pub id: NodeId,
@@ -146,6 +150,9 @@ pub struct Shared {
     pub(crate) watch: crate::watch::GooseWatch,
     /// What `/livez` and `/readyz` read.
     pub(crate) health: crate::health::Health,
+    /// Compact the log once this many entries were applied since the last snapshot
+    /// (`--snapshot-entries`; 0: never).
+    pub(crate) snapshot_entries: u64,
 }
 
 impl Shared {
@@ -178,7 +185,14 @@ impl Shared {
             goose_queries: GooseQueries::default(),
             watch: crate::watch::GooseWatch::new(id, crate::watch::WatchConfig::default()),
             health: crate::health::Health::default(),
+            snapshot_entries: DEFAULT_SNAPSHOT_ENTRIES,
         }
+    }
+
+    /// Compacts the log every `entries` applied entries (0: never).
+    pub fn with_snapshot_entries(mut self, entries: u64) -> Shared {
+        self.snapshot_entries = entries;
+        self
     }
 
     /// Watchers as `config` says (default: [`crate::watch::WatchConfig::default`]).
@@ -249,6 +263,9 @@ pub fn run(
     let mut known_leader = None;
     let mut handoff: Option<HandingOff> = None;
     refresh_addresses(&shared, &replica, &peers);
+    if let Some(snapshot) = replica.raft().snapshot() {
+        shared.metrics.snapshot_index.set(snapshot.index as i64);
+    }
 
     let mut running = true;
     while running {
@@ -343,11 +360,6 @@ pub fn run(
         let mut events = Vec::new();
         while replica.has_ready() {
             let mut ready = replica.ready();
-            // The node never compacts, and its peers (nodes like it) never send a
-            // snapshot; the WAL has no place for one yet, so stop rather than lose it.
-            if ready.snapshot.is_some() {
-                return Err("a snapshot to persist, which this node's storage cannot hold".into());
-            }
             // 1. Durable before anything that depends on it leaves the process.
             match storage.persist(ready.hard_state.as_ref(), ready.log_write.as_ref()) {
                 Ok(Some(took)) => shared.metrics.fsync_seconds.observe(took.as_secs_f64()),
@@ -357,9 +369,33 @@ pub fn run(
                     return Err(format!("storage failed, stopping: {e}"));
                 }
             }
+            // A new snapshot (ours or the leader's) after the log write of the same
+            // Ready, so the WAL it cuts to holds that write too.
+            if let Some(snapshot) = &ready.snapshot {
+                let started = Instant::now();
+                let raft = replica.raft();
+                match storage.save_snapshot(
+                    snapshot,
+                    raft.term(),
+                    raft.voted_for(),
+                    raft.log().entries(),
+                ) {
+                    Ok(bytes) => {
+                        let m = &shared.metrics;
+                        m.snapshot_seconds.observe(started.elapsed().as_secs_f64());
+                        m.snapshot_bytes.set(bytes as i64);
+                        m.snapshot_index.set(snapshot.index as i64);
+                    }
+                    Err(e) => {
+                        shared.health.storage_failed(&e.to_string());
+                        return Err(format!("storage failed, stopping: {e}"));
+                    }
+                }
+            }
             events.append(&mut ready.events);
             // 2. Acknowledged: the messages and answers are released.
             let out = replica.advance(ready);
+            compact_if_due(&mut replica, &shared);
             for msg in out.messages {
                 peers.send(msg, replica.raft().membership());
             }
@@ -399,6 +435,9 @@ pub fn run(
                     shared.metrics.pre_votes_started.inc();
                 }
                 Event::MembershipChanged { .. } => membership_changed = true,
+                Event::SnapshotInstalled { .. } => {
+                    shared.metrics.snapshots_installed.inc();
+                }
                 Event::TransferAborted { to } => {
                     if let Some(h) = &mut handoff {
                         h.aborted(*to);
@@ -532,6 +571,24 @@ impl HandingOff {
         };
         self.answer(outcome);
         true
+    }
+}
+
+/// Compacts the log through the applied index once `--snapshot-entries` entries were
+/// applied since the last snapshot; the snapshot goes out in the next `Ready`.
+fn compact_if_due(replica: &mut Replica, shared: &Shared) {
+    let every = shared.snapshot_entries;
+    let snapshot_index = replica.raft().snapshot().map_or(0, |s| s.index);
+    if every == 0 || replica.kv().applied_index() < snapshot_index.saturating_add(every) {
+        return;
+    }
+    match replica.compact() {
+        Ok(through) => {
+            shared.metrics.snapshots_taken.inc();
+            tracing::debug!(node = shared.id, through, "compacted the log");
+        }
+        // Not yet possible (an install is being restored): try again after the next apply.
+        Err(e) => tracing::debug!(node = shared.id, "not compacting yet: {e}"),
     }
 }
 

@@ -9,6 +9,18 @@
 //!   and node id). `HardState` records replace term and vote; `Log` records drop every
 //!   entry from `truncate_from` on and append their entries.
 //!
+//! - `raft.snap`: the latest snapshot, if any ([`crate::snapshot_file`]). It stands in for
+//!   every entry through its index. Log writes after it may start past the end of the
+//!   log (a follower that installed a leader's snapshot skips what it covers).
+//!
+//! # Snapshots and cutting the log
+//! A snapshot is made durable first (its own file, renamed into place), then the WAL is
+//! rewritten to hold only term, vote and the entries after the snapshot
+//! ([`Storage::save_snapshot`]), so the WAL stays as small as the entries since the last
+//! snapshot. A crash between the two leaves a snapshot and an uncut WAL; recovery
+//! applies Raft's install rule to that pair (a suffix that matches the snapshot at its
+//! index is kept, one that does not is dropped), so the order is safe either way.
+//!
 //! Every `persist` writes its records with one `write` and then `fdatasync`s before it
 //! returns, and the node sends no message that depends on them before that.
 //!
@@ -43,7 +55,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use duckgoose_core::{Entry, HardState, Index, LogWrite, NodeId, Persisted, Term};
+use duckgoose_core::{Entry, HardState, Index, LogWrite, NodeId, Persisted, Snapshot, Term};
+
+use crate::snapshot_file;
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 8] = b"DGWAL001";
@@ -119,8 +133,8 @@ impl fmt::Display for StorageError {
                 reason,
             } => write!(
                 f,
-                "corrupt log {} at offset {offset}: {reason}; refusing to start (valid records \
-                 follow, so this is not a torn tail)",
+                "corrupt {} at offset {offset}: {reason}; refusing to start (this is damage, \
+                 not a write cut short by a crash)",
                 path.display()
             ),
             StorageError::WrongNode {
@@ -172,7 +186,10 @@ pub fn plain_files() -> Layer {
     Arc::new(|file, _| Box::new(file))
 }
 
-fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> StorageError + 'a {
+pub(crate) fn io_err<'a>(
+    path: &'a Path,
+    what: &'static str,
+) -> impl FnOnce(io::Error) -> StorageError + 'a {
     move |source| StorageError::Io {
         path: path.to_path_buf(),
         what,
@@ -189,6 +206,7 @@ pub struct TornTail {
 
 #[derive(Debug)]
 pub struct Recovered {
+    /// Term, vote, the snapshot (if any) and the log entries after it.
     pub persisted: Persisted,
     /// The directory held no log yet.
     pub fresh: bool,
@@ -207,6 +225,9 @@ pub struct Replayed {
 }
 
 pub struct Storage {
+    dir: PathBuf,
+    id: NodeId,
+    layer: Layer,
     path: PathBuf,
     file: Box<dyn LogFile>,
     /// A write or fsync failed: nothing may be reported durable any more.
@@ -273,6 +294,9 @@ impl Storage {
             };
             return Ok((
                 Storage {
+                    dir: dir.to_path_buf(),
+                    id,
+                    layer,
                     path,
                     file,
                     poisoned: false,
@@ -282,7 +306,9 @@ impl Storage {
             ));
         }
 
-        let replayed = replay(&path)?;
+        let snapshot = snapshot_file::load_snapshot(dir, id, true)?;
+        let snapshot_index = snapshot.as_ref().map_or(0, |s| s.index);
+        let replayed = replay_after(&path, snapshot_index)?;
         if replayed.node_id != id {
             return Err(StorageError::WrongNode {
                 path,
@@ -306,28 +332,33 @@ impl Storage {
                 .map_err(io_err(&path, "cannot truncate"))?;
             file.sync().map_err(io_err(&path, "cannot fsync"))?;
         }
-        // The log only grows with writes and elections, but truncated suffixes and old
-        // hard states are dead weight: rewrite when they dominate.
-        let live = encoded_len(&replayed.persisted);
-        if replayed.valid_len > 2 * live + (1 << 20) {
+        let (persisted, covered) = follow_snapshot(&path, replayed.persisted, snapshot)?;
+        // The log only grows with writes and elections, but truncated suffixes, old hard
+        // states and entries a snapshot covers are dead weight: rewrite when they
+        // dominate, or when a snapshot was not yet followed by its cut.
+        let live = encoded_len(&persisted);
+        if covered || replayed.valid_len > 2 * live + (1 << 20) {
             tracing::info!(
                 file = %path.display(),
                 bytes = replayed.valid_len,
                 live,
                 "compacting the log"
             );
-            write_fresh(dir, &path, id, &replayed.persisted, &layer)?;
+            write_fresh(dir, &path, id, &persisted, &layer)?;
         }
         let file = open_append(&path, &layer)?;
         Ok((
             Storage {
+                dir: dir.to_path_buf(),
+                id,
+                layer,
                 path,
                 file,
                 poisoned: false,
                 _lock: lock,
             },
             Recovered {
-                persisted: replayed.persisted,
+                persisted,
                 fresh: false,
                 torn_tail: replayed.torn_tail,
             },
@@ -336,6 +367,47 @@ impl Storage {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Makes `snapshot` durable, then cuts the WAL to `term`, `voted_for` and `log` (the
+    /// entries after the snapshot, every one of them already durable). Call it after
+    /// [`Storage::persist`] of the same `Ready`, so the cut WAL holds that write too.
+    /// Returns the snapshot file's size in bytes.
+    pub fn save_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        term: Term,
+        voted_for: Option<NodeId>,
+        log: &[Entry],
+    ) -> Result<u64, StorageError> {
+        self.check_not_poisoned()?;
+        debug_assert!(
+            log.first().is_none_or(|e| e.index == snapshot.index + 1),
+            "the log kept after a snapshot starts right after it"
+        );
+        self.poisoned = true;
+        let bytes = snapshot_file::save_snapshot(&self.dir, self.id, snapshot, &self.layer)?;
+        let tail = Persisted {
+            term,
+            voted_for,
+            log: log.to_vec(),
+            snapshot: None,
+        };
+        write_fresh(&self.dir, &self.path, self.id, &tail, &self.layer)?;
+        self.file = open_append(&self.path, &self.layer)?;
+        self.poisoned = false;
+        Ok(bytes)
+    }
+
+    fn check_not_poisoned(&self) -> Result<(), StorageError> {
+        if self.poisoned {
+            return Err(StorageError::Io {
+                path: self.path.clone(),
+                what: "an earlier write or fsync failed on",
+                source: io::Error::other("storage is poisoned; restart the node"),
+            });
+        }
+        Ok(())
     }
 
     /// Makes `hard_state` and `log_write` durable. Returns how long the fsync took. After
@@ -348,13 +420,7 @@ impl Storage {
         if hard_state.is_none() && log_write.is_none() {
             return Ok(None);
         }
-        if self.poisoned {
-            return Err(StorageError::Io {
-                path: self.path.clone(),
-                what: "an earlier write or fsync failed on",
-                source: io::Error::other("storage is poisoned; restart the node"),
-            });
-        }
+        self.check_not_poisoned()?;
         // Poisoned unless both the write and the fsync succeed.
         self.poisoned = true;
         let mut buf = Vec::new();
@@ -388,6 +454,51 @@ impl Storage {
     }
 }
 
+/// Joins a snapshot and the log replayed after it, as Raft installs a snapshot: entries
+/// the snapshot covers go; a suffix that matches the snapshot at its index is kept, one
+/// that does not (left by a crash between a leader's snapshot and the cut that drops the
+/// conflicting log) is dropped. Also says whether anything went, so the WAL is cut.
+fn follow_snapshot(
+    path: &Path,
+    mut persisted: Persisted,
+    snapshot: Option<Snapshot>,
+) -> Result<(Persisted, bool), StorageError> {
+    let Some(snapshot) = snapshot else {
+        return Ok((persisted, false));
+    };
+    let before = persisted.log.len();
+    let matches = persisted
+        .log
+        .iter()
+        .find(|e| e.index == snapshot.index)
+        .is_none_or(|e| e.term == snapshot.term);
+    if matches {
+        persisted.log.retain(|e| e.index > snapshot.index);
+    } else {
+        tracing::warn!(
+            file = %path.display(),
+            snapshot_index = snapshot.index,
+            "the log conflicts with the snapshot at its index: dropping the log after it"
+        );
+        persisted.log.clear();
+    }
+    if let Some(first) = persisted.log.first()
+        && first.index != snapshot.index + 1
+    {
+        return Err(StorageError::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            reason: format!(
+                "the log starts at {} but the snapshot ends at {}: entries are missing",
+                first.index, snapshot.index
+            ),
+        });
+    }
+    let covered = persisted.log.len() != before;
+    persisted.snapshot = Some(snapshot);
+    Ok((persisted, covered))
+}
+
 fn open_append(path: &Path, layer: &Layer) -> Result<Box<dyn LogFile>, StorageError> {
     let file = OpenOptions::new()
         .append(true)
@@ -419,11 +530,11 @@ fn encode_state(buf: &mut Vec<u8>, id: NodeId, p: &Persisted) {
             },
         );
     }
-    for (i, chunk) in p.log.chunks(1024).enumerate() {
+    for chunk in p.log.chunks(1024) {
         encode_record(
             buf,
             &Record::Log {
-                truncate_from: (i * 1024 + 1) as Index,
+                truncate_from: chunk[0].index,
                 entries: chunk.to_vec(),
             },
         );
@@ -457,13 +568,13 @@ pub fn encode_log(id: NodeId, p: &Persisted) -> Vec<u8> {
     buf
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir, "cannot fsync directory"))
 }
 
-pub fn encode_record(buf: &mut Vec<u8>, record: &Record) {
+pub fn encode_record<R: Serialize>(buf: &mut Vec<u8>, record: &R) {
     // Serializing plain data into a Vec cannot fail.
     let payload = postcard::to_stdvec(record).unwrap_or_default();
     buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -472,7 +583,7 @@ pub fn encode_record(buf: &mut Vec<u8>, record: &Record) {
 }
 
 /// A record that checks out at `pos`: (its payload, the offset after it).
-fn record_at(data: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+pub(crate) fn record_at(data: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let header = data.get(pos..pos.checked_add(HEADER)?)?;
     let len = u32::from_le_bytes(header[0..4].try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(header[4..8].try_into().ok()?);
@@ -527,18 +638,34 @@ fn damaged_last_record(data: &[u8], pos: usize) -> Option<String> {
     None // the file ends inside the record: torn
 }
 
-/// Reads and checks a whole log without changing it.
+/// Reads and checks a whole log without changing it (a data directory with no snapshot).
 pub fn replay(path: &Path) -> Result<Replayed, StorageError> {
+    replay_after(path, 0)
+}
+
+/// Reads and checks a whole log that follows a snapshot through `snapshot_index` (0: none).
+pub fn replay_after(path: &Path, snapshot_index: Index) -> Result<Replayed, StorageError> {
     let mut data = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut data))
         .map_err(io_err(path, "cannot read"))?;
-    replay_bytes(path, &data)
+    replay_bytes_after(path, &data, snapshot_index)
 }
 
-/// Checks and replays the bytes of a log file; `path` only names it in errors. (The
-/// fuzz target `wal` feeds this arbitrary bytes: it must never panic.)
+/// Checks and replays the bytes of a log file with no snapshot before it.
 pub fn replay_bytes(path: &Path, data: &[u8]) -> Result<Replayed, StorageError> {
+    replay_bytes_after(path, data, 0)
+}
+
+/// Checks and replays the bytes of a log file; `path` only names it in errors. A log
+/// write may start past the end of the log only where the snapshot through
+/// `snapshot_index` covers the gap. The replayed log is contiguous but need not start at
+/// 1. (The fuzz target `wal` feeds this arbitrary bytes: it must never panic.)
+pub fn replay_bytes_after(
+    path: &Path,
+    data: &[u8],
+    snapshot_index: Index,
+) -> Result<Replayed, StorageError> {
     let corrupt = |offset: usize, reason: String| StorageError::Corrupt {
         path: path.to_path_buf(),
         offset: offset as u64,
@@ -552,6 +679,8 @@ pub fn replay_bytes(path: &Path, data: &[u8]) -> Result<Replayed, StorageError> 
     let mut pos = MAGIC.len();
     let mut node_id = None;
     let mut persisted = Persisted::empty();
+    // The index of the log's first entry (where it starts when empty).
+    let mut first: Index = 1;
     let mut torn_tail = None;
     let mut records = 0;
     while pos < data.len() {
@@ -612,11 +741,27 @@ pub fn replay_bytes(path: &Path, data: &[u8]) -> Result<Replayed, StorageError> 
                 truncate_from,
                 entries,
             } => {
-                let len = persisted.log.len() as Index;
-                if truncate_from == 0 || truncate_from > len + 1 {
+                // The log holds `first..end`.
+                let end = first + persisted.log.len() as Index;
+                if truncate_from == 0
+                    || (truncate_from > end && truncate_from > snapshot_index.saturating_add(1))
+                {
                     return Err(corrupt(
                         pos,
-                        format!("log write starts at {truncate_from} but the log ends at {len}"),
+                        format!(
+                            "log write starts at {truncate_from} but the log ends at {} \
+                             (snapshot through {snapshot_index})",
+                            end - 1
+                        ),
+                    ));
+                }
+                if truncate_from < first {
+                    return Err(corrupt(
+                        pos,
+                        format!(
+                            "log write starts at {truncate_from}, before the log's first \
+                             entry {first}"
+                        ),
                     ));
                 }
                 if entries
@@ -626,7 +771,13 @@ pub fn replay_bytes(path: &Path, data: &[u8]) -> Result<Replayed, StorageError> 
                 {
                     return Err(corrupt(pos, "log write entries are not contiguous".into()));
                 }
-                persisted.log.truncate((truncate_from - 1) as usize);
+                if truncate_from > end {
+                    // The snapshot covers the gap: the log goes on from here.
+                    persisted.log.clear();
+                    first = truncate_from;
+                } else {
+                    persisted.log.truncate((truncate_from - first) as usize);
+                }
                 let prev_term = persisted.log.last().map_or(0, |e| e.term);
                 if entries.first().is_some_and(|e| e.term < prev_term)
                     || entries.windows(2).any(|w| w[1].term < w[0].term)
@@ -880,6 +1031,162 @@ mod tests {
             Storage::open(&dir, 1, Persisted::empty()).unwrap(),
         );
         assert_eq!(again.1.persisted, rec.persisted);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn snapshot_at(index: Index, term: Term) -> Snapshot {
+        Snapshot {
+            index,
+            term,
+            membership: bootstrap_membership(),
+            data: format!("state through {index}").into_bytes(),
+        }
+    }
+
+    fn bootstrap_membership() -> Membership {
+        match &bootstrap().log[0].command {
+            Command::Config(m) => m.clone(),
+            _ => unreachable!("the bootstrap entry is a config"),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_cuts_the_wal_and_a_restart_is_snapshot_plus_tail() {
+        let dir = tempdir("snapcut");
+        let (mut s, _) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        let entries: Vec<Entry> = (2..=500).map(|i| put(i, 2, "k")).collect();
+        s.persist(
+            Some(&HardState {
+                term: 2,
+                voted_for: Some(1),
+            }),
+            Some(&LogWrite {
+                truncate_from: 2,
+                entries: entries.clone(),
+            }),
+        )
+        .unwrap();
+        let before = fs::metadata(dir.join(WAL_FILE)).unwrap().len();
+        let tail = &entries[398..]; // 400..=500
+        s.save_snapshot(&snapshot_at(399, 2), 2, Some(1), tail)
+            .unwrap();
+        let after = fs::metadata(dir.join(WAL_FILE)).unwrap().len();
+        assert!(after * 3 < before, "WAL {before} -> {after} bytes");
+        // More writes after the cut append as usual.
+        s.persist(
+            None,
+            Some(&LogWrite {
+                truncate_from: 501,
+                entries: vec![put(501, 2, "k")],
+            }),
+        )
+        .unwrap();
+        drop(s);
+
+        let (_, rec) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        assert_eq!(rec.persisted.snapshot, Some(snapshot_at(399, 2)));
+        assert_eq!(rec.persisted.log.first().map(|e| e.index), Some(400));
+        assert_eq!(rec.persisted.log.last().map(|e| e.index), Some(501));
+        assert_eq!((rec.persisted.term, rec.persisted.voted_for), (2, Some(1)));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_installed_snapshot_past_the_log_end_lets_the_log_go_on_after_it() {
+        let dir = tempdir("snapgap");
+        let (mut s, _) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        // A follower at index 1 installs a leader's snapshot through 300; the log goes on
+        // at 301. Recovery reads the uncut WAL too (crash before the cut).
+        snapshot_file::save_snapshot(&dir, 1, &snapshot_at(300, 4), &plain_files()).unwrap();
+        s.persist(
+            None,
+            Some(&LogWrite {
+                truncate_from: 301,
+                entries: vec![put(301, 4, "x")],
+            }),
+        )
+        .unwrap();
+        drop(s);
+        let (_, rec) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        assert_eq!(rec.persisted.snapshot.as_ref().map(|s| s.index), Some(300));
+        assert_eq!(rec.persisted.log, vec![put(301, 4, "x")]);
+
+        // Without the snapshot the same WAL has a hole: refused, naming the offset.
+        fs::remove_file(dir.join(snapshot_file::SNAPSHOT_FILE)).unwrap();
+        let err = Storage::open(&dir, 1, bootstrap()).unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Corrupt { reason, .. } if reason.contains("log ends at")),
+            "{err}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_crash_between_a_leaders_snapshot_and_the_cut_drops_the_conflicting_log() {
+        let dir = tempdir("snapconflict");
+        let (mut s, _) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        // Entries 2..=6 of term 2 from a leader that lost; the new leader's snapshot says
+        // index 4 is of term 3.
+        s.persist(
+            None,
+            Some(&LogWrite {
+                truncate_from: 2,
+                entries: (2..=6).map(|i| put(i, 2, "old")).collect(),
+            }),
+        )
+        .unwrap();
+        snapshot_file::save_snapshot(&dir, 1, &snapshot_at(4, 3), &plain_files()).unwrap();
+        drop(s);
+        let (_, rec) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        assert_eq!(rec.persisted.snapshot.as_ref().map(|s| s.index), Some(4));
+        assert!(rec.persisted.log.is_empty(), "{:?}", rec.persisted.log);
+
+        // A matching snapshot keeps the suffix after it.
+        let dir2 = tempdir("snapmatch");
+        let (mut s, _) = Storage::open(&dir2, 1, bootstrap()).unwrap();
+        s.persist(
+            None,
+            Some(&LogWrite {
+                truncate_from: 2,
+                entries: (2..=6).map(|i| put(i, 2, "same")).collect(),
+            }),
+        )
+        .unwrap();
+        snapshot_file::save_snapshot(&dir2, 1, &snapshot_at(4, 2), &plain_files()).unwrap();
+        drop(s);
+        let (_, rec) = Storage::open(&dir2, 1, bootstrap()).unwrap();
+        let kept: Vec<Index> = rec.persisted.log.iter().map(|e| e.index).collect();
+        assert_eq!(kept, vec![5, 6]);
+        fs::remove_dir_all(&dir).unwrap();
+        fs::remove_dir_all(&dir2).unwrap();
+    }
+
+    #[test]
+    fn a_torn_snapshot_write_is_ignored_and_a_damaged_snapshot_refuses_to_start() {
+        let dir = tempdir("snaptorn");
+        let (mut s, _) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        s.save_snapshot(&snapshot_at(1, 0), 0, None, &[]).unwrap();
+        drop(s);
+        // A crash mid-write of the next snapshot leaves half a temporary file.
+        let next = snapshot_file::encode_snapshot(1, &snapshot_at(1, 0));
+        fs::write(
+            dir.join(snapshot_file::SNAPSHOT_TMP),
+            &next[..next.len() / 2],
+        )
+        .unwrap();
+        let (_, rec) = Storage::open(&dir, 1, bootstrap()).unwrap();
+        assert_eq!(rec.persisted.snapshot, Some(snapshot_at(1, 0)));
+        assert!(!dir.join(snapshot_file::SNAPSHOT_TMP).exists());
+
+        // One flipped bit in the snapshot's state: refused, with file and offset.
+        let path = dir.join(snapshot_file::SNAPSHOT_FILE);
+        let mut bytes = fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        let err = Storage::open(&dir, 1, bootstrap()).unwrap_err().to_string();
+        assert!(err.contains("raft.snap") && err.contains("offset"), "{err}");
+        assert!(err.contains("CRC"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

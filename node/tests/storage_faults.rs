@@ -746,3 +746,68 @@ fn an_fsync_failure_stops_a_follower_before_it_acknowledges_the_entries() {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn faults_while_saving_a_snapshot_keep_the_state_before_it_or_the_snapshot_whole() {
+    use duckgoose_core::Snapshot;
+    let membership = match &bootstrap().log[0].command {
+        Command::Config(m) => m.clone(),
+        _ => unreachable!("the bootstrap entry is a config"),
+    };
+    let snapshot = Snapshot {
+        index: 4,
+        term: 2,
+        membership,
+        data: b"the state through 4".to_vec(),
+    };
+    let entries: Vec<Entry> = (2..=6).map(|i| put(i, 2, "k")).collect();
+    let mut before = bootstrap();
+    before.log.extend(entries.clone());
+    // In the snapshot file (before it is renamed in) or in the WAL cut after it.
+    for file in ["raft.snap.tmp", "raft.wal.tmp"] {
+        for fault in [
+            Fault::Write {
+                errno: ENOSPC,
+                written: 7,
+            },
+            Fault::Sync {
+                keeps: Keeps::Nothing,
+            },
+        ] {
+            let dir = tempdir("snapfault");
+            // Creating the directory writes raft.wal.tmp once: fail the second time.
+            let skip = usize::from(file == "raft.wal.tmp");
+            let p = plan(&[(fault, skip)]);
+            p.lock().unwrap().only = Some(file);
+            let (mut s, _) = Storage::open_with(&dir, 1, bootstrap(), layer(&p)).unwrap();
+            let write = LogWrite {
+                truncate_from: 2,
+                entries: entries.clone(),
+            };
+            s.persist(None, Some(&write)).unwrap();
+            let err = s
+                .save_snapshot(&snapshot, 0, None, &entries[3..])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(file), "{file} {fault:?}: {err}");
+            assert_eq!(p.lock().unwrap().fired, 1);
+            // Poisoned: nothing after the failure is reported durable.
+            let again = s.persist(None, Some(&write)).unwrap_err().to_string();
+            assert!(again.contains("poisoned"), "{again}");
+            drop(s);
+
+            // What comes back is the state before the snapshot, or (the snapshot was
+            // renamed in, the cut failed) the snapshot with the entries after it.
+            let (_, rec) = Storage::open(&dir, 1, bootstrap()).unwrap();
+            let got = rec.persisted;
+            if file == "raft.snap.tmp" {
+                assert_eq!(got, before, "{fault:?}");
+                assert!(!dir.join("raft.snap.tmp").exists());
+            } else {
+                assert_eq!(got.snapshot.as_ref(), Some(&snapshot), "{fault:?}");
+                assert_eq!(got.log, entries[3..].to_vec(), "{fault:?}");
+            }
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}

@@ -364,7 +364,14 @@ pub fn run(opts: &Options) -> Result<RunResult, String> {
         opts.nodes,
         Opts {
             token: Token::Fixed(format!("nemesis-{seed:x}")),
-            extra: vec!["--request-timeout-ms".into(), "2000".into()],
+            // Compaction every 64 entries: snapshots, WAL cuts and InstallSnapshot to
+            // nodes that were down or cut off happen all through the run.
+            extra: vec![
+                "--request-timeout-ms".into(),
+                "2000".into(),
+                "--snapshot-entries".into(),
+                "64".into(),
+            ],
             root: Some(data.clone()),
             keep_files: true,
             seed: Some(seed),
