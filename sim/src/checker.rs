@@ -391,8 +391,8 @@ impl Checker {
                 snapshot.membership
             ));
         }
-        let kv = Kv::decode(&snapshot.data)
-            .map_err(|e| format!("holds no key-value state ({e:?})"))?;
+        let kv =
+            Kv::decode(&snapshot.data).map_err(|e| format!("holds no key-value state ({e:?})"))?;
         if kv.applied_index() != index {
             return Err(format!("holds the state of index {}", kv.applied_index()));
         }
@@ -587,6 +587,194 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use duckgoose_core::config::Config;
+    use duckgoose_core::kv::Op;
+
+    fn put(index: Index, key: &str, value: &str) -> Entry {
+        Entry {
+            index,
+            term: 1,
+            command: Command::App(Op::Put {
+                key: key.to_string(),
+                value: value.to_string(),
+            }),
+        }
+    }
+
+    /// A checker that saw entries 1..=4 committed: the founding membership of node 1,
+    /// then a=1, a=2, b=3 (all in term 1). Returns it with the entries.
+    fn checker_with_four_committed() -> (Checker, Vec<Entry>) {
+        let membership = Membership::from_ids([1]);
+        let raft = Raft::new(
+            Config::new(1, 7),
+            Persisted::bootstrap(membership.clone()),
+            0,
+        )
+        .expect("valid");
+        let entries = vec![
+            Entry {
+                index: 1,
+                term: 0,
+                command: Command::Config(membership),
+            },
+            put(2, "a", "1"),
+            put(3, "a", "2"),
+            put(4, "b", "3"),
+        ];
+        let mut checker = Checker::default();
+        checker.on_applied(&raft, &entries);
+        assert!(checker.violations().is_empty());
+        (checker, entries)
+    }
+
+    /// The snapshot a correct node would take through `through`.
+    fn snapshot_of(entries: &[Entry], through: Index) -> Snapshot {
+        let mut kv = Kv::default();
+        for entry in &entries[..through as usize] {
+            kv.apply(entry);
+        }
+        Snapshot {
+            index: through,
+            term: entries[through as usize - 1].term,
+            membership: Membership::from_ids([1]),
+            data: kv.encode(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_of_the_committed_prefix_passes() {
+        let (mut checker, entries) = checker_with_four_committed();
+        for through in 1..=4 {
+            checker.on_snapshot(1, &snapshot_of(&entries, through));
+        }
+        assert_eq!(checker.violations(), &[]);
+    }
+
+    #[test]
+    fn a_snapshot_with_another_index_state_is_caught() {
+        let (mut checker, entries) = checker_with_four_committed();
+        // The state after entry 2 (a=1), labelled as the state through 3 (a=2): apply
+        // 1..=2, then entry 3 as a no-op, so the store claims index 3 with the wrong map.
+        let mut kv = Kv::default();
+        kv.apply(&entries[0]);
+        kv.apply(&entries[1]);
+        kv.apply(&Entry {
+            index: 3,
+            term: 1,
+            command: Command::Noop,
+        });
+        let wrong = Snapshot {
+            data: kv.encode(),
+            ..snapshot_of(&entries, 3)
+        };
+        checker.on_snapshot(2, &wrong);
+        assert_eq!(checker.violations().len(), 1, "{:?}", checker.violations());
+        let v = &checker.violations()[0];
+        assert_eq!(v.invariant, Invariant::StateMachineSafety);
+        assert!(
+            v.detail.contains("not the committed entries 1..=3"),
+            "{}",
+            v.detail
+        );
+    }
+
+    #[test]
+    fn inconsistent_snapshots_are_caught_with_a_reason() {
+        let (mut checker, entries) = checker_with_four_committed();
+        let good = snapshot_of(&entries, 3);
+        let cases = [
+            (
+                Snapshot {
+                    term: 2,
+                    ..good.clone()
+                },
+                "wrong term",
+            ),
+            (
+                Snapshot {
+                    index: 4,
+                    ..good.clone()
+                },
+                "state of index 3",
+            ),
+            (
+                Snapshot {
+                    index: 5,
+                    ..good.clone()
+                },
+                "past the committed 4",
+            ),
+            (
+                Snapshot {
+                    membership: Membership::from_ids([1, 2]),
+                    ..good.clone()
+                },
+                "in force there",
+            ),
+            (
+                Snapshot {
+                    data: vec![1, 2, 3],
+                    ..good.clone()
+                },
+                "no key-value state",
+            ),
+        ];
+        for (snapshot, why) in cases {
+            let before = checker.violations().len();
+            checker.on_snapshot(1, &snapshot);
+            let new = &checker.violations()[before..];
+            assert_eq!(new.len(), 1, "{why}: {new:?}");
+            assert!(new[0].detail.contains(why), "{why}: {}", new[0].detail);
+        }
+    }
+
+    #[test]
+    fn a_disk_with_a_gap_or_a_lost_entry_is_caught() {
+        let (mut checker, entries) = checker_with_four_committed();
+        let members = Membership::from_ids([1, 2, 3]);
+        let whole = Persisted {
+            log: entries.clone(),
+            ..Persisted::empty()
+        };
+        let compacted = Persisted {
+            snapshot: Some(snapshot_of(&entries, 2)),
+            log: entries[2..].to_vec(),
+            ..Persisted::empty()
+        };
+        let empty = Persisted::empty();
+        checker.on_disks(
+            &members,
+            [(1, &whole), (2, &compacted), (3, &empty)].into_iter(),
+        );
+        assert_eq!(checker.violations(), &[], "two of three hold entry 4");
+
+        let gap = Persisted {
+            snapshot: Some(snapshot_of(&entries, 1)),
+            log: entries[2..].to_vec(),
+            ..Persisted::empty()
+        };
+        let mut gapped = checker.clone();
+        gapped.on_disks(&members, [(1, &whole), (2, &gap)].into_iter());
+        assert_eq!(gapped.violations().len(), 1);
+        assert!(gapped.violations()[0].detail.contains("gap"));
+
+        // Entry 4 on none of the members' disks (a quorum of 3 less one is 1).
+        let short = Persisted {
+            log: entries[..3].to_vec(),
+            ..Persisted::empty()
+        };
+        checker.on_disks(
+            &members,
+            [(1, &short), (2, &empty), (3, &short)].into_iter(),
+        );
+        assert_eq!(checker.violations().len(), 1);
+        assert_eq!(
+            checker.violations()[0].invariant,
+            Invariant::NoCommittedEntryLost
+        );
+    }
 
     #[test]
     fn a_message_storm_is_reported_once_and_cut_off() {
