@@ -122,7 +122,7 @@ pub enum Output {
     },
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Kv {
     /// A B-tree, unlike the core's small tables: it grows with the data people store.
     map: BTreeMap<String, String>,

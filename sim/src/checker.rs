@@ -5,7 +5,13 @@
 //! - Election safety: at most one leader per term.
 //! - Log matching: an (index, term) pair determines the entry and its predecessor's term.
 //! - Leader completeness: a new leader's log holds every committed entry.
-//! - State machine safety: every node applies the same entry at each index.
+//! - State machine safety: every node applies the same entry at each index, and every
+//!   snapshot (taken or installed) is the state of applying exactly the committed prefix
+//!   it claims: its term, membership and key-value state match the checker's own replay.
+//! - Leader completeness counts an entry below a leader's snapshot as held iff that
+//!   snapshot is of the committed prefix (its term matches the committed entry there).
+//! - No committed entry lost: every disk is a snapshot plus a gapless log tail, and
+//!   enough members' disks hold the latest committed entry (see `on_disks`).
 //! - Goose: at most one node answers goose per term; a goose answer is backed by
 //!   acknowledgements a quorum sent after the query was asked; it is never older than a
 //!   leader elected before the query; goose answers respect real-time order.
@@ -19,7 +25,9 @@ use alloc::vec::Vec;
 
 use crate::stable_hash::StableHasher;
 use duckgoose_core::entry::{Command, Entry};
-use duckgoose_core::raft::Raft;
+use duckgoose_core::kv::Kv;
+use duckgoose_core::raft::{Persisted, Raft};
+use duckgoose_core::snapshot::Snapshot;
 use duckgoose_core::types::{Index, Map, Membership, Millis, NodeId, Term};
 
 /// Every property the checker verifies after each step: the one list the page, the
@@ -42,10 +50,11 @@ pub enum Invariant {
     LinearizableGoose,
     OneGooseAtATime,
     NoMinorityGoose,
+    NoCommittedEntryLost,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 11] = [
+    pub const ALL: [Invariant; 12] = [
         Invariant::BoundedTraffic,
         Invariant::ElectionSafety,
         Invariant::LogMatching,
@@ -57,6 +66,7 @@ impl Invariant {
         Invariant::LinearizableGoose,
         Invariant::OneGooseAtATime,
         Invariant::NoMinorityGoose,
+        Invariant::NoCommittedEntryLost,
     ];
 
     /// The name people read (and the trace hashes).
@@ -73,6 +83,7 @@ impl Invariant {
             Invariant::LinearizableGoose => "linearizable goose",
             Invariant::OneGooseAtATime => "one goose at a time",
             Invariant::NoMinorityGoose => "no minority goose",
+            Invariant::NoCommittedEntryLost => "no committed entry lost",
         }
     }
 
@@ -83,13 +94,18 @@ impl Invariant {
             Invariant::ElectionSafety => "at most one leader per term",
             Invariant::LogMatching => "same index and term, same entry",
             Invariant::LeaderCompleteness => "new leaders hold every committed entry",
-            Invariant::StateMachineSafety => "every node applies the same entries",
+            Invariant::StateMachineSafety => {
+                "every node applies the same entries; snapshots hold their prefix's state"
+            }
             Invariant::OneGoosePerTerm => "at most one node answers goose in a term",
             Invariant::GooseNeedsAQuorum => "goose answers are backed by a quorum",
             Invariant::NoStaleGoose => "no goose answer behind a newer leader",
             Invariant::LinearizableGoose => "goose answers respect real time",
             Invariant::OneGooseAtATime => "at most one node shows goose",
             Invariant::NoMinorityGoose => "a goose is never cut off from its quorum",
+            Invariant::NoCommittedEntryLost => {
+                "disks keep every committed entry (in a snapshot or the log)"
+            }
         }
     }
 }
@@ -128,11 +144,32 @@ pub struct Checker {
     acks: Map<(NodeId, Term, NodeId), Seq>,
     /// A message storm was reported.
     storm: bool,
+    /// The key-value store after applying the committed log, the checker's own replay:
+    /// what a snapshot of an index must equal.
+    reference: Kv,
+    /// Per index, `state_hash` of `reference` after applying through it.
+    state_hashes: Vec<u64>,
+    /// Committed membership entries, by index: what a snapshot must carry.
+    configs: Vec<(Index, Membership)>,
+    /// A lost committed entry was reported (once: it stays lost on every later step).
+    loss_reported: bool,
     violations: Vec<Violation>,
 }
 
 fn command_hash(command: &Command) -> u64 {
     StableHasher::hash_of(command)
+}
+
+/// One key's contribution to `state_hash`.
+fn pair_hash(key: &str, value: &str) -> u64 {
+    StableHasher::hash_of(&(key, value))
+}
+
+/// A hash of a store's key-value pairs (not its applied index), summed so that
+/// applying one write updates it in constant time.
+pub fn state_hash(kv: &Kv) -> u64 {
+    kv.iter()
+        .fold(0u64, |sum, (k, v)| sum.wrapping_add(pair_hash(k, v)))
 }
 
 impl Checker {
@@ -201,6 +238,14 @@ impl Checker {
             return;
         }
         self.leaders.insert(term, (id, at));
+        // Entries through the leader's snapshot are held iff the snapshot is of the
+        // committed prefix (its content was checked when it was taken or installed).
+        let (snapshot_index, snapshot_term) = node.log().snapshot_position();
+        let snapshot_is_committed_prefix = snapshot_index == 0
+            || self
+                .committed
+                .get(snapshot_index as usize - 1)
+                .is_some_and(|&(t, _)| t == snapshot_term);
         for (i, &(committed_term, hash)) in self.committed.iter().enumerate() {
             let index = i as Index + 1;
             // Leader completeness binds leaders of later terms only: a candidate of an
@@ -208,11 +253,15 @@ impl Checker {
             if self.committed_in[i] >= term {
                 continue;
             }
-            let ours = node
-                .log()
-                .get(index)
-                .map(|e| (e.term, command_hash(&e.command)));
-            if ours != Some((committed_term, hash)) {
+            let held = if index <= snapshot_index {
+                snapshot_is_committed_prefix
+            } else {
+                node.log()
+                    .get(index)
+                    .map(|e| (e.term, command_hash(&e.command)))
+                    == Some((committed_term, hash))
+            };
+            if !held {
                 self.fail(
                     Invariant::LeaderCompleteness,
                     format!(
@@ -265,6 +314,7 @@ impl Checker {
                 None if position == self.committed.len() => {
                     self.committed.push(value);
                     self.committed_in.push(node_term);
+                    self.replay(entry);
                 }
                 None => self.fail(
                     Invariant::StateMachineSafety,
@@ -275,6 +325,149 @@ impl Checker {
                     ),
                 ),
             }
+        }
+    }
+
+    /// Applies the next committed entry to the checker's own store.
+    fn replay(&mut self, entry: &Entry) {
+        let key = match &entry.command {
+            Command::App(op) => Some(op.key()),
+            Command::Noop => None,
+            Command::Config(membership) => {
+                self.configs.push((entry.index, membership.clone()));
+                None
+            }
+        };
+        let pair = |kv: &Kv| key.and_then(|k| kv.get(k).map(|v| pair_hash(k, v)));
+        let before = pair(&self.reference).unwrap_or(0);
+        self.reference.apply(entry);
+        let after = pair(&self.reference).unwrap_or(0);
+        let previous = self.state_hashes.last().copied().unwrap_or(0);
+        self.state_hashes
+            .push(previous.wrapping_sub(before).wrapping_add(after));
+        debug_assert_eq!(
+            self.state_hashes.last().copied(),
+            Some(state_hash(&self.reference)),
+            "the running state hash is the hash of the replayed store"
+        );
+    }
+
+    /// `node` persisted this snapshot (its own compaction, or one installed from a
+    /// leader): it must be the state of applying exactly the committed entries through
+    /// its index, with that entry's term and the membership in force there.
+    pub fn on_snapshot(&mut self, node: NodeId, snapshot: &Snapshot) {
+        if let Err(why) = self.snapshot_matches_committed_prefix(snapshot) {
+            self.fail(
+                Invariant::StateMachineSafety,
+                format!(
+                    "node {node}'s snapshot through {}@{} {why}",
+                    snapshot.index, snapshot.term
+                ),
+            );
+        }
+    }
+
+    fn snapshot_matches_committed_prefix(&self, snapshot: &Snapshot) -> Result<(), String> {
+        let index = snapshot.index;
+        let committed = self.committed.len();
+        let Some(&(term, _)) = index
+            .checked_sub(1)
+            .and_then(|i| self.committed.get(i as usize))
+        else {
+            return Err(format!("claims entries past the committed {committed}"));
+        };
+        if snapshot.term != term {
+            return Err(format!("has the wrong term: entry {index} has term {term}"));
+        }
+        let in_force = self
+            .configs
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= index)
+            .map(|(_, m)| m);
+        if in_force != Some(&snapshot.membership) {
+            return Err(format!(
+                "carries membership {:?}, but {in_force:?} is in force there",
+                snapshot.membership
+            ));
+        }
+        let kv =
+            Kv::decode(&snapshot.data).map_err(|e| format!("holds no key-value state ({e:?})"))?;
+        if kv.applied_index() != index {
+            return Err(format!("holds the state of index {}", kv.applied_index()));
+        }
+        let expected = self.state_hashes[index as usize - 1];
+        if state_hash(&kv) != expected {
+            return Err(format!(
+                "holds a state that is not the committed entries 1..={index} applied"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Called after every step with what every node has on disk (crashed ones too) and
+    /// the newest committed membership. Every disk must be a snapshot plus a gapless log
+    /// tail (a restart starts from exactly that), and the latest committed entry must be
+    /// on the disks of at least a quorum of `members` less one: it was committed on a
+    /// quorum of a membership at most one change from `members`, which keeps at least
+    /// that many of them.
+    pub fn on_disks<'a>(
+        &mut self,
+        members: &Membership,
+        disks: impl Iterator<Item = (NodeId, &'a Persisted)>,
+    ) {
+        if self.loss_reported {
+            return;
+        }
+        let last = self.committed.len() as Index;
+        let last_term = self.committed.last().map(|&(t, _)| t);
+        let mut holders = 0;
+        for (node, disk) in disks {
+            let snapshot_index = disk.snapshot.as_ref().map_or(0, |s| s.index);
+            if let (Some(first), Some(tail_end)) = (disk.log.first(), disk.log.last()) {
+                let contiguous = tail_end.index - first.index + 1 == disk.log.len() as Index;
+                if first.index > snapshot_index + 1 || !contiguous {
+                    self.loss_reported = true;
+                    self.fail(
+                        Invariant::NoCommittedEntryLost,
+                        format!(
+                            "node {node}'s disk has a gap: snapshot through {snapshot_index}, log {}..={} in {} entries",
+                            first.index,
+                            tail_end.index,
+                            disk.log.len()
+                        ),
+                    );
+                    return;
+                }
+            }
+            if last == 0 || !members.contains(node) {
+                continue;
+            }
+            let in_snapshot = disk.snapshot.as_ref().is_some_and(|s| {
+                s.index >= last
+                    && self
+                        .committed
+                        .get(s.index as usize - 1)
+                        .is_some_and(|&(t, _)| t == s.term)
+            });
+            let in_log = disk
+                .log
+                .first()
+                .filter(|first| first.index <= last)
+                .and_then(|first| disk.log.get((last - first.index) as usize))
+                .is_some_and(|e| e.index == last && Some(e.term) == last_term);
+            holders += usize::from(in_snapshot || in_log);
+        }
+        let needed = members.quorum().saturating_sub(1).max(1);
+        if last > 0 && holders < needed {
+            self.loss_reported = true;
+            self.fail(
+                Invariant::NoCommittedEntryLost,
+                format!(
+                    "committed entry {last} is on {holders} disks of members {:?}, fewer than {needed}",
+                    members
+                ),
+            );
         }
     }
 
@@ -394,6 +587,194 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use duckgoose_core::config::Config;
+    use duckgoose_core::kv::Op;
+
+    fn put(index: Index, key: &str, value: &str) -> Entry {
+        Entry {
+            index,
+            term: 1,
+            command: Command::App(Op::Put {
+                key: key.to_string(),
+                value: value.to_string(),
+            }),
+        }
+    }
+
+    /// A checker that saw entries 1..=4 committed: the founding membership of node 1,
+    /// then a=1, a=2, b=3 (all in term 1). Returns it with the entries.
+    fn checker_with_four_committed() -> (Checker, Vec<Entry>) {
+        let membership = Membership::from_ids([1]);
+        let raft = Raft::new(
+            Config::new(1, 7),
+            Persisted::bootstrap(membership.clone()),
+            0,
+        )
+        .expect("valid");
+        let entries = vec![
+            Entry {
+                index: 1,
+                term: 0,
+                command: Command::Config(membership),
+            },
+            put(2, "a", "1"),
+            put(3, "a", "2"),
+            put(4, "b", "3"),
+        ];
+        let mut checker = Checker::default();
+        checker.on_applied(&raft, &entries);
+        assert!(checker.violations().is_empty());
+        (checker, entries)
+    }
+
+    /// The snapshot a correct node would take through `through`.
+    fn snapshot_of(entries: &[Entry], through: Index) -> Snapshot {
+        let mut kv = Kv::default();
+        for entry in &entries[..through as usize] {
+            kv.apply(entry);
+        }
+        Snapshot {
+            index: through,
+            term: entries[through as usize - 1].term,
+            membership: Membership::from_ids([1]),
+            data: kv.encode(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_of_the_committed_prefix_passes() {
+        let (mut checker, entries) = checker_with_four_committed();
+        for through in 1..=4 {
+            checker.on_snapshot(1, &snapshot_of(&entries, through));
+        }
+        assert_eq!(checker.violations(), &[]);
+    }
+
+    #[test]
+    fn a_snapshot_with_another_index_state_is_caught() {
+        let (mut checker, entries) = checker_with_four_committed();
+        // The state after entry 2 (a=1), labelled as the state through 3 (a=2): apply
+        // 1..=2, then entry 3 as a no-op, so the store claims index 3 with the wrong map.
+        let mut kv = Kv::default();
+        kv.apply(&entries[0]);
+        kv.apply(&entries[1]);
+        kv.apply(&Entry {
+            index: 3,
+            term: 1,
+            command: Command::Noop,
+        });
+        let wrong = Snapshot {
+            data: kv.encode(),
+            ..snapshot_of(&entries, 3)
+        };
+        checker.on_snapshot(2, &wrong);
+        assert_eq!(checker.violations().len(), 1, "{:?}", checker.violations());
+        let v = &checker.violations()[0];
+        assert_eq!(v.invariant, Invariant::StateMachineSafety);
+        assert!(
+            v.detail.contains("not the committed entries 1..=3"),
+            "{}",
+            v.detail
+        );
+    }
+
+    #[test]
+    fn inconsistent_snapshots_are_caught_with_a_reason() {
+        let (mut checker, entries) = checker_with_four_committed();
+        let good = snapshot_of(&entries, 3);
+        let cases = [
+            (
+                Snapshot {
+                    term: 2,
+                    ..good.clone()
+                },
+                "wrong term",
+            ),
+            (
+                Snapshot {
+                    index: 4,
+                    ..good.clone()
+                },
+                "state of index 3",
+            ),
+            (
+                Snapshot {
+                    index: 5,
+                    ..good.clone()
+                },
+                "past the committed 4",
+            ),
+            (
+                Snapshot {
+                    membership: Membership::from_ids([1, 2]),
+                    ..good.clone()
+                },
+                "in force there",
+            ),
+            (
+                Snapshot {
+                    data: vec![1, 2, 3],
+                    ..good.clone()
+                },
+                "no key-value state",
+            ),
+        ];
+        for (snapshot, why) in cases {
+            let before = checker.violations().len();
+            checker.on_snapshot(1, &snapshot);
+            let new = &checker.violations()[before..];
+            assert_eq!(new.len(), 1, "{why}: {new:?}");
+            assert!(new[0].detail.contains(why), "{why}: {}", new[0].detail);
+        }
+    }
+
+    #[test]
+    fn a_disk_with_a_gap_or_a_lost_entry_is_caught() {
+        let (mut checker, entries) = checker_with_four_committed();
+        let members = Membership::from_ids([1, 2, 3]);
+        let whole = Persisted {
+            log: entries.clone(),
+            ..Persisted::empty()
+        };
+        let compacted = Persisted {
+            snapshot: Some(snapshot_of(&entries, 2)),
+            log: entries[2..].to_vec(),
+            ..Persisted::empty()
+        };
+        let empty = Persisted::empty();
+        checker.on_disks(
+            &members,
+            [(1, &whole), (2, &compacted), (3, &empty)].into_iter(),
+        );
+        assert_eq!(checker.violations(), &[], "two of three hold entry 4");
+
+        let gap = Persisted {
+            snapshot: Some(snapshot_of(&entries, 1)),
+            log: entries[2..].to_vec(),
+            ..Persisted::empty()
+        };
+        let mut gapped = checker.clone();
+        gapped.on_disks(&members, [(1, &whole), (2, &gap)].into_iter());
+        assert_eq!(gapped.violations().len(), 1);
+        assert!(gapped.violations()[0].detail.contains("gap"));
+
+        // Entry 4 on none of the members' disks (a quorum of 3 less one is 1).
+        let short = Persisted {
+            log: entries[..3].to_vec(),
+            ..Persisted::empty()
+        };
+        checker.on_disks(
+            &members,
+            [(1, &short), (2, &empty), (3, &short)].into_iter(),
+        );
+        assert_eq!(checker.violations().len(), 1);
+        assert_eq!(
+            checker.violations()[0].invariant,
+            Invariant::NoCommittedEntryLost
+        );
+    }
 
     #[test]
     fn a_message_storm_is_reported_once_and_cut_off() {

@@ -44,6 +44,35 @@ pub struct SimConfig {
     /// partition closes nothing. Off: peers notice a crash only by silence.
     #[cfg_attr(feature = "serde", serde(default = "notices_on"))]
     pub close_notices: bool,
+    /// Log compaction; `None`: every node keeps its whole log.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub compaction: Option<Compaction>,
+}
+
+/// When simulated nodes compact their logs (`Replica::compact`: through the index their
+/// store has applied, with the store's state there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct Compaction {
+    /// Compact once this many entries are applied past the last snapshot (0: never by
+    /// count).
+    pub threshold: u64,
+    /// The chance per node event, in parts per million, that a node compacts whatever
+    /// it has applied: snapshots at arbitrary indexes, not only at multiples.
+    pub random_ppm: u32,
+    /// State bytes per InstallSnapshot chunk. Small, so that the few keys of a simulated
+    /// store still take several chunks and a crash can land between two of them.
+    pub chunk_bytes: usize,
+}
+
+impl Compaction {
+    /// What the randomized runs use: a snapshot every 32 entries or so, and now and then
+    /// at a random point; chunks of 16 bytes (a store of three keys takes about six).
+    pub const SIM: Compaction = Compaction {
+        threshold: 32,
+        random_ppm: 2_000,
+        chunk_bytes: 16,
+    };
 }
 
 #[cfg(feature = "serde")]
@@ -65,6 +94,7 @@ impl SimConfig {
             network: LinkFaults::CALM,
             request_timeout: 1_000,
             close_notices: true,
+            compaction: None,
         }
     }
 
@@ -88,6 +118,11 @@ impl SimConfig {
             election_timeout_max: self.election_timeout_max,
             pre_vote: self.pre_vote,
             check_quorum: self.check_quorum,
+            max_snapshot_chunk_bytes: self
+                .compaction
+                .map_or(Config::new(id, seed).max_snapshot_chunk_bytes, |c| {
+                    c.chunk_bytes.max(1)
+                }),
             ..Config::new(id, seed)
         }
     }
@@ -279,11 +314,30 @@ pub struct Cluster {
     committed_config: (Index, Membership),
     /// Node events processed (ticks, deliveries, requests): the simulator's unit of work.
     node_events: u64,
+    /// Draws whether a node compacts, apart from the network's stream so that message
+    /// fates do not shift with compaction.
+    compaction_rng: Rng,
+    snapshot_stats: SnapshotStats,
+}
+
+/// What compaction did in a run: the floors of the randomized runs count these.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct SnapshotStats {
+    /// Snapshots nodes took of their own state (`Replica::compact`).
+    pub taken: u64,
+    /// Snapshots installed from a leader (InstallSnapshot, every chunk received).
+    pub installed: u64,
+    /// Restarts that began from a snapshot on disk (plus the log tail after it).
+    pub restarts_from_snapshot: u64,
+    /// Crashes of a node holding part of a snapshot it was being sent.
+    pub crashes_mid_install: u64,
 }
 
 impl Cluster {
     pub fn new(config: SimConfig, trace: TraceMode) -> Cluster {
         let membership = Membership::from_ids(1..=config.nodes as NodeId);
+        let config_seed = config.seed;
         let mut cluster = Cluster {
             rng: Rng::new(config.seed),
             notice_rng: Rng::new(config.seed ^ 0x636C_6F73_6564_2121),
@@ -307,9 +361,15 @@ impl Cluster {
             removing: Map::new(),
             committed_config: (1, membership.clone()),
             node_events: 0,
+            compaction_rng: Rng::new(config_seed ^ 0x636F_6D70_6163_7421),
+            snapshot_stats: SnapshotStats::default(),
         };
+        // Every founder's disk is in place before any runs: the checker counts disks.
         for id in membership.ids() {
-            cluster.start_node(id, Persisted::bootstrap(membership.clone()));
+            cluster.insert_node(id, Persisted::bootstrap(membership.clone()));
+        }
+        for id in membership.ids() {
+            cluster.after_input(id);
         }
         cluster
     }
@@ -348,6 +408,10 @@ impl Cluster {
 
     pub fn node_events(&self) -> u64 {
         self.node_events
+    }
+
+    pub fn snapshot_stats(&self) -> SnapshotStats {
+        self.snapshot_stats
     }
 
     /// Requests finished since the last call.
@@ -518,7 +582,9 @@ impl Cluster {
     fn deliver_now(&mut self, flight: InFlight) {
         let to = flight.msg.to;
         let now = self.now;
-        if let Body::AppendReply { .. } = flight.msg.body {
+        // A snapshot chunk's acknowledgement confirms the leader's round like an
+        // AppendReply does (the follower took the chunk as word from this term's leader).
+        if let Body::AppendReply { .. } | Body::SnapshotAck { .. } = flight.msg.body {
             self.checker
                 .on_ack_delivered(to, flight.msg.term, flight.msg.from, flight.sent);
         }
@@ -610,6 +676,49 @@ impl Cluster {
         self.seq += 1;
         self.node_events += 1;
         while self.handle_ready(id) {}
+        self.maybe_compact(id);
+    }
+
+    /// Compacts node `id`'s log if the policy says so: past the threshold, or at random.
+    fn maybe_compact(&mut self, id: NodeId) {
+        let Some(policy) = self.config.compaction else {
+            return;
+        };
+        let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) else {
+            return;
+        };
+        let applied = replica.kv().applied_index();
+        let (snapshot_index, _) = replica.raft().log().snapshot_position();
+        let by_count = policy.threshold > 0 && applied >= snapshot_index + policy.threshold;
+        let at_random = policy.random_ppm > 0
+            && self.compaction_rng.below(1_000_000) < u64::from(policy.random_ppm);
+        if !(by_count || at_random) || applied <= snapshot_index {
+            return;
+        }
+        // Refused while an installed snapshot awaits restoring: the next event retries.
+        if let Ok(index) = replica.compact() {
+            self.snapshot_stats.taken += 1;
+            self.trace.record(self.now, || TraceKind::Compacted {
+                node: id,
+                through: index,
+            });
+            while self.handle_ready(id) {}
+        }
+    }
+
+    /// Compacts node `id` now, through what it has applied (a script's `compact N`).
+    /// Returns the index, or `None` if the node is down or has nothing new to compact.
+    pub fn compact(&mut self, id: NodeId) -> Option<Index> {
+        let replica = self.nodes.get_mut(&id)?.replica.as_mut()?;
+        let index = replica.compact().ok()?;
+        self.snapshot_stats.taken += 1;
+        self.trace.record(self.now, || TraceKind::Compacted {
+            node: id,
+            through: index,
+        });
+        while self.handle_ready(id) {}
+        self.check_step();
+        Some(index)
     }
 
     /// Persists, acknowledges and delivers one `Ready` of node `id`; true if acknowledging
@@ -631,6 +740,7 @@ impl Cluster {
             node.disk.voted_for = hs.voted_for;
         }
         if let Some(snapshot) = ready.snapshot.take() {
+            self.checker.on_snapshot(id, &snapshot);
             // The snapshot first, then the log after it: the disk keeps only the tail.
             let drop = node.disk.log.partition_point(|e| e.index <= snapshot.index);
             node.disk.log.drain(..drop);
@@ -650,13 +760,16 @@ impl Cluster {
         let events = core::mem::take(&mut ready.events);
         // 2. Acknowledge: only now are messages, applied entries and answers released.
         let ReplicaReleased {
-            installed: _,
+            installed,
             messages,
             applied,
             responses,
         } = replica.advance(ready);
         node.deadline = replica.next_deadline();
         let more = replica.has_ready();
+        if installed.is_some() {
+            self.snapshot_stats.installed += 1;
+        }
 
         // 3. Trace and check what the node reported.
         let now = self.now;
@@ -718,6 +831,8 @@ impl Cluster {
             .filter_map(|n| n.replica.as_ref())
             .map(|r| r.raft());
         self.checker.on_step(self.now, rafts);
+        let disks = self.nodes.iter().map(|(&id, n)| (id, &n.disk));
+        self.checker.on_disks(&self.committed_config.1, disks);
         self.trace_new_violations(before);
     }
 
@@ -970,6 +1085,11 @@ impl Cluster {
     }
 
     fn start_node(&mut self, id: NodeId, disk: Persisted) {
+        self.insert_node(id, disk);
+        self.after_input(id);
+    }
+
+    fn insert_node(&mut self, id: NodeId, disk: Persisted) {
         let config = self.config.node_config(id, 0);
         let replica = Replica::new(config, disk.clone(), self.now, self.config.request_timeout)
             .expect("simulator configs are valid");
@@ -984,7 +1104,6 @@ impl Cluster {
                 deadline: 0,
             },
         );
-        self.after_input(id);
     }
 
     fn crash(&mut self, id: NodeId) {
@@ -992,6 +1111,13 @@ impl Cluster {
             return;
         };
         let was_up = node.replica.is_some();
+        if node
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.raft().snapshot_receiving().is_some())
+        {
+            self.snapshot_stats.crashes_mid_install += 1;
+        }
         node.replica = None;
         node.paused = false;
         node.inbox.clear();
@@ -1025,6 +1151,9 @@ impl Cluster {
         };
         let node = self.nodes.get_mut(&id).expect("checked");
         node.incarnation += 1;
+        if node.disk.snapshot.is_some() {
+            self.snapshot_stats.restarts_from_snapshot += 1;
+        }
         let replica = Replica::new(config, node.disk.clone(), now, timeout)
             .expect("simulator configs are valid");
         node.replica = Some(replica);

@@ -18,7 +18,10 @@
 //! transfer N` (keys and values percent-encoded, `%` alone for empty, `-` for no
 //! expected value), `network MIN-MAX LOSS_PPM DUP_PPM`, `linkfaults FROM TO MIN-MAX
 //! LOSS_PPM DUP_PPM | reset`, `closed N PEER` (N hears its connection to PEER closed).
-//! Config: `notices=0` turns off the connection-closed notices a crash sends.
+//! Config: `notices=0` turns off the connection-closed notices a crash sends;
+//! `compact=THRESHOLD/PPM/CHUNK` turns on log compaction (`Compaction`: every THRESHOLD
+//! applied entries, at random with PPM per million node events, InstallSnapshot chunks
+//! of CHUNK bytes), e.g. `compact=20/0/16`; left out, nodes keep their whole logs.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -28,7 +31,7 @@ use core::fmt::Write as _;
 
 use crate::network::LinkFaults;
 use crate::scenario::Scenario;
-use crate::{Action, SimConfig};
+use crate::{Action, Compaction, SimConfig};
 use duckgoose_core::{Millis, NodeId, Op, Request};
 
 use crate::validate::{Invalid, MAX_ACTIONS};
@@ -310,7 +313,7 @@ pub fn parse_action(text: &str) -> Result<Action, Invalid> {
 }
 
 pub fn format_config(c: &SimConfig) -> String {
-    format!(
+    let mut line = format!(
         "{MAGIC} nodes={} seed={} heartbeat={} election={}-{} prevote={} checkquorum={} latency={}-{} loss={} dup={} timeout={} notices={}",
         c.nodes,
         c.seed,
@@ -325,7 +328,30 @@ pub fn format_config(c: &SimConfig) -> String {
         c.network.duplicate_ppm,
         c.request_timeout,
         u8::from(c.close_notices)
-    )
+    );
+    // Written only when on, so that lines of runs without compaction stay as they were.
+    if let Some(p) = c.compaction {
+        let _ = write!(
+            line,
+            " compact={}/{}/{}",
+            p.threshold, p.random_ppm, p.chunk_bytes
+        );
+    }
+    line
+}
+
+fn parse_compaction(v: &str) -> Result<Compaction, Invalid> {
+    let parts: Vec<&str> = v.split('/').collect();
+    let [threshold, ppm, chunk] = parts.as_slice() else {
+        return bad(format!(
+            "compact: expected THRESHOLD/PPM/CHUNK, got \"{v}\""
+        ));
+    };
+    Ok(Compaction {
+        threshold: num("compact threshold", threshold)?,
+        random_ppm: num("compact ppm", ppm)?,
+        chunk_bytes: num("compact chunk", chunk)?,
+    })
 }
 
 /// Parses a config line; fields left out keep the paper's defaults (seed 0, 5 nodes).
@@ -350,6 +376,7 @@ pub fn parse_config(line: &str) -> Result<SimConfig, Invalid> {
             "dup" => c.network.duplicate_ppm = num(k, v)?,
             "timeout" => c.request_timeout = num(k, v)?,
             "notices" => c.close_notices = flag(k, v)?,
+            "compact" => c.compaction = Some(parse_compaction(v)?),
             _ => return bad(format!("unknown setting \"{k}\"")),
         }
     }
@@ -497,7 +524,22 @@ mod tests {
                 .collect(),
         };
         let text = format_scenario(&s);
-        assert_eq!(parse_scenario(&text), Ok(s));
+        assert!(!text.contains("compact="), "written only when on: {text}");
+        assert_eq!(parse_scenario(&text), Ok(s.clone()));
+        let compacting = Scenario {
+            config: SimConfig {
+                compaction: Some(Compaction {
+                    threshold: 20,
+                    random_ppm: 5,
+                    chunk_bytes: 16,
+                }),
+                ..s.config
+            },
+            actions: s.actions,
+        };
+        let text = format_scenario(&compacting);
+        assert!(text.contains(" compact=20/5/16"), "{text}");
+        assert_eq!(parse_scenario(&text), Ok(compacting));
     }
 
     #[test]
@@ -525,6 +567,8 @@ mod tests {
         assert!(parse_scenario("hello").is_err());
         assert!(parse_scenario("duckgoose 1 nodes=5\nnot-a-time crash 1").is_err());
         assert!(parse_scenario("duckgoose 1 colour=blue").is_err());
+        assert!(parse_scenario("duckgoose 1 compact=20").is_err());
+        assert!(parse_scenario("duckgoose 1 compact=20/0/x").is_err());
         // Membership requests are written but never read back.
         let text = format_action(&Action::Request {
             node: 1,

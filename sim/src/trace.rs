@@ -14,7 +14,7 @@ use crate::Action;
 use crate::stable_hash::StableHasher;
 use duckgoose_core::events::Event;
 use duckgoose_core::replica::{Reply, Request, RequestError, RequestId};
-use duckgoose_core::types::{Millis, NodeId, Term};
+use duckgoose_core::types::{Index, Millis, NodeId, Term};
 
 /// A message as the trace shows it: enough to draw it and explain it, without payload.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -87,6 +87,12 @@ pub enum TraceKind {
         node: NodeId,
         peer: NodeId,
         spurious: bool,
+    },
+    /// `node` compacted its log through `through`: a snapshot of its store replaces
+    /// the entries up to there.
+    Compacted {
+        node: NodeId,
+        through: Index,
     },
 }
 
@@ -223,6 +229,9 @@ impl fmt::Display for TraceEvent {
                 "{node}: connection to {peer} closed{}",
                 if *spurious { " (spurious)" } else { "" }
             ),
+            TraceKind::Compacted { node, through } => {
+                write!(f, "{node}: compacted its log through {through}")
+            }
         }
     }
 }

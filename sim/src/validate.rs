@@ -22,6 +22,8 @@ pub const MAX_DELAY: Millis = 60_000;
 pub const MAX_TEXT: usize = 64;
 /// Most actions a scenario may hold.
 pub const MAX_ACTIONS: usize = 100_000;
+/// Largest InstallSnapshot chunk a person can set.
+pub const MAX_SNAPSHOT_CHUNK: usize = 1 << 20;
 /// Most zones the page draws.
 pub const MAX_ZONES: usize = 3;
 
@@ -75,6 +77,14 @@ pub fn check_config(c: &SimConfig) -> Result<(), Invalid> {
     }
     if c.request_timeout == 0 {
         return invalid!("request timeout must be positive");
+    }
+    if let Some(p) = c.compaction {
+        if p.chunk_bytes == 0 || p.chunk_bytes > MAX_SNAPSHOT_CHUNK {
+            return invalid!("compact: chunks of 1 to {MAX_SNAPSHOT_CHUNK} bytes");
+        }
+        if p.random_ppm > 1_000_000 {
+            return invalid!("compact: the random chance is parts per million (0–1000000)");
+        }
     }
     check_faults(&c.network)
 }

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use duckgoose_sim::SnapshotStats;
 use duckgoose_sim::nemesis::{self, NemesisConfig, Report};
 use duckgoose_sim::trace::TraceMode;
 
@@ -14,6 +15,8 @@ pub struct Summary {
     pub virtual_ms: u64,
     pub operations: u64,
     pub faults: u64,
+    /// Summed over the seeds (four in five compact: `nemesis::setup_for_seed`).
+    pub snapshots: SnapshotStats,
     pub failed: Vec<Report>,
     pub wall: Duration,
 }
@@ -59,6 +62,11 @@ pub fn sweep(
                     s.virtual_ms += report.virtual_ms;
                     s.operations += report.operations as u64;
                     s.faults += report.faults as u64;
+                    let r = report.snapshots;
+                    s.snapshots.taken += r.taken;
+                    s.snapshots.installed += r.installed;
+                    s.snapshots.restarts_from_snapshot += r.restarts_from_snapshot;
+                    s.snapshots.crashes_mid_install += r.crashes_mid_install;
                     if !report.ok() {
                         s.failed.push(report);
                     }

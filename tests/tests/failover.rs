@@ -1,6 +1,7 @@
 //! Failover after a leader crash, with and without the connection-closed notices a crash
-//! sends (issue 11): over many seeds the notices must make the new goose come sooner, and
-//! spurious notices must never move a healthy cluster's term.
+//! sends (issue 11): over many seeds the notices must make the new goose come sooner (by
+//! sparing split votes: they never cut a live leader's lease short), and spurious notices
+//! must never move a healthy cluster's term.
 
 use duckgoose_sim::trace::TraceMode;
 use duckgoose_sim::{Action, Cluster, SimConfig};
@@ -72,14 +73,16 @@ fn crash_notices_shorten_failover() {
     assert!(mean(&with) < mean(&without));
     assert!(percentile(&with, 50) < percentile(&without, 50));
     // Survivors take turns after a crash instead of drawing at random, so they do not
-    // split the vote: even the slowest failover beats the fastest one without notices
-    // (which must wait out at least the 150 ms minimum timeout). Random draws split the
-    // vote on some seeds and cost a second election timeout (max 634 ms over 1000 seeds).
-    let election_timeout_min = SimConfig::new(5, 0).election_timeout_min;
+    // split the vote: the slowest failover with notices beats the slowest without. They
+    // take turns only from a minimum election timeout after they last heard the leader
+    // (the notice may be spurious and a live leader's goose lease counts on their
+    // silence until then: seed 8424 of the randomized runs), so notices no longer bring
+    // a failover below that minimum (before: p50 96 ms, max 113 ms over 1000 crashes).
     assert!(
-        with[with.len() - 1] < election_timeout_min,
-        "slowest failover with notices took {} ms",
-        with[with.len() - 1]
+        with[with.len() - 1] < without[without.len() - 1],
+        "slowest failover with notices took {} ms, without {} ms",
+        with[with.len() - 1],
+        without[without.len() - 1]
     );
 }
 
@@ -139,4 +142,21 @@ fn a_spread_too_narrow_for_turns_still_fails_over() {
             c.violations()
         );
     }
+}
+
+/// Regression (seed 8424 of the randomized runs): a spurious close notice reached a
+/// follower 35 ms after it acknowledged the leader; it stopped refusing votes at once and
+/// won an election, with two nodes the old leader could not reach, while the old leader
+/// still showed itself as the goose on a lease that counted on that follower's silence.
+/// A notice now brings an election forward only to a minimum election timeout after the
+/// follower last heard the leader.
+#[test]
+fn a_spurious_close_notice_does_not_cut_a_live_leaders_lease_short() {
+    let base = duckgoose_sim::nemesis::NemesisConfig {
+        duration: 120_000,
+        ..duckgoose_sim::nemesis::NemesisConfig::default()
+    };
+    let (sim, nemesis) = duckgoose_sim::nemesis::setup_for_seed(5, 8424, &base);
+    let (_, report) = duckgoose_sim::nemesis::run(sim, &nemesis, TraceMode::Off);
+    assert!(report.ok(), "{:?}", report.failures);
 }

@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 
 use duckgoose_core::{
     AppendResult, Body, Command, Config, Entry, Event, Index, Member, Membership, MembershipChange,
-    Message, Millis, NodeId, Persisted, Raft, ReadOutcome, Reply, Request, Role, Term,
+    Message, Millis, NodeId, Op, Persisted, Raft, ReadOutcome, Reply, Request, Role, Term,
 };
 use duckgoose_sim::trace::{TraceEvent, TraceKind, TraceMode};
 use duckgoose_sim::{Cluster, NodeStatus, text};
@@ -313,6 +313,27 @@ fn fmt_status(r: &Raft, now: Millis) -> String {
         members.join("/"),
         if r.shows_goose_at(now) { " goose" } else { "" }
     )
+}
+
+/// A node's disk: its snapshot (index, term, keys) and the log tail after it.
+fn fmt_disk(id: NodeId, disk: &Persisted) -> String {
+    let snapshot = match &disk.snapshot {
+        Some(s) => {
+            let keys = duckgoose_core::kv::Kv::decode(&s.data).map_or(0, |kv| kv.len());
+            format!(
+                "snapshot through {}@{} ({keys} keys, {} bytes)",
+                s.index,
+                s.term,
+                s.data.len()
+            )
+        }
+        None => "no snapshot".to_string(),
+    };
+    let tail = match (disk.log.first(), disk.log.last()) {
+        (Some(first), Some(last)) => format!("log {}..={}", first.index, last.index),
+        _ => "empty log".to_string(),
+    };
+    format!("{id}: {snapshot}, {tail}")
 }
 
 fn fmt_log(r: &Raft) -> String {
@@ -1031,6 +1052,68 @@ impl Sim {
                         c.run_for(5);
                     }
                 }
+                // compact IDS: each node snapshots its store and drops its log through
+                // what it has applied (the narration says where).
+                "compact" => {
+                    for id in a.ids(c.node_ids())? {
+                        if c.compact(id).is_none() {
+                            writeln!(extra, "{id} has nothing new to compact")?;
+                        }
+                    }
+                }
+                // disk IDS: what a restart of each node would start from.
+                "disk" => {
+                    for id in a.ids(c.node_ids())? {
+                        if let Some(disk) = c.persisted(id) {
+                            writeln!(extra, "{}", fmt_disk(id, disk))?;
+                        }
+                    }
+                }
+                // receiving IDS: a snapshot being received, not yet whole.
+                "receiving" => {
+                    for id in a.ids(c.node_ids())? {
+                        match c.replica(id).and_then(|r| r.raft().snapshot_receiving()) {
+                            Some((index, bytes)) => writeln!(
+                                extra,
+                                "{id} holds {bytes} bytes of the snapshot through {index}"
+                            )?,
+                            None => writeln!(extra, "{id} is receiving no snapshot")?,
+                        }
+                    }
+                }
+                // puts N COUNT: COUNT writes to N (keys k0..k2), one at a time, each
+                // answered (or 1 s passed) before the next.
+                "puts" => {
+                    let node: NodeId = num(a.pos(0)?)?;
+                    let count: u64 = num(a.pos(1)?)?;
+                    let mut written = 0;
+                    for i in 0..count {
+                        let key = format!("k{}", i % 3);
+                        let op = Op::Put {
+                            key,
+                            value: format!("v{i}"),
+                        };
+                        let id = c.request(node, Request::Kv(op));
+                        for _ in 0..200 {
+                            c.run_for(5);
+                            let done = c.take_completed();
+                            if let Some(d) = done.iter().find(|d| d.id == id) {
+                                written += u64::from(matches!(d.result, Some(Ok(_))));
+                                break;
+                            }
+                        }
+                    }
+                    writeln!(extra, "{written} of {count} writes answered")?;
+                }
+                // snapshots: what compaction did so far.
+                "snapshots" => {
+                    let s = c.snapshot_stats();
+                    writeln!(
+                        extra,
+                        "taken {}, installed {}, restarts from a snapshot {}, crashes mid-install {}",
+                        s.taken, s.installed, s.restarts_from_snapshot, s.crashes_mid_install
+                    )?;
+                }
                 // check: the invariant checker and the linearizability checker.
                 "check" => {
                     for v in c.violations() {
@@ -1168,6 +1251,7 @@ scripts!(
     prevote,
     safety,
     sim_actions,
+    snapshot,
     terms,
     transfer
 );

@@ -366,6 +366,13 @@ pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
                 format!("{node} hears its connection to {peer} closed ({peer} crashed)")
             },
         ),
+        TraceKind::Compacted { node, through } => line(
+            at,
+            "snapshot",
+            Some(*node),
+            None,
+            format!("{node} snapshots its store at {through} and drops the log through there"),
+        ),
         TraceKind::Violation { invariant, detail } => line(
             at,
             "violation",

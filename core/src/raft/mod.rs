@@ -392,15 +392,16 @@ impl<C: Clone> Raft<C> {
     /// always is), the follower runs a pre-vote soon, within the random part of an
     /// election timeout (`election_timeout_max - election_timeout_min`), in its own turn
     /// so that followers told at the same instant do not split the vote, instead of
-    /// waiting out the whole timeout; and it stops refusing other pre-candidates for the
-    /// leader's sake (leader stickiness). Followers whose own connection to the leader is
-    /// healthy still refuse, so a spurious notice cannot depose a leader that a quorum
-    /// hears. Any message from that leader cancels the notice: it is alive.
+    /// waiting out the whole timeout. It still keeps leader stickiness (no vote for
+    /// anyone, itself included) until a minimum election timeout after it last heard the
+    /// leader: the notice may be spurious, and a live leader's goose lease counts on
+    /// that silence. Followers whose own connection to the leader is healthy refuse too,
+    /// so a spurious notice cannot depose a leader that a quorum hears. Any message from
+    /// that leader cancels the notice: it is alive.
     ///
     /// Does nothing when `peer` is not our leader, when this node leads or campaigns, and
     /// unless both PreVote and CheckQuorum are on (without them nothing would protect a
-    /// healthy leader from a spurious notice). A node that may not campaign only stops
-    /// refusing others.
+    /// healthy leader from a spurious notice).
     pub fn peer_connection_closed(&mut self, peer: NodeId) {
         let is_our_leader =
             matches!(self.state, RoleState::Follower) && self.core.leader == Some(peer);

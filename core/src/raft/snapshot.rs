@@ -38,6 +38,13 @@ impl<C: Clone> Raft<C> {
         self.core.snapshot.as_ref()
     }
 
+    /// A snapshot being received and not yet whole: its index and the bytes held so far
+    /// (what a crash now would lose; drivers and the simulator show it).
+    pub fn snapshot_receiving(&self) -> Option<(Index, u64)> {
+        let incoming = self.core.incoming.as_ref()?;
+        Some((incoming.index, incoming.data.len() as u64))
+    }
+
     /// Sets the application's check of a received snapshot's state, run before it is
     /// installed: `(index, bytes)` to whether the bytes are a state of that index. A
     /// snapshot it refuses is dropped with `Malformed::SnapshotStateInvalid`. By default

@@ -49,8 +49,8 @@ fn main() {
         };
         let (sim, nemesis) = nemesis::setup_for_seed(args.nodes, seed, &nemesis);
         println!(
-            "seed {seed}: pre_vote {}, check_quorum {}, a fault every {} ms on average",
-            sim.pre_vote, sim.check_quorum, nemesis.fault_interval
+            "seed {seed}: pre_vote {}, check_quorum {}, a fault every {} ms on average, compaction {:?}",
+            sim.pre_vote, sim.check_quorum, nemesis.fault_interval, sim.compaction
         );
         let (cluster, report) = nemesis::run(sim, &nemesis, mode);
         if args.trace {
@@ -59,11 +59,12 @@ fn main() {
             }
         }
         println!(
-            "seed {seed}: {} node events, {} virtual ms, {} ops, {} faults, trace hash {:016x}",
+            "seed {seed}: {} node events, {} virtual ms, {} ops, {} faults, {:?}, trace hash {:016x}",
             report.node_events,
             report.virtual_ms,
             report.operations,
             report.faults,
+            report.snapshots,
             report.trace_hash
         );
         for failure in &report.failures {
@@ -97,6 +98,11 @@ fn main() {
         summary.faults,
         wall,
         summary.virtual_ms as f64 / 1000.0 / wall / threads as f64
+    );
+    let s = summary.snapshots;
+    println!(
+        "compaction (four seeds in five): {} snapshots taken, {} installed by InstallSnapshot, {} restarts from a snapshot, {} crashes mid-install",
+        s.taken, s.installed, s.restarts_from_snapshot, s.crashes_mid_install
     );
     if !summary.failed.is_empty() {
         println!("{} failing seeds", summary.failed.len());
