@@ -27,7 +27,9 @@ use std::path::Path;
 use duckgoose_core::{Index, Membership, NodeId, Snapshot, Term};
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{Layer, StorageError, encode_record, io_err, record_at, sync_dir};
+use crate::storage::{
+    Layer, StorageError, encode_record, io_err, record_at, sync_dir, write_atomically,
+};
 
 pub const SNAPSHOT_FILE: &str = "raft.snap";
 pub const SNAPSHOT_TMP: &str = "raft.snap.tmp";
@@ -173,13 +175,7 @@ pub fn save_snapshot(
     let tmp = dir.join(SNAPSHOT_TMP);
     let path = dir.join(SNAPSHOT_FILE);
     let buf = encode_snapshot(id, snapshot);
-    let file = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
-    let mut file = layer(file, &tmp);
-    file.append(&buf).map_err(io_err(&tmp, "cannot write"))?;
-    file.sync().map_err(io_err(&tmp, "cannot fsync"))?;
-    drop(file);
-    fs::rename(&tmp, &path).map_err(io_err(&path, "cannot rename into place"))?;
-    sync_dir(dir)?;
+    write_atomically(dir, &tmp, &path, &buf, layer)?;
     Ok(buf.len() as u64)
 }
 

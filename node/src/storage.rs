@@ -551,13 +551,25 @@ fn write_fresh(
     layer: &Layer,
 ) -> Result<(), StorageError> {
     let tmp = dir.join(format!("{WAL_FILE}.tmp"));
-    let buf = encode_log(id, p);
-    let file = File::create(&tmp).map_err(io_err(&tmp, "cannot create"))?;
-    let mut file = layer(file, &tmp);
-    file.append(&buf).map_err(io_err(&tmp, "cannot write"))?;
-    file.sync().map_err(io_err(&tmp, "cannot fsync"))?;
+    write_atomically(dir, &tmp, path, &encode_log(id, p), layer)
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves the old file or the new one: the
+/// bytes go to `tmp` (through `layer`), which is fsynced and renamed over `path`, and
+/// then `dir` is fsynced so the rename itself is durable.
+pub(crate) fn write_atomically(
+    dir: &Path,
+    tmp: &Path,
+    path: &Path,
+    bytes: &[u8],
+    layer: &Layer,
+) -> Result<(), StorageError> {
+    let file = File::create(tmp).map_err(io_err(tmp, "cannot create"))?;
+    let mut file = layer(file, tmp);
+    file.append(bytes).map_err(io_err(tmp, "cannot write"))?;
+    file.sync().map_err(io_err(tmp, "cannot fsync"))?;
     drop(file);
-    fs::rename(&tmp, path).map_err(io_err(path, "cannot rename into place"))?;
+    fs::rename(tmp, path).map_err(io_err(path, "cannot rename into place"))?;
     sync_dir(dir)
 }
 

@@ -57,16 +57,6 @@ fn read(cluster: &Cluster, goose: u64, key: &str) -> Option<String> {
     }
 }
 
-fn inspect(dir: &std::path::Path) -> serde_json::Value {
-    let (code, out, err) = run_bin(
-        BIN,
-        &["inspect", &dir.display().to_string()],
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "inspect failed: {err}");
-    serde_json::from_str(out.trim()).expect("inspect prints JSON")
-}
-
 #[test]
 fn acknowledged_writes_survive_kill9_of_any_node_and_restart_of_all() {
     let mut cluster = Cluster::start(BIN, "durable", 5, Opts::default());
@@ -142,7 +132,7 @@ fn restart_keeps_term_vote_and_log_and_a_lone_node_never_bumps_its_term() {
     }
     let on_disk: Vec<serde_json::Value> = all
         .iter()
-        .map(|&id| inspect(&cluster.node(id).dir.clone()))
+        .map(|&id| inspect(BIN, &cluster.node(id).dir))
         .collect();
     // An acknowledged write is on a quorum's disks, not necessarily on every node's: a
     // follower the leader did not wait for may be killed before the last Append reached it.
@@ -228,7 +218,7 @@ fn torn_tail_is_truncated_and_mid_log_corruption_refuses_to_start() {
     let mut torn = good.clone();
     torn.extend_from_slice(&[40, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9]);
     std::fs::write(&wal1, &torn).unwrap();
-    let before = inspect(&cluster.node(1).dir.clone());
+    let before = inspect(BIN, &cluster.node(1).dir);
     assert_eq!(before["torn_tail"]["offset"], good.len());
     cluster.restart(1);
     let s = cluster

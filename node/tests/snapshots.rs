@@ -4,7 +4,6 @@
 //! the state it restored; a restart is the snapshot plus the WAL tail; a damaged
 //! snapshot stops the node with the file and offset.
 
-use std::path::Path;
 use std::time::Duration;
 
 use duckgoose_testkit::*;
@@ -19,16 +18,6 @@ fn opts() -> Opts {
         extra: vec!["--snapshot-entries".into(), EVERY.to_string()],
         ..Opts::default()
     }
-}
-
-fn inspect(dir: &Path) -> serde_json::Value {
-    let (code, out, err) = run_bin(
-        BIN,
-        &["inspect", &dir.display().to_string()],
-        Duration::from_secs(10),
-    );
-    assert_eq!(code, Some(0), "inspect failed: {err}");
-    serde_json::from_str(out.trim()).expect("inspect prints JSON")
 }
 
 fn metric(cluster: &Cluster, id: u64, name: &str) -> f64 {
@@ -129,7 +118,7 @@ fn a_restart_is_the_snapshot_plus_the_wal_tail_and_a_damaged_snapshot_refuses_to
         cluster.kill9(id);
     }
     for &id in &all {
-        let d = inspect(&cluster.node(id).dir.clone());
+        let d = inspect(BIN, &cluster.node(id).dir);
         let snapshot_index = d["snapshot"]["index"].as_u64().expect("a snapshot");
         assert!(snapshot_index + EVERY >= target, "{d}");
         assert_eq!(d["snapshot"]["keys"], 100, "{d}");

@@ -92,6 +92,17 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 // ---- One-shot commands -----------------------------------------------------------------
 
+/// `bin inspect DIR`: a stopped node's data directory as JSON (term, vote, log, snapshot).
+pub fn inspect(bin: &str, dir: &std::path::Path) -> serde_json::Value {
+    let (code, out, err) = run_bin(
+        bin,
+        &["inspect", &dir.display().to_string()],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "inspect failed: {err}");
+    serde_json::from_str(out.trim()).expect("inspect prints JSON")
+}
+
 /// Runs `bin args` to completion (for commands that exit by themselves), `kill -9` at
 /// the deadline: (exit code, stdout, stderr). `DUCKGOOSE_TOKEN` is not inherited.
 pub fn run_bin(bin: &str, args: &[&str], timeout: Duration) -> (Option<i32>, String, String) {
