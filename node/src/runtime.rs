@@ -360,7 +360,20 @@ pub fn run(
         let mut events = Vec::new();
         while replica.has_ready() {
             let mut ready = replica.ready();
-            // 1. Durable before anything that depends on it leaves the process.
+            // 1. Durable before anything that depends on it leaves the process: a new
+            // snapshot (ours or the leader's) first, since the log write may continue
+            // after it, past the end of the WAL's log.
+            let snapshot_started = Instant::now();
+            let mut snapshot_bytes = 0;
+            if let Some(snapshot) = &ready.snapshot {
+                match storage.save_snapshot(snapshot) {
+                    Ok(bytes) => snapshot_bytes = bytes,
+                    Err(e) => {
+                        shared.health.storage_failed(&e.to_string());
+                        return Err(format!("storage failed, stopping: {e}"));
+                    }
+                }
+            }
             match storage.persist(ready.hard_state.as_ref(), ready.log_write.as_ref()) {
                 Ok(Some(took)) => shared.metrics.fsync_seconds.observe(took.as_secs_f64()),
                 Ok(None) => {}
@@ -369,21 +382,20 @@ pub fn run(
                     return Err(format!("storage failed, stopping: {e}"));
                 }
             }
-            // A new snapshot (ours or the leader's) after the log write of the same
-            // Ready, so the WAL it cuts to holds that write too.
+            // Then the WAL is cut to what follows the snapshot, this Ready's write included.
             if let Some(snapshot) = &ready.snapshot {
-                let started = Instant::now();
                 let raft = replica.raft();
-                match storage.save_snapshot(
-                    snapshot,
+                match storage.cut_log(
+                    snapshot.index,
                     raft.term(),
                     raft.voted_for(),
                     raft.log().entries(),
                 ) {
-                    Ok(bytes) => {
+                    Ok(()) => {
                         let m = &shared.metrics;
-                        m.snapshot_seconds.observe(started.elapsed().as_secs_f64());
-                        m.snapshot_bytes.set(bytes as i64);
+                        m.snapshot_seconds
+                            .observe(snapshot_started.elapsed().as_secs_f64());
+                        m.snapshot_bytes.set(snapshot_bytes as i64);
                         m.snapshot_index.set(snapshot.index as i64);
                     }
                     Err(e) => {

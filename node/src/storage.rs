@@ -14,12 +14,14 @@
 //!   log (a follower that installed a leader's snapshot skips what it covers).
 //!
 //! # Snapshots and cutting the log
-//! A snapshot is made durable first (its own file, renamed into place), then the WAL is
-//! rewritten to hold only term, vote and the entries after the snapshot
-//! ([`Storage::save_snapshot`]), so the WAL stays as small as the entries since the last
-//! snapshot. A crash between the two leaves a snapshot and an uncut WAL; recovery
-//! applies Raft's install rule to that pair (a suffix that matches the snapshot at its
-//! index is kept, one that does not is dropped), so the order is safe either way.
+//! A snapshot is made durable first, in its own file renamed into place
+//! ([`Storage::save_snapshot`]); then the `Ready`'s log write, which may start past the
+//! end of the WAL's log where the snapshot covers the gap; then the WAL is rewritten to
+//! hold only term, vote and the entries after the snapshot ([`Storage::cut_log`]), so it
+//! stays as small as the entries since the last snapshot. A crash after the snapshot and
+//! before the cut leaves a snapshot and an uncut WAL; recovery applies Raft's install
+//! rule to that pair (a suffix that matches the snapshot at its index is kept, one that
+//! does not is dropped).
 //!
 //! Every `persist` writes its records with one `write` and then `fdatasync`s before it
 //! returns, and the node sends no message that depends on them before that.
@@ -369,24 +371,34 @@ impl Storage {
         &self.path
     }
 
-    /// Makes `snapshot` durable, then cuts the WAL to `term`, `voted_for` and `log` (the
-    /// entries after the snapshot, every one of them already durable). Call it after
-    /// [`Storage::persist`] of the same `Ready`, so the cut WAL holds that write too.
-    /// Returns the snapshot file's size in bytes.
-    pub fn save_snapshot(
+    /// Makes `snapshot` durable as the directory's snapshot. Call it before
+    /// [`Storage::persist`] of the same `Ready`: that log write may start past the end of
+    /// the WAL's log, which only a snapshot on disk covers. Returns the file's size.
+    pub fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<u64, StorageError> {
+        self.check_not_poisoned()?;
+        self.poisoned = true;
+        let bytes = snapshot_file::save_snapshot(&self.dir, self.id, snapshot, &self.layer)?;
+        self.poisoned = false;
+        Ok(bytes)
+    }
+
+    /// Cuts the WAL after a snapshot through `snapshot_index` to `term`, `voted_for` and
+    /// `log` (the entries after the snapshot, every one of them already durable). Call
+    /// it after [`Storage::persist`] of the snapshot's `Ready`, so the cut WAL holds that
+    /// write too.
+    pub fn cut_log(
         &mut self,
-        snapshot: &Snapshot,
+        snapshot_index: Index,
         term: Term,
         voted_for: Option<NodeId>,
         log: &[Entry],
-    ) -> Result<u64, StorageError> {
+    ) -> Result<(), StorageError> {
         self.check_not_poisoned()?;
         debug_assert!(
-            log.first().is_none_or(|e| e.index == snapshot.index + 1),
+            log.first().is_none_or(|e| e.index == snapshot_index + 1),
             "the log kept after a snapshot starts right after it"
         );
         self.poisoned = true;
-        let bytes = snapshot_file::save_snapshot(&self.dir, self.id, snapshot, &self.layer)?;
         let tail = Persisted {
             term,
             voted_for,
@@ -396,7 +408,7 @@ impl Storage {
         write_fresh(&self.dir, &self.path, self.id, &tail, &self.layer)?;
         self.file = open_append(&self.path, &self.layer)?;
         self.poisoned = false;
-        Ok(bytes)
+        Ok(())
     }
 
     fn check_not_poisoned(&self) -> Result<(), StorageError> {
@@ -1080,8 +1092,8 @@ mod tests {
         .unwrap();
         let before = fs::metadata(dir.join(WAL_FILE)).unwrap().len();
         let tail = &entries[398..]; // 400..=500
-        s.save_snapshot(&snapshot_at(399, 2), 2, Some(1), tail)
-            .unwrap();
+        s.save_snapshot(&snapshot_at(399, 2)).unwrap();
+        s.cut_log(399, 2, Some(1), tail).unwrap();
         let after = fs::metadata(dir.join(WAL_FILE)).unwrap().len();
         assert!(after * 3 < before, "WAL {before} -> {after} bytes");
         // More writes after the cut append as usual.
@@ -1177,7 +1189,8 @@ mod tests {
     fn a_torn_snapshot_write_is_ignored_and_a_damaged_snapshot_refuses_to_start() {
         let dir = tempdir("snaptorn");
         let (mut s, _) = Storage::open(&dir, 1, bootstrap()).unwrap();
-        s.save_snapshot(&snapshot_at(1, 0), 0, None, &[]).unwrap();
+        s.save_snapshot(&snapshot_at(1, 0)).unwrap();
+        s.cut_log(1, 0, None, &[]).unwrap();
         drop(s);
         // A crash mid-write of the next snapshot leaves half a temporary file.
         let next = snapshot_file::encode_snapshot(1, &snapshot_at(1, 0));

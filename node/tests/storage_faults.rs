@@ -786,7 +786,8 @@ fn faults_while_saving_a_snapshot_keep_the_state_before_it_or_the_snapshot_whole
             };
             s.persist(None, Some(&write)).unwrap();
             let err = s
-                .save_snapshot(&snapshot, 0, None, &entries[3..])
+                .save_snapshot(&snapshot)
+                .and_then(|_| s.cut_log(4, 0, None, &entries[3..]))
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(file), "{file} {fault:?}: {err}");
