@@ -286,6 +286,15 @@ impl Storage {
         }
 
         let path = dir.join(WAL_FILE);
+        if !path.exists() && dir.join(snapshot_file::SNAPSHOT_FILE).exists() {
+            // The WAL is only ever replaced by a rename, never removed: without it the
+            // term and vote are gone, and starting afresh could vote twice in a term.
+            return Err(StorageError::Corrupt {
+                path,
+                offset: 0,
+                reason: "the log is missing but a snapshot is there".into(),
+            });
+        }
         if !path.exists() {
             write_fresh(dir, &path, id, &initial, &layer)?;
             let file = open_append(&path, &layer)?;
@@ -1202,6 +1211,13 @@ mod tests {
         let (_, rec) = Storage::open(&dir, 1, bootstrap()).unwrap();
         assert_eq!(rec.persisted.snapshot, Some(snapshot_at(1, 0)));
         assert!(!dir.join(snapshot_file::SNAPSHOT_TMP).exists());
+
+        // A snapshot without its WAL: refused, never started afresh.
+        let wal = fs::read(dir.join(WAL_FILE)).unwrap();
+        fs::remove_file(dir.join(WAL_FILE)).unwrap();
+        let err = Storage::open(&dir, 1, bootstrap()).unwrap_err().to_string();
+        assert!(err.contains("log is missing"), "{err}");
+        fs::write(dir.join(WAL_FILE), wal).unwrap();
 
         // One flipped bit in the snapshot's state: refused, with file and offset.
         let path = dir.join(snapshot_file::SNAPSHOT_FILE);
