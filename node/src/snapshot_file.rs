@@ -86,12 +86,24 @@ pub fn decode_snapshot(path: &Path, data: &[u8]) -> Result<(NodeId, Snapshot), S
             "the snapshot header fails its length or CRC check".into(),
         ));
     };
-    let header: Header = postcard::from_bytes(payload).map_err(|e| {
-        corrupt(
-            at,
-            format!("the snapshot header passes its CRC but cannot be decoded: {e}"),
-        )
-    })?;
+    let header: Header = match postcard::take_from_bytes(payload) {
+        Ok((header, [])) => header,
+        Ok((_, rest)) => {
+            return Err(corrupt(
+                at,
+                format!(
+                    "the snapshot header passes its CRC but {} bytes follow it",
+                    rest.len()
+                ),
+            ));
+        }
+        Err(e) => {
+            return Err(corrupt(
+                at,
+                format!("the snapshot header passes its CRC but cannot be decoded: {e}"),
+            ));
+        }
+    };
     if header.version != SNAPSHOT_VERSION {
         return Err(corrupt(
             at,
