@@ -305,8 +305,10 @@ impl<C: Clone> Log<C> {
             }
             Some(term) if term != prev_term => {
                 let conflict_index = self.first_index_of_term_ending_at(prev_index);
+                // At the snapshot index itself only a faulty leader can disagree with us
+                // (the prefix is committed): it is told that index, and nothing changes.
                 debug_assert!(
-                    (self.first_index()..=prev_index).contains(&conflict_index),
+                    (self.first_index().min(prev_index)..=prev_index).contains(&conflict_index),
                     "a conflict at {prev_index} is hinted at or below it, not at {conflict_index}"
                 );
                 return AppendOutcome::Mismatch {
@@ -617,6 +619,19 @@ mod tests {
                 conflict_term: Some(2)
             }
         );
+        // A (faulty) leader that disagrees at the snapshot index itself is told that
+        // index, with no panic and no change (found by the raft_step fuzz target).
+        let (first, last) = (log.first_index(), log.last_index());
+        let (snapshot_index, snapshot_term) = log.snapshot_position();
+        let outcome = log.try_append(snapshot_index, snapshot_term + 1, vec![]);
+        assert_eq!(
+            outcome,
+            AppendOutcome::Mismatch {
+                conflict_index: snapshot_index,
+                conflict_term: Some(snapshot_term)
+            }
+        );
+        assert_eq!((log.first_index(), log.last_index()), (first, last));
     }
 
     fn log_entry_of(log: &Log, index: Index) -> Entry {
