@@ -116,12 +116,12 @@ impl Blocked {
     }
 }
 
-/// What the HTTP handlers and the replica thread share.
-///
 /// `--snapshot-entries` by default: a snapshot every 10 000 applied entries keeps the WAL
 /// to a few MiB of entries while costing one write of the state per 10 000 writes.
 pub const DEFAULT_SNAPSHOT_ENTRIES: u64 = 10_000;
 
+/// What the HTTP handlers and the replica thread share.
+///
 /// Built with [`Shared::new`]; the rest is the runtime's own state.
 pub struct Shared {
     pub id: NodeId,
