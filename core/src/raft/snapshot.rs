@@ -68,14 +68,19 @@ impl<C: Clone> Raft<C> {
                 applied: core.handed_out,
             });
         }
-        let term = core.log.term_at(through);
-        let membership = core.log.membership_at(through).cloned();
-        let (Some(term), Some(membership)) = (term, membership) else {
+        let Some(term) = core.log.term_at(through) else {
             debug_assert!(false, "an applied index is in the log");
             return Err(CompactError::NotApplied {
                 applied: core.handed_out,
             });
         };
+        // No configuration at or before `through` (a joiner that was sent entries without
+        // one, which only a faulty leader does): the membership in force is the empty one.
+        let membership = core
+            .log
+            .membership_at(through)
+            .cloned()
+            .unwrap_or(Membership::EMPTY);
         let compacted = core.log.compact_through(through);
         debug_assert!(compacted, "{through} is in the log, past its snapshot");
         core.snapshot = Some(Snapshot {
