@@ -60,18 +60,6 @@ fn next_state(
     })
 }
 
-fn transfer(cluster: &Cluster, from: u64, to: u64) {
-    let r = cluster
-        .call(
-            from,
-            "POST",
-            "/admin/transfer",
-            &format!(r#"{{"to":{to}}}"#),
-        )
-        .expect("transfer");
-    assert_eq!(r.status, 200, "transfer: {}", r.body);
-}
-
 #[test]
 fn watch_sees_goose_then_duck_and_stale_fences_are_refused() {
     let cluster = Cluster::start(BIN, "client", 3, Opts::default());
@@ -109,7 +97,7 @@ fn watch_sees_goose_then_duck_and_stale_fences_are_refused() {
         .expect("a write with the current fence");
 
     // Another leadership: the old goose's watch says duck, the fence grows.
-    transfer(&cluster, goose, successor);
+    cluster.transfer(goose, successor);
     let duck = next_state(&rt, &mut watch, "duck", Duration::from_secs(2), |s| {
         !s.goose
     });
@@ -258,7 +246,7 @@ fn a_node_that_went_silent_does_not_hold_the_client() {
     // The goose takes a write: the client will ask it first next time.
     rt.block_on(client.put("k", "1", None)).unwrap();
     let successor = *all.iter().find(|&&id| id != goose).unwrap();
-    transfer(&cluster, goose, successor);
+    cluster.transfer(goose, successor);
     cluster.wait_one_goose(&all, Duration::from_secs(10));
     // The node the client would ask first stops answering (SIGSTOP).
     cluster.pause(goose).unwrap();

@@ -153,44 +153,28 @@ fn only_the_goose_worker_writes_and_no_stale_fence_is_accepted_under_faults() {
         match kind {
             "kill -9" => {
                 cluster.kill9(goose);
-                let (new_goose, new_fence) = active(&cluster, &stats, &rest);
-                late(
-                    &cluster,
-                    new_goose,
-                    goose,
-                    fence,
-                    new_fence,
-                    &mut late_refused,
-                );
+            }
+            "SIGSTOP" => cluster.pause(goose).expect("pause"),
+            _ => cluster.partition(&[goose], &rest).expect("partition"),
+        }
+        // Another worker takes over; the old one's write with its old fence, sent late
+        // through the new goose, is refused.
+        let (new_goose, new_fence) = active(&cluster, &stats, &rest);
+        late(
+            &cluster,
+            new_goose,
+            goose,
+            fence,
+            new_fence,
+            &mut late_refused,
+        );
+        match kind {
+            "kill -9" => {
                 cluster.spawn(goose).expect("restart");
                 cluster.wait_serving(goose);
             }
-            "SIGSTOP" => {
-                cluster.pause(goose).expect("pause");
-                let (new_goose, new_fence) = active(&cluster, &stats, &rest);
-                late(
-                    &cluster,
-                    new_goose,
-                    goose,
-                    fence,
-                    new_fence,
-                    &mut late_refused,
-                );
-                cluster.resume(goose).expect("resume");
-            }
-            _ => {
-                cluster.partition(&[goose], &rest).expect("partition");
-                let (new_goose, new_fence) = active(&cluster, &stats, &rest);
-                late(
-                    &cluster,
-                    new_goose,
-                    goose,
-                    fence,
-                    new_fence,
-                    &mut late_refused,
-                );
-                cluster.heal(&all).expect("heal");
-            }
+            "SIGSTOP" => cluster.resume(goose).expect("resume"),
+            _ => cluster.heal(&all).expect("heal"),
         }
         *faults.entry(kind).or_default() += 1;
         round += 1;

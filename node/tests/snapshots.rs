@@ -79,15 +79,7 @@ fn a_node_that_slept_through_many_writes_catches_up_by_snapshot() {
 
     // Its store is the restored snapshot plus what followed: it serves every key once
     // it leads.
-    let r = cluster
-        .call(
-            goose,
-            "POST",
-            "/admin/transfer",
-            &format!("{{\"to\":{sleeper}}}"),
-        )
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    cluster.transfer(goose, sleeper);
     wait_for(
         "the sleeper to be the goose",
         Duration::from_secs(10),

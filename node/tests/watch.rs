@@ -85,18 +85,6 @@ fn state_id(r: &Resp) -> String {
         .to_string()
 }
 
-fn transfer(cluster: &Cluster, from: u64, to: u64) {
-    let r = cluster
-        .call(
-            from,
-            "POST",
-            "/admin/transfer",
-            &format!(r#"{{"to":{to}}}"#),
-        )
-        .expect("transfer");
-    assert_eq!(r.status, 200, "transfer: {}", r.body);
-}
-
 fn probe(cluster: &Cluster, id: u64, path: &str) -> Resp {
     cluster
         .request(id, "GET", path, &[], b"", Duration::from_secs(5))
@@ -167,7 +155,7 @@ fn streams_start_with_the_answer_now_and_a_transferred_goose_emits_duck() {
     // Hand the goose role to another node: the old goose says duck at once.
     let successor = *all.iter().find(|&&id| id != goose).unwrap();
     let asked = Instant::now();
-    transfer(&cluster, goose, successor);
+    cluster.transfer(goose, successor);
     streams[&goose].wait_event("the ex-goose to emit duck", DUCK_WITHIN, |v| {
         v["goose"] == false
     });
@@ -337,7 +325,7 @@ fn long_poll_and_resume_return_at_once_on_change_or_at_the_end_of_the_wait() {
             Duration::from_secs(5),
             || (open_polls(&cluster, goose) >= 1.0).then_some(()),
         );
-        transfer(&cluster, goose, successor);
+        cluster.transfer(goose, successor);
         let (r, took) = waiting.join().unwrap();
         assert_eq!(r.status, 503, "{}", r.body);
         assert_ne!(state_id(&r), now);

@@ -576,6 +576,20 @@ impl Cluster {
         )
     }
 
+    /// Asks node `from` to hand leadership to `to` (`POST /admin/transfer`) and asserts
+    /// that it answered 200 (the transfer is done once `to` leads).
+    pub fn transfer(&self, from: NodeId, to: NodeId) {
+        let r = self
+            .call(
+                from,
+                "POST",
+                "/admin/transfer",
+                &format!(r#"{{"to":{to}}}"#),
+            )
+            .expect("transfer");
+        assert_eq!(r.status, 200, "transfer: {}", r.body);
+    }
+
     pub fn put(&self, id: NodeId, key: &str, value: &str) -> std::io::Result<Resp> {
         self.call(id, "PUT", &format!("/kv/{key}"), value)
     }
