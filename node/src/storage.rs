@@ -1154,44 +1154,38 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn a_crash_between_a_leaders_snapshot_and_the_cut_drops_the_conflicting_log() {
-        let dir = tempdir("snapconflict");
+    /// Entries 2..=6 of `log_term` on disk, then (a crash before the cut) a snapshot
+    /// through 4 of `snapshot_term`: the indexes of the log recovery keeps.
+    fn kept_after_an_uncut_snapshot(name: &str, log_term: Term, snapshot_term: Term) -> Vec<Index> {
+        let dir = tempdir(name);
         let (mut s, _) = Storage::open(&dir, 1, bootstrap()).unwrap();
-        // Entries 2..=6 of term 2 from a leader that lost; the new leader's snapshot says
-        // index 4 is of term 3.
         s.persist(
             None,
             Some(&LogWrite {
                 truncate_from: 2,
-                entries: (2..=6).map(|i| put(i, 2, "old")).collect(),
+                entries: (2..=6).map(|i| put(i, log_term, "k")).collect(),
             }),
         )
         .unwrap();
-        snapshot_file::save_snapshot(&dir, 1, &snapshot_at(4, 3), &plain_files()).unwrap();
+        let snapshot = snapshot_at(4, snapshot_term);
+        snapshot_file::save_snapshot(&dir, 1, &snapshot, &plain_files()).unwrap();
         drop(s);
         let (_, rec) = Storage::open(&dir, 1, bootstrap()).unwrap();
-        assert_eq!(rec.persisted.snapshot.as_ref().map(|s| s.index), Some(4));
-        assert!(rec.persisted.log.is_empty(), "{:?}", rec.persisted.log);
-
-        // A matching snapshot keeps the suffix after it.
-        let dir2 = tempdir("snapmatch");
-        let (mut s, _) = Storage::open(&dir2, 1, bootstrap()).unwrap();
-        s.persist(
-            None,
-            Some(&LogWrite {
-                truncate_from: 2,
-                entries: (2..=6).map(|i| put(i, 2, "same")).collect(),
-            }),
-        )
-        .unwrap();
-        snapshot_file::save_snapshot(&dir2, 1, &snapshot_at(4, 2), &plain_files()).unwrap();
-        drop(s);
-        let (_, rec) = Storage::open(&dir2, 1, bootstrap()).unwrap();
-        let kept: Vec<Index> = rec.persisted.log.iter().map(|e| e.index).collect();
-        assert_eq!(kept, vec![5, 6]);
+        assert_eq!(rec.persisted.snapshot, Some(snapshot));
         fs::remove_dir_all(&dir).unwrap();
-        fs::remove_dir_all(&dir2).unwrap();
+        rec.persisted.log.iter().map(|e| e.index).collect()
+    }
+
+    #[test]
+    fn a_crash_between_a_leaders_snapshot_and_the_cut_drops_the_conflicting_log() {
+        // A leader that lost wrote term 2; the new leader's snapshot says index 4 is of
+        // term 3: the suffix conflicts and goes.
+        assert_eq!(
+            kept_after_an_uncut_snapshot("snapconflict", 2, 3),
+            Vec::<Index>::new()
+        );
+        // A snapshot that matches at its index keeps the suffix after it.
+        assert_eq!(kept_after_an_uncut_snapshot("snapmatch", 2, 2), vec![5, 6]);
     }
 
     #[test]
