@@ -94,6 +94,8 @@ impl Harness {
         c.heartbeat_interval = 10;
         c.election_timeout_min = 30;
         c.election_timeout_max = 60;
+        // The short lease a node runs with (15 ms), the same on every node, as it must be.
+        c.goose_lease = c.fast_failover_lease();
         c.max_entries_per_message = 4;
         c.pre_vote = self.pre_vote;
         c.check_quorum = self.check_quorum;

@@ -85,6 +85,7 @@ impl Bounds {
         config.heartbeat_interval = 1;
         config.election_timeout_min = 2;
         config.election_timeout_max = 3;
+        config.goose_lease = 2;
         config.pre_vote = self.pre_vote;
         config.check_quorum = self.check_quorum;
         config.max_entries_per_message = self.max_entries_per_message;

@@ -202,6 +202,10 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     config.heartbeat_interval = args.heartbeat_ms;
     config.election_timeout_min = args.election_ms.0;
     config.election_timeout_max = args.election_ms.1;
+    // Peers here are a LAN round trip away: a short lease makes a crashed goose's
+    // successor come sooner (`Config::fast_failover_lease`; the same on every node,
+    // since every node derives it from the same timing flags).
+    config.goose_lease = config.fast_failover_lease();
     if config.runs_unsafe_variant() {
         // Only the model checker builds the core with its broken variants switched on.
         return Err("refusing a config with a deliberately unsafe protocol variant".into());

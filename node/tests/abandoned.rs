@@ -49,6 +49,7 @@ fn a_write_pending_when_the_node_stops_is_answered_504_not_503() {
     config.heartbeat_interval = 10;
     config.election_timeout_min = 20;
     config.election_timeout_max = 40;
+    config.goose_lease = config.fast_failover_lease();
     config.pre_vote = false;
     config.check_quorum = false;
     let replica = Replica::new(config, recovered.persisted, 0, 60_000).unwrap();

@@ -563,6 +563,7 @@ fn start_replica(
     config.heartbeat_interval = 10;
     config.election_timeout_min = election_ms.0;
     config.election_timeout_max = election_ms.1;
+    config.goose_lease = config.fast_failover_lease();
     let replica = Replica::new(config, recovered.persisted, 0, 5_000).unwrap();
     let (tx, rx) = sync_channel(1024);
     let shared = Arc::new(Shared::new(

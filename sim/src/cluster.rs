@@ -33,6 +33,10 @@ pub struct SimConfig {
     pub heartbeat_interval: Millis,
     pub election_timeout_min: Millis,
     pub election_timeout_max: Millis,
+    /// `Config::goose_lease`; `None`: the minimum election timeout, the longest allowed
+    /// (the goose never blinks out between rounds on a slow network).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub goose_lease: Option<Millis>,
     pub pre_vote: bool,
     pub check_quorum: bool,
     pub network: LinkFaults,
@@ -89,6 +93,7 @@ impl SimConfig {
             heartbeat_interval: 50,
             election_timeout_min: 150,
             election_timeout_max: 300,
+            goose_lease: None,
             pre_vote: true,
             check_quorum: true,
             network: LinkFaults::CALM,
@@ -107,6 +112,11 @@ impl SimConfig {
         }
     }
 
+    /// The goose lease every node runs with (see `goose_lease`).
+    pub fn goose_lease(&self) -> Millis {
+        self.goose_lease.unwrap_or(self.election_timeout_min)
+    }
+
     fn node_config(&self, id: NodeId, incarnation: u64) -> Config {
         // Each node, and each restart of it, draws its own jitter from the cluster seed.
         let seed =
@@ -116,6 +126,7 @@ impl SimConfig {
             heartbeat_interval: self.heartbeat_interval,
             election_timeout_min: self.election_timeout_min,
             election_timeout_max: self.election_timeout_max,
+            goose_lease: self.goose_lease(),
             pre_vote: self.pre_vote,
             check_quorum: self.check_quorum,
             max_snapshot_chunk_bytes: self

@@ -457,12 +457,19 @@ fn confirmed_goose(cluster: &mut Cluster) -> Option<NodeId> {
 /// exercised; every other seed injects faults four times as often. Four seeds in five
 /// compact their logs (`Compaction::SIM`); the fifth keeps every entry, so that the
 /// uncompacted paths (a follower caught up entry by entry from index 1) stay covered.
+/// Half the seeds (in blocks of 40) run a goose lease shorter than the minimum election
+/// timeout, anywhere from just above a heartbeat to the full minimum: the native node's
+/// 75 ms among them, and leases so short that the goose blinks out between rounds.
 pub fn setup_for_seed(nodes: u32, seed: u64, base: &NemesisConfig) -> (SimConfig, NemesisConfig) {
+    let defaults = SimConfig::new(nodes, seed);
+    let (heartbeat, election_min) = (defaults.heartbeat_interval, defaults.election_timeout_min);
     let sim = SimConfig {
         pre_vote: seed % 4 < 2,
         check_quorum: seed % 4 != 1 && seed % 4 != 3,
         compaction: (!(seed / 8).is_multiple_of(5)).then_some(Compaction::SIM),
-        ..SimConfig::new(nodes, seed)
+        goose_lease: (!(seed / 40).is_multiple_of(2))
+            .then(|| heartbeat + 1 + (seed / 80) % (election_min - heartbeat)),
+        ..defaults
     };
     let nemesis = NemesisConfig {
         fault_interval: if (seed / 4).is_multiple_of(2) {

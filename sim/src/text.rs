@@ -329,7 +329,10 @@ pub fn format_config(c: &SimConfig) -> String {
         c.request_timeout,
         u8::from(c.close_notices)
     );
-    // Written only when on, so that lines of runs without compaction stay as they were.
+    // Written only when set, so that lines of runs without them stay as they were.
+    if let Some(lease) = c.goose_lease {
+        let _ = write!(line, " lease={lease}");
+    }
     if let Some(p) = c.compaction {
         let _ = write!(
             line,
@@ -376,6 +379,7 @@ pub fn parse_config(line: &str) -> Result<SimConfig, Invalid> {
             "dup" => c.network.duplicate_ppm = num(k, v)?,
             "timeout" => c.request_timeout = num(k, v)?,
             "notices" => c.close_notices = flag(k, v)?,
+            "lease" => c.goose_lease = Some(num(k, v)?),
             "compact" => c.compaction = Some(parse_compaction(v)?),
             _ => return bad(format!("unknown setting \"{k}\"")),
         }
@@ -525,6 +529,7 @@ mod tests {
         };
         let text = format_scenario(&s);
         assert!(!text.contains("compact="), "written only when on: {text}");
+        assert!(!text.contains("lease="), "written only when set: {text}");
         assert_eq!(parse_scenario(&text), Ok(s.clone()));
         let compacting = Scenario {
             config: SimConfig {
@@ -533,12 +538,14 @@ mod tests {
                     random_ppm: 5,
                     chunk_bytes: 16,
                 }),
+                goose_lease: Some(75),
                 ..s.config
             },
             actions: s.actions,
         };
         let text = format_scenario(&compacting);
         assert!(text.contains(" compact=20/5/16"), "{text}");
+        assert!(text.contains(" lease=75"), "{text}");
         assert_eq!(parse_scenario(&text), Ok(compacting));
     }
 

@@ -72,6 +72,13 @@ pub fn check_config(c: &SimConfig) -> Result<(), Invalid> {
     if c.election_timeout_max <= c.election_timeout_min {
         return invalid!("election timeout: maximum must be above minimum");
     }
+    if c.goose_lease
+        .is_some_and(|l| l <= c.heartbeat_interval || l > c.election_timeout_min)
+    {
+        return invalid!(
+            "goose lease must be above the heartbeat and at most the minimum election timeout"
+        );
+    }
     if c.election_timeout_max > MAX_DELAY || c.request_timeout > MAX_DELAY {
         return invalid!("timings: at most {MAX_DELAY} ms");
     }

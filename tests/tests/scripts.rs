@@ -555,6 +555,7 @@ impl Net {
                     .transpose()?;
                 let seed: Option<u64> = a.key("seed")?;
                 let heartbeat: Option<Millis> = a.key("heartbeat")?;
+                let lease: Option<Millis> = a.key("lease")?;
                 let batch: Option<usize> = a.key("batch")?;
                 let at: Millis = a.key("at")?.unwrap_or(self.now);
                 for &id in &ids {
@@ -564,6 +565,8 @@ impl Net {
                     if let Some((lo, hi)) = election {
                         (c.election_timeout_min, c.election_timeout_max) = (lo, hi);
                     }
+                    // The longest lease unless told: the election minimum.
+                    c.goose_lease = lease.unwrap_or(c.election_timeout_min);
                     if let Some(s) = seed {
                         c.seed = s;
                     }

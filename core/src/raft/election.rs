@@ -19,7 +19,7 @@ impl<C: Clone> Raft<C> {
             return;
         }
         let reason = match self.core.leader_connection_closed {
-            Some((leader, _)) if self.core.lease_void() => {
+            Some((leader, _)) if self.core.leader_closed_since_contact() => {
                 RoleReason::LeaderConnectionClosed { leader }
             }
             _ => RoleReason::ElectionTimeout,
@@ -57,12 +57,11 @@ impl<C: Clone> Raft<C> {
         let (term, vote) = (core.term, core.voted_for);
         core.leader_connection_closed = Some((leader, core.last_leader_contact));
         if core.can_campaign() {
-            // Never before a minimum election timeout since we last heard the leader: the
-            // notice may be spurious and the leader alive, showing itself as the goose on
-            // a lease that counts on our silence until then (`goose_lease_until`).
-            // Turns count from then, so that followers told at once still do not split
-            // the vote.
-            let lease_end = core.last_leader_contact + core.config.election_timeout_min;
+            // Never before the goose lease since we last heard the leader: the notice may
+            // be spurious and the leader alive, showing itself as the goose on a lease
+            // that counts on our silence until then (`goose_lease_until`). Turns count
+            // from then, so that followers told at once still do not split the vote.
+            let lease_end = core.last_leader_contact + core.config.goose_lease;
             let at = core.now.max(lease_end) + core.turn_after_leader_loss(leader);
             if at < core.election_deadline {
                 core.election_armed_at = core.now;
@@ -70,7 +69,7 @@ impl<C: Clone> Raft<C> {
             }
         }
         debug_assert!(
-            core.term == term && core.voted_for == vote && core.lease_void(),
+            core.term == term && core.voted_for == vote && core.leader_closed_since_contact(),
             "a closed connection changes no persistent state, only our lease"
         );
     }
@@ -163,9 +162,10 @@ impl<C: Clone> Raft<C> {
 
     /// Leader stickiness: a leader was heard from less than a minimum election timeout
     /// ago (or we are that leader, or we just started), so refuse to help elect a rival.
-    /// Also after that leader's connection to us closed: the notice may be spurious and
-    /// the leader alive, showing itself as the goose on a lease that counts on this
-    /// refusal (found by the simulator: seed 8424 of the randomized runs).
+    /// After that leader's connection to us closed, refuse for the goose lease instead:
+    /// the notice may be spurious and the leader alive, showing itself as the goose on a
+    /// lease that counts on this refusal (found by the simulator: seed 8424 of the
+    /// randomized runs), but no longer than that lease.
     pub(super) fn lease_refusal(&self) -> Option<DenyReason> {
         let core = &self.core;
         if !core.config.check_quorum {
@@ -177,10 +177,13 @@ impl<C: Clone> Raft<C> {
                 heard_ago: 0,
             });
         }
-        // A closed connection does not shorten this: the leader may be alive (the
-        // notice spurious) and hold a goose lease that counts on our refusal.
+        let window = if core.leader_closed_since_contact() {
+            core.config.goose_lease
+        } else {
+            core.config.election_timeout_min
+        };
         let heard_ago = core.now - core.last_leader_contact;
-        (heard_ago < core.config.election_timeout_min).then_some(DenyReason::LeaderLease {
+        (heard_ago < window).then_some(DenyReason::LeaderLease {
             leader: core.leader,
             heard_ago,
         })

@@ -234,9 +234,11 @@ impl<C: Clone> Raft<C> {
     }
 
     /// Until when this node may *show* itself as the goose without asking again: the start
-    /// of the latest quorum-confirmed round plus a minimum election timeout. Every follower
-    /// that acknowledged that round refuses to vote for anyone else until at least then
-    /// (leader stickiness, also after a restart), so no rival can be elected before it
+    /// of the latest quorum-confirmed round plus the goose lease (`Config::goose_lease`).
+    /// Every follower that acknowledged that round refuses to vote for anyone else until
+    /// at least then: for a minimum election timeout after it last heard us (leader
+    /// stickiness, also after a restart), or, told our connection closed, for the lease
+    /// (`lease_refusal`), which is never longer. So no rival can be elected before it
     /// ends. Assumes clocks advance at the same rate (true in the simulator); `None` unless
     /// leader with its term's entry committed, not transferring, and CheckQuorum on.
     /// The caller compares it with *its* notion of now: a paused node's own clock is stale.
@@ -257,7 +259,7 @@ impl<C: Clone> Raft<C> {
             "the lease rests on a round started in the future ({basis} > {})",
             core.now
         );
-        Some(basis + core.config.election_timeout_min)
+        Some(basis + core.config.goose_lease)
     }
 
     /// Whether this node may show itself as the goose at time `now` (see `goose_lease_until`).

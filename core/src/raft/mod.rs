@@ -393,9 +393,9 @@ impl<C: Clone> Raft<C> {
     /// election timeout (`election_timeout_max - election_timeout_min`), in its own turn
     /// so that followers told at the same instant do not split the vote, instead of
     /// waiting out the whole timeout. It still keeps leader stickiness (no vote for
-    /// anyone, itself included) until a minimum election timeout after it last heard the
-    /// leader: the notice may be spurious, and a live leader's goose lease counts on
-    /// that silence. Followers whose own connection to the leader is healthy refuse too,
+    /// anyone, itself included) until the goose lease (`Config::goose_lease`) after it
+    /// last heard the leader: the notice may be spurious, and a live leader's goose lease
+    /// counts on that silence. Followers whose own connection to the leader is healthy refuse too,
     /// so a spurious notice cannot depose a leader that a quorum hears. Any message from
     /// that leader cancels the notice: it is alive.
     ///

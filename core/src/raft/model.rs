@@ -19,7 +19,7 @@ impl<C: Clone> Raft<C> {
         let now = core.now;
         let oldest = now.saturating_sub(horizon);
         // Exact equality between two contact times matters while a closed connection
-        // is recorded (`lease_void`): then shift only, never clamp.
+        // is recorded (`leader_closed_since_contact`): then shift only, never clamp.
         let clamp = core.leader_connection_closed.is_none();
         let shift = |t: Millis| -> Millis {
             let t = if clamp { t.max(oldest) } else { t };

@@ -60,12 +60,14 @@ pub(super) struct Core<C> {
     pub(super) election_deadline: Millis,
     pub(super) election_armed_at: Millis,
     /// When a leader was last heard from (or when this node started). Until
-    /// `election_timeout_min` after it, vote requests are refused (leader stickiness).
+    /// `election_timeout_min` after it (the goose lease, once that leader's connection
+    /// closed), vote requests are refused (leader stickiness).
     pub(super) last_leader_contact: Millis,
     /// The driver reported that its connection to the leader we follow was closed by the
     /// other end (a reset or EOF: the leader's process is likely gone), after the contact
     /// recorded in `last_leader_contact`: (that leader, that contact's time). While no
-    /// newer word from a leader arrives, it voids leader stickiness (`lease_void`).
+    /// newer word from a leader arrives, it shortens leader stickiness to the goose lease
+    /// (`leader_closed_since_contact`).
     pub(super) leader_connection_closed: Option<(NodeId, Millis)>,
 
     pub(super) out: Outbox<C>,
@@ -196,9 +198,9 @@ impl<C: Clone> Core<C> {
         delay
     }
 
-    /// Leader stickiness is void: the leader last heard from closed its connection to us
-    /// since, and no leader has been heard from after that.
-    pub(super) fn lease_void(&self) -> bool {
+    /// The leader last heard from closed its connection to us since, and no leader has
+    /// been heard from after that: leader stickiness lasts only the goose lease.
+    pub(super) fn leader_closed_since_contact(&self) -> bool {
         self.leader_connection_closed
             .is_some_and(|(_, contact)| contact == self.last_leader_contact)
     }
