@@ -154,7 +154,7 @@ pub struct NodeArgs {
     #[arg(long, env = "DUCKGOOSE_HEARTBEAT_MS", default_value_t = 50)]
     pub heartbeat_ms: u64,
     /// Election timeout range in ms (MIN is also the CheckQuorum window and leader
-    /// stickiness; MIN/2, at least 1.5 heartbeats, the goose lease).
+    /// stickiness).
     #[arg(long, env = "DUCKGOOSE_ELECTION_MS", default_value = "150-300", value_parser = parse_range)]
     pub election_ms: (u64, u64),
     /// How long a client request may wait for its outcome, in ms.

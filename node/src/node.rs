@@ -203,8 +203,8 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     config.election_timeout_min = args.election_ms.0;
     config.election_timeout_max = args.election_ms.1;
     // Peers here are a LAN round trip away: a short lease makes a crashed goose's
-    // successor come sooner (`Config::fast_failover_lease`; the same on every node,
-    // since every node derives it from the same timing flags).
+    // successor come sooner (`Config::fast_failover_lease`: 1.5 heartbeats; the same on
+    // every node as long as every node gets the same --heartbeat-ms).
     config.goose_lease = config.fast_failover_lease();
     if config.runs_unsafe_variant() {
         // Only the model checker builds the core with its broken variants switched on.

@@ -1,8 +1,8 @@
 //! The peer transport between real processes: streams carry the cluster's traffic; a
 //! `kill -9` of the goose closes its streams, so the survivors campaign in turn as soon
-//! as their leader stickiness ends (the goose lease, half the minimum election timeout,
-//! after they last heard the goose: a notice may be spurious, and a live goose's lease
-//! counts on that silence), before any election timeout could fire; a partition made with the admin route closes
+//! as their leader stickiness ends (the goose lease, one and a half heartbeats, after they
+//! last heard the goose: a notice may be spurious, and a live goose's lease counts on
+//! that silence), before any election timeout could fire; a partition made with the admin route closes
 //! nothing and waits the full timeout; a stream needs the token (and under mutual TLS a client certificate);
 //! a malformed or oversized frame closes only that stream.
 
@@ -15,17 +15,20 @@ use duckgoose_testkit::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_duckgoose");
 /// Long timings, so that the close notice's turn (right after the stickiness ends, in
-/// the first half of the first survivor's slot: 1.5–2 s after the kill) is told apart
-/// from the stickiness itself and from any election timeout (3 s or more) with room to
-/// spare on a busy machine.
-const ELECTION_MIN_MS: u64 = 3000;
-const ELECTION_MAX_MS: u64 = 5000;
+/// the first half of the first survivor's slot: 0.5–2 s after the kill) is told apart
+/// from the stickiness itself and from any election timeout (3 s or more after the kill)
+/// with room to spare on a busy machine.
+const HEARTBEAT_MS: u64 = 1000;
+const ELECTION_MIN_MS: u64 = 4000;
+const ELECTION_MAX_MS: u64 = 6000;
 /// The goose lease a node derives from those timings (`Config::fast_failover_lease`).
-const LEASE_MS: u64 = ELECTION_MIN_MS / 2;
+const LEASE_MS: u64 = HEARTBEAT_MS * 3 / 2;
 
 fn long_timeouts() -> Opts {
     Opts {
         extra: vec![
+            "--heartbeat-ms".into(),
+            HEARTBEAT_MS.to_string(),
             "--election-ms".into(),
             format!("{ELECTION_MIN_MS}-{ELECTION_MAX_MS}"),
         ],
@@ -38,9 +41,9 @@ fn long_timeouts() -> Opts {
 /// and before the minimum election timeout, the earliest a survivor could campaign
 /// without the notice.
 fn assert_failover_in_turn(took: Duration, what: &str) {
-    // The survivors last heard the goose up to a heartbeat (50 ms) before the kill.
-    let stickiness = Duration::from_millis(LEASE_MS - 200);
-    let timeout = Duration::from_millis(ELECTION_MIN_MS - 100);
+    // The survivors last heard the goose up to a heartbeat before the kill.
+    let stickiness = Duration::from_millis(LEASE_MS - HEARTBEAT_MS - 100);
+    let timeout = Duration::from_millis(ELECTION_MIN_MS - HEARTBEAT_MS - 100);
     assert!(
         took >= stickiness,
         "{what} took {took:?}: a survivor was elected inside the stickiness it owed the goose"
@@ -142,9 +145,9 @@ fn a_partition_through_the_admin_route_waits_the_full_election_timeout() {
         block(id, &[goose]);
     }
     let (_, took) = new_goose(&cluster, &rest, cut_at, Duration::from_secs(15));
-    // A follower heard its last heartbeat (every 50 ms) at most just before the cut.
+    // A follower heard its last heartbeat at most a heartbeat before the cut.
     assert!(
-        took >= Duration::from_millis(ELECTION_MIN_MS - 100),
+        took >= Duration::from_millis(ELECTION_MIN_MS - HEARTBEAT_MS - 100),
         "a partition failed over in {took:?}, before the election timeout minimum \
          {ELECTION_MIN_MS} ms: something sent a close notice"
     );
