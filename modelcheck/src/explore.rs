@@ -44,6 +44,9 @@ pub struct Options {
     /// allowing this many stable-network steps.
     pub liveness_every: u64,
     pub liveness_steps: usize,
+    /// Print a progress line to stderr this often (states, transitions, depth, rate), so
+    /// that a long offline bound shows how far it got even if it is stopped.
+    pub progress_every: Option<Duration>,
 }
 
 impl Options {
@@ -54,6 +57,7 @@ impl Options {
             max_time: Duration::from_secs(u64::MAX / 4),
             liveness_every: 0,
             liveness_steps: 200,
+            progress_every: None,
         }
     }
 }
@@ -102,6 +106,7 @@ pub fn explore(bounds: &Bounds, options: &Options) -> Report {
 
 struct Progress {
     start: Instant,
+    last_print: Instant,
     report: Report,
 }
 
@@ -109,6 +114,7 @@ impl Progress {
     fn new() -> Progress {
         Progress {
             start: Instant::now(),
+            last_print: Instant::now(),
             report: Report {
                 states: 0,
                 transitions: 0,
@@ -122,9 +128,24 @@ impl Progress {
         }
     }
 
-    fn out_of_budget(&self, options: &Options) -> bool {
-        self.report.states >= options.max_states
-            || (self.report.states.is_multiple_of(1024) && self.start.elapsed() >= options.max_time)
+    fn out_of_budget(&mut self, options: &Options) -> bool {
+        if !self.report.states.is_multiple_of(1024) {
+            return self.report.states >= options.max_states;
+        }
+        if let Some(every) = options.progress_every
+            && self.last_print.elapsed() >= every
+        {
+            self.last_print = Instant::now();
+            let secs = self.start.elapsed().as_secs_f64();
+            eprintln!(
+                "progress: {} distinct states, {} transitions, depth {}, {secs:.0} s ({:.0} states/s)",
+                self.report.states,
+                self.report.transitions,
+                self.report.depth,
+                self.report.states as f64 / secs.max(1e-9)
+            );
+        }
+        self.report.states >= options.max_states || self.start.elapsed() >= options.max_time
     }
 
     /// A new distinct state: checks liveness from it when due.

@@ -2,7 +2,8 @@
 //! and prints the report (and a counterexample script, if any). Keys: `order=bfs|dfs`,
 //! `terms`, `timeouts`, `writes`, `gooses`, `crashes`, `changes`, `in-flight`,
 //! `loss=0|1`, `dup=0|1`, `prevote=0|1`, `checkquorum=0|1`, `batch`, `voters=1/2/3`,
-//! `nodes`, `variant=NAME`, `max-states`, `max-seconds`, `liveness-every`.
+//! `nodes`, `variant=NAME`, `max-states`, `max-seconds`, `liveness-every`,
+//! `progress-seconds` (a progress line on stderr this often).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -94,6 +95,7 @@ fn set(bounds: &mut Bounds, options: &mut Options, arg: &str) -> Result<(), Stri
         "max-states" => options.max_states = num(value)?,
         "max-seconds" => options.max_time = Duration::from_secs(num(value)?),
         "liveness-every" => options.liveness_every = num(value)?,
+        "progress-seconds" => options.progress_every = Some(Duration::from_secs(num(value)?)),
         _ => return Err("unknown key".into()),
     }
     Ok(())
