@@ -180,6 +180,7 @@ impl<C: Clone> Raft<C> {
         let (index, term) = (snapshot.index, snapshot.term);
         debug_assert!(index > core.commit_index, "only news is installed");
         let config_before = core.log.latest_config().map(|(i, _)| i);
+        let held_after = core.log.last_index() > index;
         let kept = core
             .log
             .install_snapshot(index, term, snapshot.membership.clone());
@@ -189,7 +190,10 @@ impl<C: Clone> Raft<C> {
             core.durable = core.durable.max(index);
             core.unpersisted_from = core.unpersisted_from.map(|f| f.max(index + 1));
         } else {
-            core.emit(Event::LogTruncated { from: index + 1 });
+            // A log that ended at or before the snapshot loses nothing after it.
+            if held_after {
+                core.emit(Event::LogTruncated { from: index + 1 });
+            }
             core.durable = index;
             // The driver drops whatever it holds after the snapshot.
             core.unpersisted_from = Some(index + 1);
