@@ -9,9 +9,9 @@
 
 use alloc::vec::Vec;
 
-use duckgoose_core::{Millis, NodeId};
+use duckgoose_core::{Index, Millis, NodeId, Term};
 use duckgoose_sim::scenario::Scenario;
-use duckgoose_sim::trace::{TraceEvent, TraceMode};
+use duckgoose_sim::trace::{TraceEvent, TraceKind, TraceMode};
 use duckgoose_sim::validate::{
     Invalid, MAX_DELAY, MAX_NODE_ID, MAX_NODES, MAX_TIME, MAX_ZONES, check_action, check_scenario,
 };
@@ -37,7 +37,50 @@ pub struct Engine {
     zones: Vec<Vec<NodeId>>,
     /// Every id ever used (ids are never reused: a removed node's vote must not come back).
     max_id: NodeId,
+    /// Snapshot transfers seen since the last `take_trace`, each with the number of trace
+    /// events before it (so it lands after the step that caused it).
+    snapshot_notes: Vec<(usize, SnapshotNote)>,
+    /// What the snapshot notes last said, so that repeats get none.
+    noted: NotedSnapshots,
 }
+
+/// A snapshot transfer as the cluster showed it right after the step that sent or
+/// delivered a chunk. The trace summarises messages without their bodies, so the engine
+/// reads the sender's snapshot and the receiver's progress then, while they are current.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotNote {
+    /// `from` started sending `to` its snapshot (`to` held none of it yet).
+    Sending {
+        at: Millis,
+        from: NodeId,
+        to: NodeId,
+        index: Index,
+        term: Term,
+        bytes: u64,
+        chunk_bytes: u64,
+    },
+    /// A chunk arrived: `to` now holds `held` bytes of the snapshot through `index`
+    /// (`total` when the sender still holds that snapshot).
+    Received {
+        at: Millis,
+        from: NodeId,
+        to: NodeId,
+        index: Index,
+        held: u64,
+        total: Option<u64>,
+        chunk_bytes: u64,
+    },
+}
+
+/// What the engine hands over for the event log: the trace, and snapshot notes in place.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Traced {
+    Event(TraceEvent),
+    Snapshot(SnapshotNote),
+}
+
+/// The InstallSnapshot kind as `MessageSummary::kind` names it.
+const INSTALL_SNAPSHOT: &str = "InstallSnapshot";
 
 impl Engine {
     pub fn new(config: SimConfig) -> Result<Engine, Invalid> {
@@ -64,6 +107,8 @@ impl Engine {
             carry: 0.0,
             zones: Vec::new(),
             max_id,
+            snapshot_notes: Vec::new(),
+            noted: NotedSnapshots::default(),
         })
     }
 
@@ -140,12 +185,32 @@ impl Engine {
                 break;
             }
             let (at, action) = (*at, action.clone());
-            self.cluster.run_until(at);
+            self.run_cluster_until(at);
             self.apply_now(action);
             self.applied += 1;
         }
-        self.cluster.run_until(target);
+        self.run_cluster_until(target);
         self.horizon = self.horizon.max(self.cluster.now());
+    }
+
+    /// `Cluster::run_until`, one event at a time, noting snapshot chunks as they go.
+    fn run_cluster_until(&mut self, target: Millis) {
+        if self.cluster.config().compaction.is_none() {
+            self.cluster.run_until(target);
+            return;
+        }
+        let mut seen = self.cluster.trace().events().len();
+        while self.cluster.step_until(target) {
+            let events = self.cluster.trace().events();
+            if events.len() > seen {
+                let notes = snapshot_notes(&self.cluster, &events[seen..], &mut self.noted);
+                for note in notes {
+                    self.snapshot_notes.push((events.len(), note));
+                }
+                seen = events.len();
+            }
+        }
+        self.cluster.run_until(target);
     }
 
     /// Runs to the next moment anything happens (a delivery, a timer or a recorded action).
@@ -170,11 +235,13 @@ impl Engine {
             self.cluster = Cluster::new(self.scenario.config.clone(), TraceMode::Record);
             self.applied = 0;
             self.zones.clear();
+            self.snapshot_notes.clear();
+            self.noted = NotedSnapshots::default();
         }
         while self.now() + 1_000 < target {
             let next = self.now() + 1_000;
             self.advance_to(next);
-            drop(self.cluster.take_trace());
+            drop(self.take_trace());
         }
         self.carry = 0.0;
         self.advance_to(target);
@@ -279,8 +346,21 @@ impl Engine {
         self.cluster.apply(action)
     }
 
-    pub fn take_trace(&mut self) -> Vec<TraceEvent> {
-        self.cluster.take_trace()
+    /// The trace since the last call, with snapshot notes after the events of their step.
+    pub fn take_trace(&mut self) -> Vec<Traced> {
+        let events = self.cluster.take_trace();
+        let mut notes = core::mem::take(&mut self.snapshot_notes)
+            .into_iter()
+            .peekable();
+        let mut out = Vec::with_capacity(events.len() + notes.len());
+        for (i, event) in events.into_iter().enumerate() {
+            while let Some((_, note)) = notes.next_if(|(before, _)| *before <= i) {
+                out.push(Traced::Snapshot(note));
+            }
+            out.push(Traced::Event(event));
+        }
+        out.extend(notes.map(|(_, note)| Traced::Snapshot(note)));
+        out
     }
 
     pub fn take_completed(&mut self) -> Vec<Completed> {
@@ -294,6 +374,101 @@ impl Engine {
     pub fn hash(&self) -> u64 {
         self.cluster.trace().hash()
     }
+}
+
+/// What the snapshot notes last said.
+#[derive(Default)]
+struct NotedSnapshots {
+    /// Per receiver, the (index, bytes held) last noted: a chunk sent again while its ack
+    /// was on the way adds nothing.
+    held: Vec<(NodeId, Index, u64)>,
+    /// Per (sender, receiver), the snapshot whose sending was noted: a first chunk goes
+    /// again every heartbeat until answered. Cleared once the receiver holds some of it.
+    sent: Vec<(NodeId, NodeId, Index)>,
+}
+
+/// Notes on the InstallSnapshot chunks sent or delivered in `events`, the trace of the
+/// cluster step just taken.
+fn snapshot_notes(
+    cluster: &Cluster,
+    events: &[TraceEvent],
+    noted: &mut NotedSnapshots,
+) -> Vec<SnapshotNote> {
+    let chunk_bytes = cluster
+        .config()
+        .compaction
+        .map_or(0, |c| c.chunk_bytes as u64);
+    let receiving = |id: NodeId| {
+        cluster
+            .replica(id)
+            .and_then(|r| r.raft().snapshot_receiving())
+    };
+    // A node that compacted in this step after sending no longer holds what it sent.
+    let compacted_after = |i: usize, node: NodeId| {
+        events[i..]
+            .iter()
+            .any(|e| matches!(e.kind, TraceKind::Compacted { node: n, .. } if n == node))
+    };
+    let mut notes = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        match &event.kind {
+            TraceKind::Send { msg, .. } if msg.kind == INSTALL_SNAPSHOT => {
+                let Some(snapshot) = cluster.replica(msg.from).and_then(|r| r.raft().snapshot())
+                else {
+                    continue;
+                };
+                // Noted when a running receiver holds none of it yet (a down one drops it).
+                let started = cluster.replica(msg.to).is_some()
+                    && receiving(msg.to)
+                        .is_none_or(|(index, held)| index != snapshot.index || held == 0);
+                let sent = (msg.from, msg.to, snapshot.index);
+                if started && !compacted_after(i, msg.from) && !noted.sent.contains(&sent) {
+                    noted
+                        .sent
+                        .retain(|&(from, to, _)| (from, to) != (msg.from, msg.to));
+                    noted.sent.push(sent);
+                    notes.push(SnapshotNote::Sending {
+                        at: event.at,
+                        from: msg.from,
+                        to: msg.to,
+                        index: snapshot.index,
+                        term: snapshot.term,
+                        bytes: snapshot.data.len() as u64,
+                        chunk_bytes,
+                    });
+                }
+            }
+            TraceKind::Deliver { msg } if msg.kind == INSTALL_SNAPSHOT => {
+                // None: the snapshot is whole (its install is an event of its own) or the
+                // chunk was not taken.
+                let Some((index, held)) = receiving(msg.to) else {
+                    continue;
+                };
+                match noted.held.iter_mut().find(|(to, ..)| *to == msg.to) {
+                    Some(last) if *last == (msg.to, index, held) => continue,
+                    Some(last) => *last = (msg.to, index, held),
+                    None => noted.held.push((msg.to, index, held)),
+                }
+                noted.sent.retain(|&(_, to, _)| to != msg.to);
+                let total = cluster
+                    .replica(msg.from)
+                    .and_then(|r| r.raft().snapshot())
+                    .filter(|s| s.index == index)
+                    .map(|s| s.data.len() as u64);
+                notes.push(SnapshotNote::Received {
+                    at: event.at,
+                    from: msg.from,
+                    to: msg.to,
+                    index,
+                    held,
+                    total,
+                    chunk_bytes,
+                });
+            }
+            _ => {}
+        }
+    }
+    notes
 }
 
 #[cfg(test)]
@@ -459,6 +634,116 @@ mod tests {
         e.advance_to(60_000);
         e.seek(30_000);
         assert!(e.cluster().trace().events().len() < 20_000);
+    }
+
+    /// The playground's "catch up by snapshot" scenario, natively: a duck is down
+    /// through many writes while the others compact; restarted, it gets the goose's
+    /// snapshot in chunks (noted as they go), installs it and catches up.
+    #[test]
+    fn a_node_that_slept_through_compaction_catches_up_by_snapshot() {
+        use duckgoose_sim::Compaction;
+        use duckgoose_sim::text::parse_action;
+
+        let mut config = SimConfig::new(5, 7);
+        config.compaction = Some(Compaction {
+            threshold: 10,
+            random_ppm: 0,
+            chunk_bytes: 32,
+        });
+        let mut e = Engine::new(config).unwrap();
+        let run_until = |e: &mut Engine, done: &dyn Fn(&ClusterView) -> bool| {
+            let start = e.now();
+            loop {
+                let view = ClusterView::of(e.cluster(), 12);
+                if done(&view) {
+                    return view;
+                }
+                assert!(e.now() - start < 10_000, "stuck at {} ms", e.now());
+                e.advance_by(10.0);
+            }
+        };
+        run_until(&mut e, &|v| v.goose.is_some());
+        let goose = e.cluster().goose().unwrap();
+        let sleeper = if goose == 5 { 4 } else { 5 };
+        e.act(parse_action(&format!("crash {sleeper}")).unwrap())
+            .unwrap();
+        let slept_at = ClusterView::of(e.cluster(), 12).nodes[sleeper as usize - 1].last_index;
+        for i in 0..30 {
+            e.act(parse_action(&format!("request {goose} put k{} v{i}", i % 6)).unwrap())
+                .unwrap();
+            e.advance_by(20.0);
+        }
+        let view = run_until(&mut e, &|v| {
+            v.nodes
+                .iter()
+                .filter(|n| n.id != sleeper)
+                .all(|n| n.snapshot.as_ref().is_some_and(|s| s.index > slept_at + 20))
+        });
+        let down = &view.nodes[sleeper as usize - 1];
+        assert_eq!(down.last_index, slept_at, "the disk keeps what it had");
+        assert!(down.snapshot.is_none());
+        let leader = &view.nodes[goose as usize - 1];
+        let snapshot = leader.snapshot.clone().unwrap();
+        assert!(leader.log.iter().all(|entry| entry.index > snapshot.index));
+        let restarted_at = e.now();
+        e.act(parse_action(&format!("restart {sleeper}")).unwrap())
+            .unwrap();
+        let view = run_until(&mut e, &|v| {
+            let s = &v.nodes[sleeper as usize - 1];
+            s.snapshot.is_some() && s.last_index == v.nodes[goose as usize - 1].last_index
+        });
+        let caught_up = &view.nodes[sleeper as usize - 1];
+        let installed = caught_up.snapshot.clone().unwrap();
+        assert!(installed.index > slept_at);
+        assert!(caught_up.receiving.is_none());
+
+        let traced = e.take_trace();
+        let notes: Vec<SnapshotNote> = traced
+            .into_iter()
+            .filter_map(|t| match t {
+                Traced::Snapshot(note) => Some(note),
+                Traced::Event(_) => None,
+            })
+            .collect();
+        // One note for the sending, once the sleeper runs again (not for each first chunk
+        // the goose sent it while it was down, nor for the heartbeat's resends).
+        let sent: Vec<&SnapshotNote> = notes
+            .iter()
+            .filter(|n| matches!(n, SnapshotNote::Sending { .. }))
+            .collect();
+        assert_eq!(sent.len(), 1, "{notes:?}");
+        let Some(SnapshotNote::Sending {
+            at,
+            from,
+            to,
+            index,
+            bytes,
+            chunk_bytes,
+            ..
+        }) = notes.first().cloned()
+        else {
+            panic!("no snapshot sent first: {notes:?}");
+        };
+        assert!(at >= restarted_at);
+        assert_eq!((from, to, index), (goose, sleeper, installed.index));
+        assert_eq!(chunk_bytes, 32);
+        assert!(bytes > 32, "several chunks: {bytes} bytes");
+        // Every chunk but the last is noted as received, each holding 32 bytes more.
+        let held: Vec<u64> = notes
+            .iter()
+            .filter_map(|n| match n {
+                SnapshotNote::Received { held, total, .. } => {
+                    assert_eq!(*total, Some(bytes));
+                    Some(*held)
+                }
+                SnapshotNote::Sending { .. } => None,
+            })
+            .collect();
+        let expected: Vec<u64> = (1..bytes.div_ceil(32)).map(|k| k * 32).collect();
+        assert_eq!(held, expected);
+        assert!(e.cluster().violations().is_empty());
+        let now = e.now();
+        assert_eq!(replay_hash(e.scenario(), now).unwrap().0, e.hash());
     }
 
     /// The playground's "fencing" scenario, as the page drives it (the same text

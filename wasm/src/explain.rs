@@ -13,13 +13,16 @@ use duckgoose_sim::Action;
 use duckgoose_sim::Completed;
 use duckgoose_sim::trace::{TraceEvent, TraceKind};
 
+use crate::engine::SnapshotNote;
+
 /// One line of the event log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Line {
     pub at: u64,
     /// `role`, `leader`, `stepdown`, `vote`, `deny`, `commit`, `member`, `transfer`,
     /// `action`, `request`, `reply`, `violation`, `message`, `drop`, `goose`, `closed`
-    /// (a node heard its connection to a peer closed), `other`.
+    /// (a node heard its connection to a peer closed), `snapshot` (a node compacted its
+    /// log, sent or received snapshot chunks, installed a snapshot), `other`.
     pub kind: &'static str,
     /// The node the line is about, if one.
     pub node: Option<NodeId>,
@@ -296,6 +299,59 @@ fn role_line(at: u64, node: NodeId, role: Role, term: Term, reason: &RoleReason)
     }
 }
 
+/// Chunks of `bytes` at `chunk_bytes` each: how many (0 when the size is unknown).
+fn chunks(bytes: u64, chunk_bytes: u64) -> u64 {
+    bytes.div_ceil(chunk_bytes.max(1))
+}
+
+/// The log line for a snapshot transfer the engine noted.
+pub fn snapshot_note(note: &SnapshotNote) -> Line {
+    match *note {
+        SnapshotNote::Sending {
+            at,
+            from,
+            to,
+            index,
+            term,
+            bytes,
+            chunk_bytes,
+        } => line(
+            at,
+            "snapshot",
+            Some(from),
+            None,
+            format!(
+                "{from} sends {to} its snapshot through {index} (term {term}; {bytes} bytes in {} \
+                 chunks): the entries {to} needs are compacted away",
+                chunks(bytes, chunk_bytes)
+            ),
+        ),
+        SnapshotNote::Received {
+            at,
+            from,
+            to,
+            index,
+            held,
+            total,
+            chunk_bytes,
+        } => line(
+            at,
+            "snapshot",
+            Some(to),
+            None,
+            match total {
+                Some(total) => format!(
+                    "{to} holds {held} of {total} bytes of {from}'s snapshot through {index} \
+                     (chunk {} of {})",
+                    chunks(held, chunk_bytes),
+                    chunks(total, chunk_bytes)
+                ),
+                None => format!("{to} holds {held} bytes of {from}'s snapshot through {index}"),
+            },
+        ),
+    }
+}
+
 /// The log line for a trace event, or `None` for message traffic unless `verbose`.
 pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
     let at = event.at;
@@ -321,6 +377,17 @@ pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
                 Event::TransferStarted { .. } | Event::TransferAborted { .. } => {
                     line(at, "transfer", Some(node), None, format!("{node} {e}"))
                 }
+                Event::SnapshotInstalled { index, term } => line(
+                    at,
+                    "snapshot",
+                    Some(node),
+                    None,
+                    format!(
+                        "{node} installed a snapshot through {index} (term {term}): its store \
+                         jumps to index {index} and its log goes on from {}",
+                        index + 1
+                    ),
+                ),
                 _ => line(at, "other", Some(node), None, format!("{node} {e}")),
             }
         }
@@ -469,5 +536,59 @@ mod tests {
         );
         assert_eq!(percent(12_345), "1.2");
         assert_eq!(percent(100_000), "10");
+    }
+
+    #[test]
+    fn explains_snapshot_transfers() {
+        let sending = snapshot_note(&SnapshotNote::Sending {
+            at: 5,
+            from: 3,
+            to: 5,
+            index: 40,
+            term: 2,
+            bytes: 40,
+            chunk_bytes: 16,
+        });
+        assert_eq!(sending.kind, "snapshot");
+        assert_eq!(sending.node, Some(3));
+        assert_eq!(
+            sending.text,
+            "3 sends 5 its snapshot through 40 (term 2; 40 bytes in 3 chunks): the entries 5 \
+             needs are compacted away"
+        );
+        let received = |total| {
+            snapshot_note(&SnapshotNote::Received {
+                at: 9,
+                from: 3,
+                to: 5,
+                index: 40,
+                held: 32,
+                total,
+                chunk_bytes: 16,
+            })
+        };
+        assert_eq!(
+            received(Some(40)).text,
+            "5 holds 32 of 40 bytes of 3's snapshot through 40 (chunk 2 of 3)"
+        );
+        assert_eq!(received(Some(40)).node, Some(5));
+        assert_eq!(
+            received(None).text,
+            "5 holds 32 bytes of 3's snapshot through 40"
+        );
+        let installed = TraceEvent {
+            at: 12,
+            kind: TraceKind::Node {
+                node: 5,
+                event: Event::SnapshotInstalled { index: 40, term: 2 },
+            },
+        };
+        let l = explain(&installed, false).unwrap();
+        assert_eq!(l.kind, "snapshot");
+        assert_eq!(
+            l.text,
+            "5 installed a snapshot through 40 (term 2): its store jumps to index 40 and its \
+             log goes on from 41"
+        );
     }
 }

@@ -27,11 +27,11 @@ use wasm_bindgen::prelude::*;
 use crate::view::ClusterView;
 use duckgoose_core::{Millis, NodeId};
 use duckgoose_sim::network::LinkFaults;
-use duckgoose_sim::{Action, SimConfig};
+use duckgoose_sim::{Action, Compaction, SimConfig};
 
 use duckgoose_sim::text;
 use duckgoose_sim::validate::{self as limits, Invalid};
-use engine::Engine;
+use engine::{Engine, Traced};
 use explain::{Answer, Line};
 
 // Talc instead of dlmalloc: the default allocator is ~7 KB of the module, talc's dynamic
@@ -75,7 +75,17 @@ pub struct Options {
     /// Message loss in percent (0–100).
     pub loss: Option<f64>,
     pub request_timeout: Option<Millis>,
+    /// Log compaction: each node snapshots its store once this many entries are applied
+    /// past its last snapshot. Absent: nodes keep their whole logs.
+    pub compact_every: Option<u64>,
+    /// Bytes of state per InstallSnapshot chunk (with `compact_every`; default
+    /// [`DEFAULT_SNAPSHOT_CHUNK`]).
+    pub snapshot_chunk: Option<u64>,
 }
+
+/// Chunk size when only `compactEvery` is given: the simulator's own (a store of a few
+/// keys takes several chunks, so the transfer is visible).
+pub const DEFAULT_SNAPSHOT_CHUNK: usize = duckgoose_sim::Compaction::SIM.chunk_bytes;
 
 /// A seed a person can read and type: below a million.
 fn random_seed() -> u64 {
@@ -148,6 +158,8 @@ impl Options {
                 "latencyMax" => o.latency_max = Some(int()?),
                 "loss" => o.loss = Some(number()?),
                 "requestTimeout" => o.request_timeout = Some(int()?),
+                "compactEvery" => o.compact_every = Some(int()?),
+                "snapshotChunk" => o.snapshot_chunk = Some(int()?),
                 _ => return Err(Invalid(format!("options: unknown option \"{key}\""))),
             }
         }
@@ -192,6 +204,23 @@ impl Options {
         }
         if let Some(v) = self.request_timeout {
             c.request_timeout = v;
+        }
+        match (self.compact_every, self.snapshot_chunk) {
+            (Some(0), _) => return Err(Invalid("compactEvery: at least 1 entry".into())),
+            (Some(threshold), chunk) => {
+                c.compaction = Some(Compaction {
+                    threshold,
+                    random_ppm: 0,
+                    // Out of range (check_config names the limits) rather than truncated.
+                    chunk_bytes: chunk.map_or(DEFAULT_SNAPSHOT_CHUNK, |b| {
+                        usize::try_from(b).unwrap_or(usize::MAX)
+                    }),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(Invalid("snapshotChunk: only with compactEvery".into()));
+            }
+            (None, None) => {}
         }
         limits::check_config(&c)?;
         Ok(c)
@@ -468,7 +497,10 @@ impl Sim {
         let trace = self.engine.take_trace();
         let mut lines: Vec<Line> = trace
             .iter()
-            .filter_map(|e| explain::explain(e, self.verbose))
+            .filter_map(|t| match t {
+                Traced::Event(e) => explain::explain(e, self.verbose),
+                Traced::Snapshot(note) => Some(explain::snapshot_note(note)),
+            })
             .collect();
         let view = self.engine.view(self.log_tail);
         if view.goose != self.goose {
@@ -614,5 +646,46 @@ mod tests {
         };
         assert_eq!(rs.to_config().unwrap(), SimConfig::raftscope(5, 1));
         assert!(Options::default().to_config().unwrap().seed < 1_000_000);
+    }
+
+    #[test]
+    fn compaction_options() {
+        let with = |compact_every, snapshot_chunk| {
+            Options {
+                seed: Some(1),
+                compact_every,
+                snapshot_chunk,
+                ..Options::default()
+            }
+            .to_config()
+        };
+        assert_eq!(with(None, None).unwrap().compaction, None);
+        assert_eq!(
+            with(Some(10), None).unwrap().compaction,
+            Some(Compaction {
+                threshold: 10,
+                random_ppm: 0,
+                chunk_bytes: DEFAULT_SNAPSHOT_CHUNK,
+            })
+        );
+        assert_eq!(
+            with(Some(10), Some(64))
+                .unwrap()
+                .compaction
+                .unwrap()
+                .chunk_bytes,
+            64
+        );
+        let refused = |c: Result<SimConfig, Invalid>| c.unwrap_err().0;
+        assert_eq!(
+            refused(with(Some(0), None)),
+            "compactEvery: at least 1 entry"
+        );
+        assert_eq!(
+            refused(with(None, Some(16))),
+            "snapshotChunk: only with compactEvery"
+        );
+        assert!(refused(with(Some(10), Some(0))).starts_with("compact: chunks of 1 to"));
+        assert!(refused(with(Some(10), Some(1 << 40))).starts_with("compact: chunks of 1 to"));
     }
 }

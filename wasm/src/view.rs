@@ -10,6 +10,7 @@ use serde::Serialize;
 use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::events::Role;
 use duckgoose_core::kv::Op;
+use duckgoose_core::snapshot::Snapshot;
 use duckgoose_core::types::{Index, Millis, NodeId, Term};
 use duckgoose_sim::checker::Invariant;
 use duckgoose_sim::{Cluster, NodeStatus};
@@ -46,9 +47,31 @@ pub struct NodeView {
     pub votes: Vec<(NodeId, bool)>,
     /// (follower, match index) for leaders.
     pub matched: Vec<(NodeId, Index)>,
-    /// The last entries of the log, oldest first.
+    /// The last entries of the log, oldest first (only those after `snapshot`).
     pub log: Vec<EntryView>,
+    /// The snapshot that replaced the log's prefix, `None` while the log starts at 1.
+    pub snapshot: Option<SnapshotView>,
+    /// A leader's snapshot this node is receiving chunk by chunk (not yet whole).
+    pub receiving: Option<ReceivingView>,
     pub kv_len: u32,
+}
+
+/// A snapshot as the log view draws it: one block standing for entries 1 to `index`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SnapshotView {
+    /// The last log index it includes.
+    pub index: Index,
+    /// The term of the entry at `index`.
+    pub term: Term,
+    /// The size of the store's state it holds.
+    pub bytes: u32,
+}
+
+/// A snapshot arriving in chunks: through which index, and how many bytes are in so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReceivingView {
+    pub index: Index,
+    pub bytes: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -121,6 +144,14 @@ fn label(entry: &Entry) -> String {
     }
 }
 
+fn snapshot_view(snapshot: Option<&Snapshot>) -> Option<SnapshotView> {
+    snapshot.map(|s| SnapshotView {
+        index: s.index,
+        term: s.term,
+        bytes: u32::try_from(s.data.len()).unwrap_or(u32::MAX),
+    })
+}
+
 fn entry_views(entries: &[Entry], tail: usize) -> Vec<EntryView> {
     let start = entries.len().saturating_sub(tail);
     entries[start..]
@@ -168,12 +199,21 @@ impl ClusterView {
                                 .filter_map(|p| raft.follower_progress(p).map(|(m, _)| (p, m)))
                                 .collect(),
                             log: entry_views(raft.log().entries(), log_tail),
+                            snapshot: snapshot_view(raft.snapshot()),
+                            receiving: raft.snapshot_receiving().map(|(index, bytes)| {
+                                ReceivingView {
+                                    index,
+                                    bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+                                }
+                            }),
                             kv_len: replica.kv().len() as u32,
                         }
                     }
                     None => NodeView {
                         id,
                         status,
+                        // The latest configuration on disk: in the log tail, else the
+                        // one the snapshot holds.
                         member: disk
                             .log
                             .iter()
@@ -182,6 +222,7 @@ impl ClusterView {
                                 Command::Config(m) => Some(m.contains(id)),
                                 _ => None,
                             })
+                            .or_else(|| disk.snapshot.as_ref().map(|s| s.membership.contains(id)))
                             .unwrap_or(false),
                         role: None,
                         quorum: 0,
@@ -191,11 +232,17 @@ impl ClusterView {
                         leader: None,
                         commit_index: 0,
                         applied_index: 0,
-                        last_index: disk.log.len() as Index,
+                        // The disk holds the log after its snapshot (if any).
+                        last_index: disk.log.last().map_or_else(
+                            || disk.snapshot.as_ref().map_or(0, |s| s.index),
+                            |e| e.index,
+                        ),
                         election_timer: None,
                         votes: Vec::new(),
                         matched: Vec::new(),
                         log: entry_views(&disk.log, log_tail),
+                        snapshot: snapshot_view(disk.snapshot.as_ref()),
+                        receiving: None,
                         kv_len: 0,
                     },
                 }

@@ -224,3 +224,55 @@ fn a_stale_fence_is_refused_and_the_unfenced_write_applied() {
     assert_eq!(outcome(&written), "written");
     assert_eq!(x_at_goose(&f).as_deref(), Some("a"));
 }
+
+#[wasm_bindgen_test]
+fn compaction_options_cross_the_boundary() {
+    let bad = |pairs: &[(&str, JsValue)]| Sim::new(options(pairs)).is_err();
+    assert!(bad(&[("compactEvery", 0.into())]));
+    assert!(bad(&[("compactEvery", (-3).into())]));
+    assert!(bad(&[("compactEvery", "often".into())]));
+    assert!(bad(&[("snapshotChunk", 16.into())]));
+    assert!(bad(&[
+        ("compactEvery", 5.into()),
+        ("snapshotChunk", 0.into())
+    ]));
+
+    let mut s = Sim::new(options(&[
+        ("seed", 3.into()),
+        ("compactEvery", 5.into()),
+        ("snapshotChunk", 8.into()),
+    ]))
+    .expect("valid options");
+    let compaction = get(&s.config().unwrap(), "compaction");
+    assert_eq!(get(&compaction, "threshold").as_f64(), Some(5.0));
+    assert_eq!(get(&compaction, "chunk_bytes").as_f64(), Some(8.0));
+    assert!(s.scenario().contains(" compact=5/0/8"), "{}", s.scenario());
+
+    let f = s.run_until(2_000.0).unwrap();
+    let goose = get(&get(&f, "view"), "goose").as_f64().expect("a goose") as u32;
+    for i in 0..8 {
+        s.act(&format!("request {goose} put k{i} v")).unwrap();
+    }
+    let f = s.run_until(3_000.0).unwrap();
+    let nodes: Array = get(&get(&f, "view"), "nodes").dyn_into().unwrap();
+    for n in nodes.iter() {
+        let snapshot = get(&n, "snapshot");
+        let index = get(&snapshot, "index")
+            .as_f64()
+            .expect("every node compacted");
+        assert!(index >= 5.0);
+        assert!(get(&snapshot, "term").as_f64().is_some());
+        // The log view's entries all follow the snapshot.
+        let log: Array = get(&n, "log").dyn_into().unwrap();
+        assert!(
+            log.iter()
+                .all(|e| get(&e, "index").as_f64().unwrap() > index)
+        );
+    }
+    let lines: Array = get(&f, "lines").dyn_into().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| get(&l, "kind").as_string().as_deref() == Some("snapshot"))
+    );
+}
