@@ -164,6 +164,7 @@ export class DuckDuckGoose extends HTMLElement {
     if (this.hasAttribute('timings')) o.timings = this.getAttribute('timings');
     if (this.hasAttribute('pre-vote')) o.preVote = this.getAttribute('pre-vote') !== 'false';
     if (this.hasAttribute('check-quorum')) o.checkQuorum = this.getAttribute('check-quorum') !== 'false';
+    if (this.hasAttribute('compact-every')) o.compactEvery = num('compact-every');
     return o;
   }
 
@@ -177,7 +178,7 @@ export class DuckDuckGoose extends HTMLElement {
   // ---- Public API -----------------------------------------------------------------------
   // (plus select and moveToZone below, and startScenario in ddg/director.js)
 
-  /** Starts a new run: `{nodes, seed, timings, preVote, checkQuorum, electionMin, ...}`. */
+  /** Starts a new run: `{nodes, seed, timings, preVote, checkQuorum, electionMin, compactEvery, ...}`. */
   reset(options = {}) {
     const clean = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && !Number.isNaN(v)));
     this._install(new Sim(clean));

@@ -175,6 +175,37 @@ export const SCENARIOS = {
           : `The unfenced write came back ${ctx.mem.unfenced.outcome}.`) },
     ],
   },
+
+  'snapshot': {
+    title: 'Catch up by snapshot',
+    blurb: 'A duck sleeps through many writes while the others compact their logs; when it wakes, the goose sends it a snapshot instead of the entries it no longer has.',
+    // Compaction every 10 applied entries, snapshot chunks of 32 bytes: the store of six
+    // keys written here takes about four chunks.
+    options: { nodes: 5, compactEvery: 10, snapshotChunk: 32 },
+    intro: 'Five nodes with log compaction on: once a node has applied 10 more entries, it snapshots its store and drops the log up to there. Wait for a goose.',
+    steps: [
+      { when: (ctx) => ctx.goose() != null, say: isGoose },
+      { after: 800, act: (ctx) => { ctx.mem.sleeper = ducks(ctx).at(-1).id; ctx.crash(ctx.mem.sleeper); },
+        say: (ctx) => `Crash duck ${ctx.mem.sleeper}: it sleeps with its log through index ${ctx.node(ctx.mem.sleeper).last_index}.` },
+      ...[1, 2, 3, 4].map((round) => ({
+        after: 500,
+        act: (ctx) => { for (let k = 0; k < 6; k++) ctx.write(ctx.goose() ?? firstDuck(ctx), `k${k}`, `v${round}`, null); },
+        say: (ctx) => `Write round ${round} of 4: six puts through goose ${ctx.goose()}. ${ctx.mem.sleeper} misses them all.`,
+      })),
+      { when: (ctx) => ctx.live().every((n) => (n.snapshot?.index ?? 0) > ctx.node(ctx.mem.sleeper).last_index + 10),
+        say: (ctx) => `The others have compacted: their logs now begin after a snapshot (the striped block in the log view) through index ${ctx.node(ctx.goose() ?? ctx.live()[0].id).snapshot.index}. The entries ${ctx.mem.sleeper} is missing exist on no live node any more.` },
+      { after: 1000, act: (ctx) => ctx.restart(ctx.mem.sleeper),
+        say: (ctx) => `Restart ${ctx.mem.sleeper}. It needs entry ${ctx.node(ctx.mem.sleeper).last_index + 1}, which the goose compacted away, so the goose sends its snapshot instead: InstallSnapshot chunks of 32 bytes (the teal dots), each acknowledged before the next.` },
+      { when: (ctx) => ctx.node(ctx.mem.sleeper).snapshot != null,
+        act: (ctx) => { ctx.mem.installed = ctx.node(ctx.mem.sleeper).snapshot.index; },
+        say: (ctx) => `${ctx.mem.sleeper} installed the snapshot through index ${ctx.mem.installed}: its store jumped there without replaying a single entry.` },
+      { when: (ctx) => {
+          const s = ctx.node(ctx.mem.sleeper), g = ctx.node(ctx.goose());
+          return g && s.last_index === g.last_index && s.commit_index === g.commit_index;
+        },
+        say: (ctx) => `Caught up: ${ctx.mem.sleeper} took the entries after ${ctx.mem.installed} as ordinary appends and now holds the same log as goose ${ctx.goose()}, through ${ctx.node(ctx.mem.sleeper).last_index}. No committed entry was lost.` },
+    ],
+  },
 };
 
 // Searches seeds from `base` for one whose run shows what the scenario is about (for the

@@ -155,17 +155,19 @@ export class InputMethods {
       case 'restart-run': {
         const c = this.sim.config();
         if (this.director) return this.startScenario(this.director.name);
-        this.reset({ nodes: c.nodes, seed: c.seed });
+        this.reset({ nodes: c.nodes, seed: c.seed, compactEvery: c.compaction?.threshold });
         return this.play();
       }
       case 'new-run': case 'random-seed': {
         const seedText = this.$('.seed').value.trim();
         const seed = cmd === 'random-seed' || seedText === '' ? undefined : Number(seedText);
         if (seed !== undefined && !Number.isSafeInteger(seed)) { this._error(new Error('seed: a whole number')); return; }
+        const compactText = this.$('.compact').value.trim();
         try {
           this.reset({
             nodes: Number(this.$('.run-nodes').value), seed, timings: this.$('.timings').value,
             preVote: this.$('.prevote').checked, checkQuorum: this.$('.checkquorum').checked,
+            compactEvery: compactText === '' ? undefined : Number(compactText),
           });
         } catch (e) { this._error(e); return; }
         return this.play();

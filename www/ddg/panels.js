@@ -76,19 +76,33 @@ export class PanelMethods {
   }
 
   _logTable(v) {
-    const key = v.nodes.map((n) => `${n.id}:${n.status}:${n.goose}:${n.last_index}:${n.commit_index}:${n.log.at(-1)?.term ?? 0}`).join('|');
+    const key = v.nodes.map((n) => `${n.id}:${n.status}:${n.goose}:${n.last_index}:${n.commit_index}:${n.log.at(-1)?.term ?? 0}:${n.snapshot?.index}:${n.receiving?.bytes}`).join('|');
     if (key === this._logKey) return;
     this._logKey = key;
     const last = Math.max(0, ...v.nodes.map((n) => n.last_index));
-    const cols = 12;
+    // With compaction, a first column holds each node's snapshot: one block that also
+    // covers the window's columns up to its index (the entries it replaced).
+    const snaps = v.nodes.some((n) => n.snapshot || n.receiving);
+    const cols = snaps ? 10 : 12;
     const start = Math.max(1, last - cols + 1);
-    let h = '<thead><tr><th></th>';
+    let h = `<thead><tr><th></th>${snaps ? '<th>snapshot</th>' : ''}`;
     for (let i = start; i < start + cols; i++) h += `<th>${i <= last ? i : ''}</th>`;
     h += '</tr></thead><tbody>';
     for (const n of v.nodes) {
       h += `<tr class="${n.status === 'down' ? 'down' : ''}${n.goose ? ' goose' : ''}"><th>${n.goose ? 'goose ' : ''}n${n.id}</th>`;
+      let from = start;
+      const s = n.snapshot, r = n.receiving;
+      if (s) {
+        from = Math.max(start, s.index + 1);
+        const recv = r ? `; receiving a newer one through ${r.index} (${r.bytes} bytes so far)` : '';
+        h += `<td class="snap" colspan="${1 + from - start}" title="snapshot through index ${s.index} (term ${s.term}): entries 1–${s.index} compacted into ${s.bytes} bytes of store state${recv}">snapshot ≤ ${s.index} @ t${s.term}</td>`;
+      } else if (r) {
+        h += `<td class="recv" title="receiving the leader's snapshot through index ${r.index}: ${r.bytes} bytes so far">⇣ ≤ ${r.index} · ${r.bytes} B</td>`;
+      } else if (snaps) {
+        h += '<td class="none"></td>';
+      }
       const byIndex = new Map(n.log.map((e) => [e.index, e]));
-      for (let i = start; i < start + cols; i++) {
+      for (let i = from; i < start + cols; i++) {
         const e = byIndex.get(i);
         if (!e) { h += `<td class="${i <= n.last_index ? '' : 'none'}"></td>`; continue; }
         const c = i <= n.commit_index ? ' c' : '';
@@ -101,7 +115,7 @@ export class PanelMethods {
 
   _nodePanel(v) {
     const n = v.nodes.find((x) => x.id === this.selected);
-    const key = n ? JSON.stringify([n.id, n.status, n.role, n.term, n.goose, n.leader, n.voted_for, n.commit_index, n.last_index, n.member, this._zones().findIndex((z) => z.includes(n.id))]) : 'none';
+    const key = n ? JSON.stringify([n.id, n.status, n.role, n.term, n.goose, n.leader, n.voted_for, n.commit_index, n.last_index, n.snapshot?.index, n.member, this._zones().findIndex((z) => z.includes(n.id))]) : 'none';
     if (key === this._panelKey) return;
     this._panelKey = key;
     const p = this.ui.nodePanel;
@@ -112,7 +126,7 @@ export class PanelMethods {
     p.innerHTML = `
       <div class="node-title">Node ${n.id} · ${n.goose ? 'the goose' : down ? 'down' : ROLE_TEXT[n.role]}</div>
       <div class="kv"><span>term</span><span>${n.term}</span><span>voted for</span><span>${n.voted_for ?? '–'}</span>
-        <span>leader</span><span>${n.leader ?? '–'}</span><span>log</span><span>${n.last_index} entries, ${n.commit_index} committed</span>
+        <span>leader</span><span>${n.leader ?? '–'}</span><span>log</span><span>${n.last_index} entries${n.snapshot ? ` (1–${n.snapshot.index} in a snapshot)` : ''}, ${n.commit_index} committed</span>
         <span>member</span><span>${n.member ? 'yes' : 'no (joining or removed)'}</span></div>
       <div class="row"><button data-do="node-crash">${down ? 'Restart' : 'Crash'}</button>
         <button data-do="node-pause" ${down ? 'disabled' : ''}>${n.status === 'paused' ? 'Resume' : 'Pause'}</button>
@@ -178,6 +192,7 @@ export class PanelMethods {
     this.$('.timings').value = c.election_timeout_min === 100 ? 'raftscope' : 'paper';
     this.$('.prevote').checked = c.pre_vote;
     this.$('.checkquorum').checked = c.check_quorum;
+    this.$('.compact').value = c.compaction ? String(c.compaction.threshold) : '';
     this.$('.g-loss').value = String(c.network.loss_ppm / 10000);
     this.$('.g-loss-out').value = `${c.network.loss_ppm / 10000}%`;
     this.$('.g-lmin').value = String(c.network.latency_min);

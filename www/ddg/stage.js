@@ -23,6 +23,8 @@ const KIND = {
   Heartbeat: ['#8ea6c6', 4.5], Append: ['#2f6fdf', 7], AppendReply: ['#93bdf5', 4.5],
   PreVote: ['#a77be6', 5.5], PreVoteReply: ['#d2bdf4', 4.5], Vote: ['#ee8a2a', 6],
   VoteReply: ['#f6c289', 4.5], TimeoutNow: ['#e0445a', 7],
+  // Snapshot chunks (log compaction) in teal, like the snapshot block in the log view.
+  InstallSnapshot: ['#0f9f8f', 7.5], SnapshotAck: ['#86d8cc', 4.5],
 };
 
 let firstDrawn = false; // for the load-time benchmark: performance.mark('ddg-first-draw')
@@ -97,7 +99,7 @@ export class StageMethods {
   // The parts of the stage that never change: the message legend and the three zones.
   _buildStage() {
     this.ui.legend.innerHTML = Object.entries(KIND)
-      .filter(([k]) => !k.endsWith('Reply'))
+      .filter(([k]) => !/Reply|Ack/.test(k))
       .map(([k, [c]]) => `<span><i style="background:${c}"></i>${k}</span>`).join('');
     for (let i = 0; i < ZONES; i++) {
       const g = svg('g', { class: `zone z${i}` }, this.ui.zones);

@@ -83,6 +83,9 @@ table.logs td { width: 26px; height: 22px; text-align: center; border-radius: 5p
 table.logs td.e.c { border-style: solid; border-color: rgba(0,0,0,.25); font-weight: 700; }
 table.logs td.e:not(.c) { background: #fff !important; }
 table.logs td.none { border: none; }
+table.logs td.snap { min-width: 92px; padding: 0 6px; white-space: nowrap; text-align: left; font-size: 11px; font-weight: 700; color: #0b5f56; border: 1.5px solid #5fc4b6;
+  background: repeating-linear-gradient(135deg, #dff5f1 0 6px, #c9eee7 6px 12px); }
+table.logs td.recv { min-width: 92px; padding: 0 6px; white-space: nowrap; font-size: 11px; color: #0b5f56; border: 1.5px dashed #5fc4b6; }
 table.logs tr.down th { text-decoration: line-through; }
 table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 .events { contain: strict; display: flex; flex-direction: column-reverse; font: 12.5px/1.45 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; height: 230px; overflow: auto; background: #fff; border: 1px solid #ebe8de; border-radius: 8px; padding: 4px 6px; }
@@ -94,6 +97,7 @@ table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 .events .k-vote { color: #175cd3; }
 .events .k-action { color: #6941c6; font-weight: 600; }
 .events .k-reply { color: #027a48; }
+.events .k-snapshot { color: #0b766a; }
 .events .k-violation { color: #fff; background: var(--bad); font-weight: 700; }
 .events .k-message, .events .k-drop, .events .k-commit { color: #98a2b3; }
 .ticker { padding: 0 14px 10px; font-size: 13px; color: var(--mute); min-height: 28px; }

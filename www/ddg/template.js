@@ -87,6 +87,7 @@ export const TEMPLATE = html`
           <label>nodes <select class="run-nodes">${[1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => `<option>${n}</option>`).join('')}</select></label></div>
         <div class="row"><label>timings <select class="timings"><option value="paper">paper 150–300 ms</option><option value="raftscope">RaftScope 100–200 ms</option></select></label></div>
         <div class="row"><label><input class="prevote" type="checkbox" checked> PreVote</label><label><input class="checkquorum" type="checkbox" checked> CheckQuorum</label></div>
+        <div class="row" title="Log compaction: each node snapshots its store once this many more entries are applied, and drops the log before. Empty: off."><label>compact every <input class="compact" type="number" min="1" step="1" placeholder="off"> entries</label></div>
         <div class="row"><button class="primary" data-do="new-run">New run</button><button data-do="random-seed">Random seed</button><button data-do="share">Share</button></div>
         <div class="row"><button data-do="export">Export run</button><button data-do="import">Import run…</button><input class="import-file" type="file" accept=".txt,text/plain" hidden></div>
         <input class="share-out" type="text" readonly hidden aria-label="shareable link">

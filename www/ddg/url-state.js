@@ -1,6 +1,8 @@
 // URL state. With the `url-state` attribute the element keeps `#seed=S&nodes=N` in the
-// address bar for a fresh run, and reads either that or a shared run on load:
+// address bar for a fresh run (plus `&compact=C` with log compaction on), and reads
+// either that or a shared run on load:
 //   #seed=42&nodes=5            a new run with these options
+//   #seed=42&nodes=5&compact=10 the same, each node compacting every 10 applied entries
 //   #run=<base64url of the scenario text>&t=<virtual ms>
 // The run form is what Share (`el.shareUrl()`) writes: the recorded run (config line plus
 // `MS ACTION` lines) and the moment to replay to. The format is part of the public API:
@@ -19,7 +21,7 @@ export function b64urlDecode(text) {
 
 /**
  * Reads the state in `location.hash`: `{run, t}` for a shared run, otherwise
- * `{options: {seed?, nodes?}}`. A damaged run link goes to `onError` and falls back to the
+ * `{options: {seed?, nodes?, compactEvery?}}`. A damaged run link goes to `onError` and falls back to the
  * options form.
  */
 export function readUrlState(onError) {
@@ -32,12 +34,14 @@ export function readUrlState(onError) {
   const options = {};
   if (p.has('seed')) options.seed = Number(p.get('seed'));
   if (p.has('nodes')) options.nodes = Number(p.get('nodes'));
+  if (p.has('compact')) options.compactEvery = Number(p.get('compact'));
   return { options };
 }
 
 /** Writes a fresh run's options (`sim.config()`) to the address bar, without a history entry. */
 export function writeUrlState(config) {
-  history.replaceState(null, '', `#seed=${config.seed}&nodes=${config.nodes}`);
+  const compact = config.compaction ? `&compact=${config.compaction.threshold}` : '';
+  history.replaceState(null, '', `#seed=${config.seed}&nodes=${config.nodes}${compact}`);
 }
 
 /** A link to this page that replays `scenarioText` (`sim.scenario()`) to virtual time `time`. */
