@@ -22,6 +22,10 @@
 //!   `--steady-seconds`; the term, the leader and the leader-change counters at the start
 //!   and the end, and a sample every second, to show whether any election happened after
 //!   the first.
+//! - compaction (only with `--only compaction`; `compaction.rs`): 3 nodes, `--puts`
+//!   writes over 1 000 keys; data directory and RSS per node every second (CSV and SVG
+//!   plot), restart time of a follower, and catch-up time of a fourth node added after
+//!   the writes.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -34,6 +38,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use duckgoose_testkit::tls::{Ca, client_config};
+
+mod compaction;
 
 /// Both systems' heartbeat: etcd refuses an election timeout below 5 heartbeats, so at
 /// 150 ms it allows at most 30 ms, and duckgoose runs the same.
@@ -72,8 +78,8 @@ struct Args {
     /// Skip the rolling restarts.
     #[arg(long)]
     no_rolling: bool,
-    /// Run only these parts: failover, load, rolling, steady (overrides the --no-*
-    /// flags). steady runs only when named here.
+    /// Run only these parts: failover, load, rolling, steady, compaction (overrides the
+    /// --no-* flags). steady and compaction run only when named here.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Transport security: off (plain HTTP), on (TLS, peer mutual TLS) or both (each
@@ -89,6 +95,15 @@ struct Args {
     /// Steady state: seconds of load on a healthy cluster per system.
     #[arg(long, default_value_t = 600)]
     steady_seconds: u64,
+    /// Compaction: puts to write per system (over 1 000 keys).
+    #[arg(long, default_value_t = 1_000_000)]
+    puts: u64,
+    /// Compaction: concurrent writer threads, one keep-alive connection each.
+    #[arg(long, default_value_t = 16)]
+    writers: usize,
+    /// Compaction: how many times a follower is stopped and restarted.
+    #[arg(long, default_value_t = 5)]
+    restart_trials: usize,
     /// Where the clusters keep their data (wiped first).
     #[arg(long, default_value = "/tmp/duckgoose-bench")]
     dir: PathBuf,
@@ -233,6 +248,11 @@ struct Cluster {
 
 impl Cluster {
     fn new(kind: Kind, sec: &Sec, root: &Path, n: usize) -> Cluster {
+        Self::with_flags(kind, sec, root, n, &[])
+    }
+
+    /// `n` nodes, each started with `extra` after the usual flags.
+    fn with_flags(kind: Kind, sec: &Sec, root: &Path, n: usize, extra: &[String]) -> Cluster {
         let dir = root.join(match kind {
             Kind::Duckgoose => "duckgoose",
             Kind::Etcd => "etcd",
@@ -278,6 +298,7 @@ impl Cluster {
                             args.push(file.display().to_string());
                         }
                     }
+                    args.extend_from_slice(extra);
                     commands.push((exe.clone(), args));
                 }
             }
@@ -333,6 +354,7 @@ impl Cluster {
                             "--peer-client-cert-auth=true".into(),
                         ]);
                     }
+                    args.extend_from_slice(extra);
                     commands.push(("etcd".to_string(), args));
                 }
             }
@@ -772,8 +794,8 @@ fn main() {
     if !args.only.is_empty() {
         for part in &args.only {
             assert!(
-                ["failover", "load", "rolling", "steady"].contains(&part.as_str()),
-                "unknown part {part:?}: expected failover, load, rolling or steady"
+                ["failover", "load", "rolling", "steady", "compaction"].contains(&part.as_str()),
+                "unknown part {part:?}: expected failover, load, rolling, steady or compaction"
             );
         }
         let has = |p: &str| args.only.iter().any(|o| o == p);
@@ -890,6 +912,9 @@ fn run_parts(report: &mut String, args: &Args, steady: bool, kinds: &[Kind], sec
     }
     if steady {
         steady_report(report, kinds, sec, args);
+    }
+    if args.only.iter().any(|p| p == "compaction") {
+        compaction::report(report, kinds, sec, args);
     }
 }
 

@@ -7,8 +7,10 @@
 #   node/bench/run.sh --only rolling          # parts: failover, load, rolling, steady
 #   node/bench/run.sh --tls both              # every part plain, then TLS (peer mTLS)
 #   node/bench/run.sh --only steady --steady-seconds 600   # elections under steady load
-# The default run is failover, load and rolling with --tls off; steady runs only when
-# named in --only (e.g. --only failover,load,rolling,steady).
+#   node/bench/run.sh --only compaction --puts 1000000     # 3 nodes: data dir, RSS, restart,
+#                                                          # catch-up (node/bench/COMPACTION.md)
+# The default run is failover, load and rolling with --tls off; steady and compaction
+# run only when named in --only (e.g. --only failover,load,rolling,steady).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 need=()
