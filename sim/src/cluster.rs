@@ -343,6 +343,12 @@ pub struct SnapshotStats {
     pub restarts_from_snapshot: u64,
     /// Crashes of a node holding part of a snapshot it was being sent.
     pub crashes_mid_install: u64,
+    /// Installs at a node that held nothing before (a joiner that needed the whole
+    /// history).
+    pub installed_by_joiners: u64,
+    /// Installs at the target of a running leadership transfer (it gets the snapshot
+    /// first, then TimeoutNow).
+    pub installed_by_transfer_targets: u64,
 }
 
 impl Cluster {
@@ -742,6 +748,7 @@ impl Cluster {
             return false;
         };
         let mut ready = replica.ready();
+        let held_nothing = node.disk.snapshot.is_none() && node.disk.log.is_empty();
 
         // 1. Persist. The simulated disk never fails and writes land at once, inside this
         // one step: a crash (always between steps) never finds a write in progress, so
@@ -780,6 +787,13 @@ impl Cluster {
         let more = replica.has_ready();
         if installed.is_some() {
             self.snapshot_stats.installed += 1;
+            self.snapshot_stats.installed_by_joiners += u64::from(held_nothing);
+            let transfer_target = self.nodes.values().any(|n| {
+                n.replica
+                    .as_ref()
+                    .is_some_and(|r| r.raft().transferring_to() == Some(id))
+            });
+            self.snapshot_stats.installed_by_transfer_targets += u64::from(transfer_target);
         }
 
         // 3. Trace and check what the node reported.

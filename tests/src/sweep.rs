@@ -67,6 +67,8 @@ pub fn sweep(
                     s.snapshots.installed += r.installed;
                     s.snapshots.restarts_from_snapshot += r.restarts_from_snapshot;
                     s.snapshots.crashes_mid_install += r.crashes_mid_install;
+                    s.snapshots.installed_by_joiners += r.installed_by_joiners;
+                    s.snapshots.installed_by_transfer_targets += r.installed_by_transfer_targets;
                     if !report.ok() {
                         s.failed.push(report);
                     }

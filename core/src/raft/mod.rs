@@ -317,6 +317,14 @@ impl<C: Clone> Raft<C> {
         (!self.is_leader()).then_some((self.core.election_armed_at, self.core.election_deadline))
     }
 
+    /// The node a leader is handing its leadership to, while the transfer runs.
+    pub fn transferring_to(&self) -> Option<NodeId> {
+        match &self.state {
+            RoleState::Leader(leader) => leader.transfer.as_ref().map(|t| t.to),
+            _ => None,
+        }
+    }
+
     /// The leader's view of a follower: (match index, next index).
     pub fn follower_progress(&self, id: NodeId) -> Option<(Index, Index)> {
         match &self.state {

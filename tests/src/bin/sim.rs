@@ -101,8 +101,13 @@ fn main() {
     );
     let s = summary.snapshots;
     println!(
-        "compaction (four seeds in five): {} snapshots taken, {} installed by InstallSnapshot, {} restarts from a snapshot, {} crashes mid-install",
-        s.taken, s.installed, s.restarts_from_snapshot, s.crashes_mid_install
+        "compaction (four seeds in five): {} snapshots taken, {} installed by InstallSnapshot ({} by joiners, {} by transfer targets), {} restarts from a snapshot, {} crashes mid-install",
+        s.taken,
+        s.installed,
+        s.installed_by_joiners,
+        s.installed_by_transfer_targets,
+        s.restarts_from_snapshot,
+        s.crashes_mid_install
     );
     if !summary.failed.is_empty() {
         println!("{} failing seeds", summary.failed.len());
