@@ -4,7 +4,7 @@
 # Installs etcd and wrk from Debian if missing, builds in release mode, prints a Markdown
 # report (node/BENCHMARKS.md records one). Extra arguments go to the bench, e.g.
 #   node/bench/run.sh --trials 20 --seconds 5
-#   node/bench/run.sh --only rolling          # parts: failover, load, rolling, steady
+#   node/bench/run.sh --only rolling          # parts: failover, load, rolling, steady, compaction
 #   node/bench/run.sh --tls both              # every part plain, then TLS (peer mTLS)
 #   node/bench/run.sh --only steady --steady-seconds 600   # elections under steady load
 #   node/bench/run.sh --only compaction --puts 1000000     # 3 nodes: data dir, RSS, restart,
