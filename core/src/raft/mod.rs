@@ -403,9 +403,10 @@ impl<C: Clone> Raft<C> {
     /// waiting out the whole timeout. It still keeps leader stickiness (no vote for
     /// anyone, itself included) until the goose lease (`Config::goose_lease`) after it
     /// last heard the leader: the notice may be spurious, and a live leader's goose lease
-    /// counts on that silence. Followers whose own connection to the leader is healthy refuse too,
-    /// so a spurious notice cannot depose a leader that a quorum hears. Any message from
-    /// that leader cancels the notice: it is alive.
+    /// counts on that silence. Followers whose own connection to the leader is healthy
+    /// refuse for a whole minimum election timeout, so a spurious notice cannot depose a
+    /// leader that a quorum hears. Any message from that leader cancels the notice: it
+    /// is alive.
     ///
     /// Does nothing when `peer` is not our leader, when this node leads or campaigns, and
     /// unless both PreVote and CheckQuorum are on (without them nothing would protect a
