@@ -104,6 +104,9 @@ struct Args {
     /// Compaction: how many times a follower is stopped and restarted.
     #[arg(long, default_value_t = 5)]
     restart_trials: usize,
+    /// Compaction: how many times a node is added (and removed again before the next).
+    #[arg(long, default_value_t = 3)]
+    catch_up_trials: usize,
     /// Where the clusters keep their data (wiped first).
     #[arg(long, default_value = "/tmp/duckgoose-bench")]
     dir: PathBuf,
