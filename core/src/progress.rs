@@ -78,8 +78,9 @@ impl Progress {
         let match_before = self.match_index;
         self.mode = Mode::Probe;
         self.probe_sent = false;
-        // Never go below what is known to match, never past what was refused.
-        self.next_index = next.clamp(self.match_index + 1, prev_index.max(self.match_index + 1));
+        // Never go below what is known to match, never past what was refused (the
+        // range is not empty: a refusal at or below the match returned above).
+        self.next_index = next.clamp(self.match_index + 1, prev_index);
         debug_assert_eq!(
             self.match_index, match_before,
             "a refusal never moves the match"
