@@ -203,4 +203,66 @@ mod tests {
         );
         assert!(p.probe_sent);
     }
+
+    #[test]
+    fn a_snapshot_is_sent_from_its_start_and_only_its_own_acks_move_it() {
+        let mut p = replicating(5);
+        p.start_snapshot(40);
+        assert_eq!(
+            (p.mode, p.next_index, p.match_index),
+            (
+                Mode::Snapshot {
+                    index: 40,
+                    offset: 0
+                },
+                41,
+                5
+            ),
+            "once installed the follower matches through 40, so 41 comes next"
+        );
+        p.probe_sent = true;
+        assert!(!p.snapshot_acked(39, 16), "an ack for another snapshot");
+        assert_eq!(
+            p.mode,
+            Mode::Snapshot {
+                index: 40,
+                offset: 0
+            }
+        );
+        assert!(
+            p.probe_sent,
+            "a stale ack does not release the chunk in flight"
+        );
+        assert!(p.snapshot_acked(40, 16));
+        assert_eq!(
+            p.mode,
+            Mode::Snapshot {
+                index: 40,
+                offset: 16
+            }
+        );
+        assert!(!p.probe_sent);
+        // Asked to start the same snapshot again (the follower still needs it): go on
+        // where the follower is, not from the first byte.
+        p.start_snapshot(40);
+        assert_eq!(
+            p.mode,
+            Mode::Snapshot {
+                index: 40,
+                offset: 16
+            }
+        );
+        // A newer snapshot starts over.
+        p.start_snapshot(50);
+        assert_eq!(
+            (p.mode, p.next_index),
+            (
+                Mode::Snapshot {
+                    index: 50,
+                    offset: 0
+                },
+                51
+            )
+        );
+    }
 }
