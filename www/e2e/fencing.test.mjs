@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { serve, browser, openPage, waitFor, REPO } from './helpers.mjs';
+import { serve, browser, openPage, waitFor, REPO, elementReady } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
 let server, ctx;
@@ -35,13 +35,9 @@ function nativeHash(text, until) {
   return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' '))).hash;
 }
 
-async function ready(p) {
-  await waitFor(p, (sel) => document.querySelector(sel)?.frame != null, EL);
-}
-
 test('the fencing scenario: the fenced write is refused, the unfenced one applied', async () => {
   const p = await openPage(ctx, `${server.url}/index.html`);
-  await ready(p);
+  await elementReady(p);
   await p.locator(`${EL} .scen button[data-scenario="fencing"]`).click();
   const r = await p.evaluate((sel) => {
     const el = document.querySelector(sel);
@@ -95,7 +91,7 @@ test('the fencing scenario: the fenced write is refused, the unfenced one applie
 
 test('by hand: Goose? fills the fence; Put if fence from the old goose is refused, Put from app applied', async () => {
   const p = await openPage(ctx, `${server.url}/index.html#seed=11&nodes=3`);
-  await ready(p);
+  await elementReady(p);
   const run = (ms) => p.evaluate(({ sel, ms }) => document.querySelector(sel).run(ms), { sel: EL, ms });
   await p.evaluate((sel) => document.querySelector(sel).pause(), EL);
   let s = await run(0);
@@ -172,7 +168,7 @@ test('screenshot: the fenced write refused', async () => {
   const p = await ctx.newPage();
   await p.setViewportSize({ width: 1360, height: 1000 });
   await p.goto(`${server.url}/index.html`);
-  await ready(p);
+  await elementReady(p);
   const refused = await p.evaluate((sel) => {
     const el = document.querySelector(sel);
     el.startScenario('fencing', { autoplay: false });

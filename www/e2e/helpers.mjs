@@ -78,6 +78,11 @@ export async function waitFor(page, fn, arg, ms = 10_000) {
   return handle.jsonValue();
 }
 
+/** Waits until the page's `<duck-duck-goose>` element (or the one `selector` names) has drawn its first frame. */
+export async function elementReady(page, selector = 'duck-duck-goose') {
+  await waitFor(page, (sel) => document.querySelector(sel)?.frame != null, selector);
+}
+
 /**
  * Drives simulated time explicitly: runs the element `step` virtual ms at a time until
  * `check(state, arg)` holds or `limit` virtual ms have passed (`check` runs in the page,

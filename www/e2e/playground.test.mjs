@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, browser, openPage, waitFor, runUntil, REPO } from './helpers.mjs';
+import { serve, browser, openPage, waitFor, runUntil, REPO, elementReady } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
 let server, ctx, page;
@@ -19,10 +19,6 @@ after(async () => {
   await ctx?.close();
   await server?.close();
 });
-
-async function ready(p) {
-  await waitFor(p, (sel) => document.querySelector(sel)?.frame != null, EL);
-}
 
 async function settle(p) {
   // Node positions animate after a layout change; wait until the loop has stopped.
@@ -41,7 +37,7 @@ async function drag(p, id, zone) {
 
 test('the page loads with no console errors and draws a cluster', async () => {
   page = await openPage(ctx, `${server.url}/index.html#seed=42&nodes=5`);
-  await ready(page);
+  await elementReady(page);
   const count = await page.locator(`${EL} [data-node-id]`).count();
   assert.equal(count, 5);
   const roles = await page.locator(`${EL} [data-node-id]`).evaluateAll((els) => els.map((e) => e.dataset.role));
@@ -119,7 +115,7 @@ test('a shared URL reproduces the same event trace', async () => {
   const here = await page.evaluate((sel) => { const el = document.querySelector(sel); return { time: el.time, hash: el.hash, actions: el.scenarioData.split('\n').length - 1 }; }, EL);
   assert.ok(here.actions >= 5, `recorded ${here.actions} actions`);
   const other = await openPage(ctx, url);
-  await ready(other);
+  await elementReady(other);
   const there = await other.evaluate((sel) => { const el = document.querySelector(sel); return { time: el.time, hash: el.hash, playing: el.playing }; }, EL);
   assert.equal(there.time, here.time);
   assert.equal(there.hash, here.hash);
@@ -167,7 +163,7 @@ test('scrubbing the timeline back and forth replays the same trace', async () =>
 
 test('keyboard partitioning: focus a node, press 3, arrow to the next, press 3', async () => {
   const p = await openPage(ctx, `${server.url}/index.html#seed=7&nodes=5`);
-  await ready(p);
+  await elementReady(p);
   await p.evaluate((sel) => document.querySelector(sel).pause(), EL);
   const s0 = await runUntil(p, EL, oneGoose);
   assert.ok(s0.ok);
@@ -193,7 +189,7 @@ test('keyboard partitioning: focus a node, press 3, arrow to the next, press 3',
 
 test('add and remove nodes, transfer, put/get and per-link faults from the panels', async () => {
   const p = await openPage(ctx, `${server.url}/index.html#seed=11&nodes=3`);
-  await ready(p);
+  await elementReady(p);
   await p.evaluate((sel) => document.querySelector(sel).pause(), EL);
   assert.ok((await runUntil(p, EL, oneGoose)).ok);
   await p.locator(`${EL} button[data-do="add"]`).click();
@@ -241,7 +237,7 @@ test('add and remove nodes, transfer, put/get and per-link faults from the panel
 
 test('every guided scenario plays to its end', async () => {
   const p = await openPage(ctx, `${server.url}/index.html`);
-  await ready(p);
+  await elementReady(p);
   const names = await p.evaluate((sel) => [...document.querySelector(sel).shadowRoot.querySelectorAll('.scen button')].map((b) => b.dataset.scenario), EL);
   assert.equal(names.length, 8);
   for (const name of names) {
@@ -263,7 +259,7 @@ test('every guided scenario plays to its end', async () => {
 
 test('the invariant panel turns red with the offending event', async () => {
   const p = await openPage(ctx, `${server.url}/index.html#seed=5`);
-  await ready(p);
+  await elementReady(p);
   const ok = await p.locator(`${EL} .inv .sum`).textContent();
   assert.equal(ok, 'All invariants hold');
   // Feed the renderer a frame as the checker would report a violation.
@@ -283,7 +279,7 @@ test('the invariant panel turns red with the offending event', async () => {
 
 test('no frames while paused or while the tab is hidden', async () => {
   const p = await openPage(ctx, `${server.url}/index.html#seed=3`);
-  await ready(p);
+  await elementReady(p);
   const r = await p.evaluate(async (sel) => {
     const el = document.querySelector(sel);
     const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
@@ -327,7 +323,7 @@ test('screenshot: a minority partition', async () => {
   const p = await ctx.newPage();
   await p.setViewportSize({ width: 1360, height: 1000 });
   await p.goto(`${server.url}/index.html#seed=42&nodes=5`);
-  await ready(p);
+  await elementReady(p);
   await p.evaluate((sel) => {
     const el = document.querySelector(sel);
     el.startScenario('minority-partition', { autoplay: false });

@@ -5,7 +5,7 @@
 // on caption wording alone. Simulated time is driven by el.run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, browser, openPage, waitFor } from './helpers.mjs';
+import { serve, browser, openPage, waitFor, elementReady } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
 let server, ctx;
@@ -19,13 +19,9 @@ after(async () => {
   await server?.close();
 });
 
-async function ready(p) {
-  await waitFor(p, (sel) => document.querySelector(sel)?.frame != null, EL);
-}
-
 test('catch up by snapshot: the sleeper gets the snapshot in chunks and catches up', async () => {
   const p = await openPage(ctx, `${server.url}/index.html`);
-  await ready(p);
+  await elementReady(p);
   await p.locator(`${EL} .scen button[data-scenario="snapshot"]`).click();
   const r = await p.evaluate((sel) => {
     const el = document.querySelector(sel);
@@ -97,7 +93,7 @@ test('catch up by snapshot: the sleeper gets the snapshot in chunks and catches 
 
 test('the compaction option: Run panel, URL state and refusals', async () => {
   const p = await openPage(ctx, `${server.url}/index.html#seed=5&nodes=3&compact=4`);
-  await ready(p);
+  await elementReady(p);
   const r = await p.evaluate((sel) => {
     const el = document.querySelector(sel);
     el.pause();
