@@ -145,7 +145,8 @@ fn etcd_revision(cluster: &Cluster, i: usize) -> Option<u64> {
     json_u64(&s["header"]["revision"])
 }
 
-fn node_metric(cluster: &Cluster, i: usize, name: &str) -> Option<u64> {
+/// Node `i`'s `/metrics` text, if it answers 200.
+fn node_metrics(cluster: &Cluster, i: usize) -> Option<String> {
     http(
         &cluster.sec,
         &cluster.addrs[i],
@@ -155,7 +156,11 @@ fn node_metric(cluster: &Cluster, i: usize, name: &str) -> Option<u64> {
         Duration::from_secs(2),
     )
     .filter(|(status, _)| *status == 200)
-    .and_then(|(_, b)| metric(&b, name))
+    .map(|(_, body)| body)
+}
+
+fn node_metric(cluster: &Cluster, i: usize, name: &str) -> Option<u64> {
+    metric(&node_metrics(cluster, i)?, name)
 }
 
 /// Polls `done` every 5 ms until it holds or `timeout` after `since` passes; the time
@@ -232,15 +237,7 @@ impl WalMeasure {
 
 /// `duckgoose_last_log_index` and `duckgoose_snapshot_index` of node `i`.
 fn log_indexes(cluster: &Cluster, i: usize) -> Option<(u64, u64)> {
-    let (_, text) = http(
-        &cluster.sec,
-        &cluster.addrs[i],
-        "GET",
-        "/metrics",
-        "",
-        Duration::from_secs(2),
-    )
-    .filter(|(status, _)| *status == 200)?;
+    let text = node_metrics(cluster, i)?;
     Some((
         metric(&text, "duckgoose_last_log_index")?,
         metric(&text, "duckgoose_snapshot_index")?,
