@@ -186,6 +186,24 @@ pub struct NodeArgs {
     /// Log filter (tracing syntax, e.g. `info` or `duckgoose=debug`).
     #[arg(long, env = "DUCKGOOSE_LOG", default_value = "info")]
     pub log: String,
+    /// The control API of the `duckgoose cluster` that started this node (`cluster` sets
+    /// it). `/status` names it, so the playground's live mode can crash, restart and
+    /// pause nodes through it.
+    #[arg(long, env = "DUCKGOOSE_CLUSTER_CONTROL", value_parser = parse_control_url)]
+    pub cluster_control: Option<String>,
+}
+
+/// `https://127.0.0.1:41234`: a scheme and HOST:PORT, nothing else.
+fn parse_control_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let addr = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .ok_or_else(|| format!("expected http://HOST:PORT or https://HOST:PORT, got {s:?}"))?;
+    if !crate::http::valid_addr(addr) {
+        return Err(format!("expected http(s)://HOST:PORT, got {s:?}"));
+    }
+    Ok(s.to_string())
 }
 
 #[derive(Args, Debug, Clone)]
@@ -196,9 +214,14 @@ pub struct ClusterArgs {
     /// Node i listens on 127.0.0.1:(base-port + i - 1).
     #[arg(long, env = "DUCKGOOSE_BASE_PORT", default_value_t = 9900)]
     pub base_port: u16,
+    /// The control API (crash, restart, pause, resume nodes; the playground's live mode
+    /// uses it) listens on 127.0.0.1 at this port; 0 picks a free one.
+    #[arg(long, env = "DUCKGOOSE_CONTROL_PORT", default_value_t = 0)]
+    pub control_port: u16,
     /// Each node keeps its data in DIR/node-ID and logs to DIR/node-ID.log.
     #[arg(long, env = "DUCKGOOSE_DATA_DIR", default_value = "duckgoose-data")]
     pub data_dir: PathBuf,
+    /// The nodes' token (see `node --token`); the control API requires it too.
     #[arg(long, env = "DUCKGOOSE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     #[arg(long, env = "DUCKGOOSE_HEARTBEAT_MS", default_value_t = 50)]
@@ -426,6 +449,13 @@ mod tests {
         assert!(parse_range("300-150").is_err());
         assert!(parse_range("0-10").is_err());
         assert!(parse_id("0").is_err());
+        assert_eq!(
+            parse_control_url("https://127.0.0.1:4000"),
+            Ok("https://127.0.0.1:4000".into())
+        );
+        assert!(parse_control_url("127.0.0.1:4000").is_err());
+        assert!(parse_control_url("https://127.0.0.1:4000/x").is_err());
+        assert!(parse_control_url("ftp://127.0.0.1:4000").is_err());
         assert_eq!(parse_id("7"), Ok(7));
     }
 

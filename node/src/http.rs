@@ -87,32 +87,54 @@ pub fn router(shared: App, limits: Limits) -> Router {
     public
         .merge(protected)
         .merge(peer)
+        .merge(crate::playground::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such route\n") })
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            crate::cors::cors::<Shared>,
+        ))
         .with_state(shared)
+}
+
+/// A page served by any member may call this node from a browser (live mode).
+impl crate::cors::AllowedOrigins for Shared {
+    fn allows(&self, origin: &str) -> bool {
+        let scheme = self.transport.scheme();
+        crate::cors::is_origin_of(origin, scheme, &self.advertise)
+            || self
+                .addresses
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .any(|addr| crate::cors::is_origin_of(origin, scheme, addr))
+    }
 }
 
 // ---- Security ----------------------------------------------------------------------
 
 /// With a token set, the request must carry `Authorization: Bearer <token>`.
 async fn require_token(State(shared): State<App>, req: HttpRequest, next: Next) -> Response {
-    let Some(token) = &shared.token else {
-        return next.run(req).await;
-    };
-    let given = req
-        .headers()
+    match &shared.token {
+        Some(token) if !bearer_matches(req.headers(), token) => unauthorized(),
+        _ => next.run(req).await,
+    }
+}
+
+/// The request carries `Authorization: Bearer <token>`.
+pub(crate) fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => next.run(req).await,
-        _ => {
-            let mut resp =
-                (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response();
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            resp
-        }
-    }
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+}
+
+/// 401 for a missing or wrong token.
+pub(crate) fn unauthorized() -> Response {
+    let mut resp = (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
 }
 
 /// Under mutual TLS, peer routes serve only connections that presented a certificate the
@@ -377,6 +399,9 @@ async fn status(State(shared): State<App>) -> Response {
     if let Ok(term) = answer {
         value["goose_term"] = json!(term);
         value["fence"] = json!(term);
+    }
+    if let Some(control) = &shared.cluster_control {
+        value["cluster_control"] = json!(control);
     }
     (
         [(header::CONTENT_TYPE, "application/json")],

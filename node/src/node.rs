@@ -230,6 +230,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         .with_transport(transport)
         .with_peer_frame_limit(args.max_peer_body)
         .with_snapshot_entries(args.snapshot_entries)
+        .with_cluster_control(args.cluster_control.clone())
         .with_watch_config(crate::watch::WatchConfig {
             max_watchers: args.max_watchers,
             confirm_every: Duration::from_millis(args.heartbeat_ms),

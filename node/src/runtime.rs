@@ -153,6 +153,9 @@ pub struct Shared {
     /// Compact the log once this many entries were applied since the last snapshot
     /// (`--snapshot-entries`; 0: never).
     pub(crate) snapshot_entries: u64,
+    /// The control API of the `duckgoose cluster` that started this node, if any: the
+    /// playground's live mode finds it in `/status`.
+    pub(crate) cluster_control: Option<String>,
 }
 
 impl Shared {
@@ -186,12 +189,19 @@ impl Shared {
             watch: crate::watch::GooseWatch::new(id, crate::watch::WatchConfig::default()),
             health: crate::health::Health::default(),
             snapshot_entries: DEFAULT_SNAPSHOT_ENTRIES,
+            cluster_control: None,
         }
     }
 
     /// Compacts the log every `entries` applied entries (0: never).
     pub fn with_snapshot_entries(mut self, entries: u64) -> Shared {
         self.snapshot_entries = entries;
+        self
+    }
+
+    /// Names the control API of the `duckgoose cluster` running this node in `/status`.
+    pub fn with_cluster_control(mut self, url: Option<String>) -> Shared {
+        self.cluster_control = url;
         self
     }
 
