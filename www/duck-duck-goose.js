@@ -22,6 +22,8 @@
 //   ddg/url-state.js    #seed=…&nodes=… and shared-run links
 //   ddg/template.js     shadow DOM markup (with ddg/styles.js, the stylesheet)
 //   ddg/view-model.js   the few things still derived in JS (quorum, role changes)
+//   ddg/live-panels.js, ddg/live.js   live mode: the real cluster of the node serving
+//                       the page instead of the simulator (loaded only in live mode)
 //   ddg/format.js, ddg/dom-helpers.js   small shared helpers
 // No build step: these are plain ES modules, served as they are.
 
@@ -139,6 +141,12 @@ export class DuckDuckGoose extends HTMLElement {
   async _boot() {
     if (this.hasAttribute('speed')) this.speed = this._clampSpeed(Number(this.getAttribute('speed')));
     this._syncSpeed();
+    if (this._liveRequested()) {
+      await this._bootLive();
+      this._resolveReady(this);
+      this.dispatchEvent(new CustomEvent('ready', { detail: { live: true } }));
+      return;
+    }
     await loadWasm();
     this._buildInvariantList();
     const fromUrl = this.hasAttribute('url-state') ? this._readUrl() : null;
@@ -154,6 +162,18 @@ export class DuckDuckGoose extends HTMLElement {
     }
     this._resolveReady(this);
     this.dispatchEvent(new CustomEvent('ready', { detail: { seed: this.seed } }));
+  }
+
+  // Live mode: the `live` attribute, or `?live` in the address of a url-state page (a
+  // duckgoose node sends `/` there). The real cluster replaces the simulator.
+  _liveRequested() {
+    return this.hasAttribute('live') || (this.hasAttribute('url-state') && new URLSearchParams(location.search).has('live'));
+  }
+
+  async _bootLive() {
+    const { LiveMethods } = await import('./ddg/live-panels.js');
+    if (!Object.prototype.hasOwnProperty.call(DuckDuckGoose.prototype, '_startLive')) mixIn(DuckDuckGoose, LiveMethods);
+    await this._startLive();
   }
 
   _attrOptions() {
@@ -370,7 +390,9 @@ export class DuckDuckGoose extends HTMLElement {
     const dt = this._last ? Math.min(ts - this._last, 100) : 16;
     this._last = ts;
     try {
-      if (this._running() && this.sim) this._apply(this.sim.frame(dt * this.speed));
+      // Live mode takes a frame only when the nodes said something new.
+      const advance = this.live ? this.sim.changed : this._running() && this.sim;
+      if (advance) this._apply(this.sim.frame(dt * this.speed));
       const moving = this._animate(dt);
       this._draw();
       if (this._running() || moving) this._raf = requestAnimationFrame(this._loop);

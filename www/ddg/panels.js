@@ -50,6 +50,7 @@ export class PanelMethods {
         card.textContent = leader ? `No goose yet: ${leader.id} leads but has not confirmed its lease` : 'No goose: the ducks are choosing';
       }
     }
+    if (this.live) { this._livePanels(v); return; }
     if (this.ui.ticker && this._controls() !== 'full') {
       const last = [...f.lines].reverse().find((l) => ['goose', 'leader', 'stepdown', 'action', 'violation', 'role'].includes(l.kind));
       if (last) setText(this.ui.ticker, `${fmtTime(last.at)} · ${last.text}`);

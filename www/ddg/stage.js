@@ -214,7 +214,8 @@ export class StageMethods {
       const what = n.status === 'down' ? 'down' : `${ROLE_TEXT[n.role]}${n.status === 'paused' ? ' (paused)' : ''}`;
       let label = n.status === 'down' ? `down · T${n.term}` : `${n.goose ? 'goose' : ROLE_TEXT[n.role]} · T${n.term}`;
       if (n.role === 'leader' && !n.goose && n.status !== 'down') label = `leader · T${n.term} · confirming`;
-      if (n.role === 'candidate' || n.role === 'pre_candidate') {
+      // (Live mode sees no votes: a real network hides them.)
+      if ((n.role === 'candidate' || n.role === 'pre_candidate') && !this.live) {
         const got = n.votes.filter(([, g]) => g).length;
         label += ` · ${got}/${quorumOf(n)} votes`;
       }

@@ -1,7 +1,8 @@
 // The markup of <duck-duck-goose>'s shadow root: toolbar, scenario row, SVG stage (with the
 // goose and duck icons), caption, invariants, replicated logs, side panels and event log.
 // The element (duck-duck-goose.js) puts TEMPLATE in its shadow root once and keeps
-// references to the parts; `full-only` / `min-only` hide parts per `controls` setting.
+// references to the parts; `full-only` / `min-only` hide parts per `controls` setting, and
+// live mode (ddg/live-panels.js) hides the `sim-only` ones.
 
 import { CSS } from './styles.js';
 import { LANDSCAPE } from './stage.js';
@@ -32,22 +33,22 @@ export const TEMPLATE = html`
 <style>${CSS}</style>
 <div class="wrap" part="wrap">
   <div class="bar" part="bar">
-    <button class="play" data-do="toggle" title="Play or pause (space)">▶ Play</button>
-    <button class="full-only" data-do="step" title="Run to the next event (a delivery, a timer or a recorded action)">Step</button>
-    <label title="Simulation speed: virtual time per real time (logarithmic)">speed
+    <button class="play sim-only" data-do="toggle" title="Play or pause (space)">▶ Play</button>
+    <button class="full-only sim-only" data-do="step" title="Run to the next event (a delivery, a timer or a recorded action)">Step</button>
+    <label class="sim-only" title="Simulation speed: virtual time per real time (logarithmic)">speed
       <input class="speed" type="range" min="-2" max="2" step="0.01" value="-1" aria-label="speed"><output class="speed-out">0.10×</output></label>
     <span class="clock" title="virtual time">0.000 s</span>
-    <input class="timeline full-only" type="range" min="0" max="0" step="1" value="0" aria-label="timeline: drag to replay any moment">
-    <span class="badge live full-only">live</span>
+    <input class="timeline full-only sim-only" type="range" min="0" max="0" step="1" value="0" aria-label="timeline: drag to replay any moment">
+    <span class="badge live full-only sim-only">live</span>
     <button class="min-only" data-do="heal" title="Reconnect every zone">Heal</button>
-    <button class="min-only" data-do="restart-run" title="Start this run over">Restart</button>
+    <button class="min-only sim-only" data-do="restart-run" title="Start this run over">Restart</button>
   </div>
-  <div class="scen-row full-only"><span class="muted">Guided scenarios:</span><span class="scen"></span></div>
+  <div class="scen-row full-only sim-only"><span class="muted">Guided scenarios:</span><span class="scen"></span></div>
   <div class="main">
     <div class="stage-col">
       <div class="head">
         <div class="goose-card none" aria-live="polite"></div>
-        <div class="legend full-only"></div>
+        <div class="legend full-only sim-only"></div>
       </div>
       <svg class="stage" viewBox="0 0 ${LANDSCAPE[0]} ${LANDSCAPE[1]}" role="application" aria-label="cluster: drag nodes between zones to partition the network">
         <defs>${ICONS}</defs>
@@ -55,9 +56,9 @@ export const TEMPLATE = html`
       </svg>
       <div class="caption" hidden></div>
       <div class="ticker min-only"></div>
-      <div class="hint full-only">Drag nodes between zones to partition the network (or select a node and press 1, 2, 3). Keys on a selected node: <b>c</b> crash/restart, <b>p</b> pause/resume, <b>g</b> goose?, <b>t</b> transfer, <b>h</b> heal. Click a link for its loss and latency.</div>
+      <div class="hint full-only sim-only">Drag nodes between zones to partition the network (or select a node and press 1, 2, 3). Keys on a selected node: <b>c</b> crash/restart, <b>p</b> pause/resume, <b>g</b> goose?, <b>t</b> transfer, <b>h</b> heal. Click a link for its loss and latency.</div>
       <div class="state full-only">
-        <div class="inv"><div class="sum">All invariants hold</div><ul></ul><div class="offense"></div></div>
+        <div class="inv sim-only"><div class="sum">All invariants hold</div><ul></ul><div class="offense"></div></div>
         <div class="logsec"><h3>Replicated logs <span>term per entry · solid = committed</span></h3><div class="logwrap"><table class="logs"></table></div></div>
       </div>
     </div>
@@ -65,14 +66,14 @@ export const TEMPLATE = html`
       <section class="card node-panel"><h3>Node</h3><div class="node-body muted">Click a node (or Tab to it) to select it.</div></section>
       <section class="card">
         <h3>Cluster</h3>
-        <div class="row"><button data-do="add">+ Add node</button><button data-do="heal">Heal network</button></div>
+        <div class="row"><button class="sim-only" data-do="add">+ Add node</button><button data-do="heal">Heal network</button></div>
         <div class="row"><label>key <input class="key" type="text" value="x" maxlength="32"></label><label>value <input class="val" type="text" value="1" maxlength="32"></label></div>
         <div class="row"><button data-do="put">Put → goose</button><button data-do="get">Get ← goose</button></div>
-        <div class="row" title="A write by the app next to a node: sent to that node, redirected to the goose. Goose? on a node fills in the fence its answer carries."><label>app on <select class="w-from"></select></label><label>fence <input class="fence" type="number" min="0" step="1" placeholder="–"></label></div>
-        <div class="row"><button data-do="write">Put from app</button><button data-do="write-fenced">Put if fence</button></div>
-        <div class="store muted" aria-live="polite"></div>
+        <div class="row sim-only" title="A write by the app next to a node: sent to that node, redirected to the goose. Goose? on a node fills in the fence its answer carries."><label>app on <select class="w-from"></select></label><label>fence <input class="fence" type="number" min="0" step="1" placeholder="–"></label></div>
+        <div class="row sim-only"><button data-do="write">Put from app</button><button data-do="write-fenced">Put if fence</button></div>
+        <div class="store muted sim-only" aria-live="polite"></div>
       </section>
-      <section class="card">
+      <section class="card sim-only">
         <h3>Network</h3>
         <div class="row"><label>loss <input class="g-loss" type="range" min="0" max="50" step="1" value="0"></label><output class="g-loss-out">0%</output></div>
         <div class="row"><label>latency <input class="g-lmin" type="number" min="0" max="5000" value="10">–<input class="g-lmax" type="number" min="0" max="5000" value="15"> ms</label></div>
@@ -81,7 +82,7 @@ export const TEMPLATE = html`
         <div class="row"><label>loss <input class="l-loss" type="number" min="0" max="100" value="0">%</label><label><input class="l-lmin" type="number" min="0" max="5000" value="10">–<input class="l-lmax" type="number" min="0" max="5000" value="15"> ms</label></div>
         <div class="row"><button data-do="link-set">Set link</button><button data-do="link-reset">Use global</button></div>
       </section>
-      <section class="card">
+      <section class="card sim-only">
         <h3>Run</h3>
         <div class="row"><label>seed <input class="seed" type="text" inputmode="numeric" maxlength="16"></label>
           <label>nodes <select class="run-nodes">${[1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => `<option>${n}</option>`).join('')}</select></label></div>
@@ -96,7 +97,7 @@ export const TEMPLATE = html`
   </div>
   <div class="bottom full-only">
     <section>
-      <h3>Event log <label><input class="verbose" type="checkbox"> messages</label></h3>
+      <h3>Event log <label class="sim-only"><input class="verbose" type="checkbox"> messages</label></h3>
       <div class="events" role="log" aria-live="off"></div>
     </section>
   </div>
