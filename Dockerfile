@@ -3,14 +3,17 @@
 #   docker build -t duckgoose:0.1.0 .
 # Build stage: the Rust toolchain and musl, building a fully static binary.
 FROM rust:1.95-bookworm AS builder
-# The base image pins the Debian release; its musl-tools is the one wanted.
+# The base image pins the Debian release; its musl-tools is the one wanted. npm brings
+# wasm-opt (binaryen) for the playground's wasm.
 # hadolint ignore=DL3008
-RUN rustup target add x86_64-unknown-linux-musl \
+RUN rustup target add x86_64-unknown-linux-musl wasm32-unknown-unknown \
     && apt-get update \
-    && apt-get install -y --no-install-recommends musl-tools \
+    && apt-get install -y --no-install-recommends musl-tools nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The playground every node serves at / (node/build.rs embeds www/ and www/pkg).
+RUN DUCKGOOSE_WEB_TOOLS=build scripts/build-web.sh
 RUN cargo build --release --locked -p duckgoose --target x86_64-unknown-linux-musl \
     && cp target/x86_64-unknown-linux-musl/release/duckgoose /duckgoose \
     && mkdir -p /rootfs/data

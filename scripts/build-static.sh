@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds a statically linked release `duckgoose` and prints its path (the only thing on
-# stdout). Idempotent: a second run rebuilds nothing.
+# stdout), with the browser playground embedded (scripts/build-web.sh first).
+# Idempotent: a second run rebuilds nothing.
 #
 # Prefers the musl target (rustup target add; ring's C code then wants musl-gcc, from
 # Debian's musl-tools, installed when root). Where the musl target cannot be had
@@ -9,6 +10,7 @@
 #
 #   scripts/build-static.sh           build, print the path
 #   DUCKGOOSE_STATIC_LIBC=glibc scripts/build-static.sh   skip musl, link glibc statically
+#   DUCKGOOSE_WEB=skip scripts/build-static.sh            without the playground (no wasm tools)
 #   scripts/build-static.sh --check   also check the binary is static and works: --version,
 #                                     --help, and a one-node cluster that answers /goose
 # A release build takes several minutes on 2 cores, so --check is not part of
@@ -46,6 +48,15 @@ else
   export "CARGO_TARGET_$(tr '[:lower:]-' '[:upper:]_' <<<"$gnu")_RUSTFLAGS=-C target-feature=+crt-static"
 fi
 
+# The playground every node serves at / (node/build.rs embeds www/ and the wasm in
+# www/pkg). DUCKGOOSE_WEB=skip leaves it out: the node then serves a page saying how to
+# build it.
+if [ "${DUCKGOOSE_WEB:-build}" = skip ]; then
+  echo "build-static: DUCKGOOSE_WEB=skip: no playground in this binary" >&2
+else
+  DUCKGOOSE_WEB_TOOLS=build scripts/build-web.sh >&2
+fi
+
 # --target keeps build scripts and proc macros (which cannot be static) on the host's
 # ordinary settings: the flags above apply to the target only.
 cargo build --release --locked -p duckgoose --target "$target" >&2
@@ -78,6 +89,10 @@ if $check; then
     sleep 0.1
   done
   $answered || fail "a one-node cluster did not answer goose on /goose: $(tail -5 "$scratch/node.log")"
-  echo "build-static --check: $desc; --version, --help and /goose work" >&2
+  if [ "${DUCKGOOSE_WEB:-build}" != skip ]; then
+    page=$("$bin" probe "http://127.0.0.1:$port/index.html" 2>&1 || true)
+    grep -q '<duck-duck-goose' <<<"$page" || fail "the node does not serve the playground at /index.html: $page"
+  fi
+  echo "build-static --check: $desc; --version, --help, /goose and the playground work" >&2
 fi
 echo "$bin"

@@ -33,11 +33,16 @@ else
   cargo build -p duckgoose-wasm --lib --target wasm32-unknown-unknown --locked -q
   profile_dir=debug
 fi
-rm -rf www/pkg
-wasm-bindgen --target web --out-dir www/pkg \
+# Built next to www/pkg, then copied over only where a file changed: the node binary
+# embeds www/pkg (node/build.rs), and an unchanged file keeps its mtime, so cargo does
+# not rebuild the node after every run of this script.
+mkdir -p "$target_dir"
+staging=$(mktemp -d "$target_dir/web-pkg.XXXXXX")
+trap 'rm -rf "$staging"' EXIT
+wasm-bindgen --target web --out-dir "$staging" \
   "$target_dir/wasm32-unknown-unknown/$profile_dir/duckgoose_wasm.wasm"
 
-wasm=www/pkg/duckgoose_wasm_bg.wasm
+wasm=$staging/duckgoose_wasm_bg.wasm
 if [ "$mode" = --release ]; then
   # --low-memory-unused lets wasm-opt fold constant offsets into loads and stores (0.8 KB
   # gzipped): it may assume the first 1 KB of memory is never addressed. rustc links
@@ -54,4 +59,13 @@ if [ "$mode" = --release ]; then
     "$wasm" -o "$wasm.opt"
   mv "$wasm.opt" "$wasm"
 fi
+mkdir -p www/pkg
+for file in "$staging"/*; do
+  name=${file##*/}
+  cmp -s "$file" "www/pkg/$name" || { cp "$file" "www/pkg/.$name.new" && mv "www/pkg/.$name.new" "www/pkg/$name"; }
+done
+for file in www/pkg/*; do
+  [ -e "$staging/${file##*/}" ] || rm -f "$file"
+done
+wasm=www/pkg/duckgoose_wasm_bg.wasm
 printf '    %s: %s bytes, %s gzipped\n' "$wasm" "$(wc -c <"$wasm")" "$(gzip -9c "$wasm" | wc -c)"

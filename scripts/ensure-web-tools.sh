@@ -6,6 +6,8 @@
 #   wasm-bindgen-cli                cargo install, exactly the wasm-bindgen version in Cargo.lock
 #   wasm-opt, playwright-core       npm ci in www/ (binaryen's wasm-opt from the npm registry)
 #   chromium, chromedriver          Debian's packages, only if /usr/bin/chromium is missing
+#                                   (and not with DUCKGOOSE_WEB_TOOLS=build: building the
+#                                   page, as release builds do, needs no browser)
 #
 # Nothing here or later downloads a binary at run time: scripts/build-web.sh runs cargo,
 # wasm-bindgen and wasm-opt itself (no wasm-pack, which would fetch tools on its own).
@@ -40,7 +42,7 @@ if [ "$have" != "$want" ] || ! command -v wasm-bindgen-test-runner >/dev/null; t
   cargo install wasm-bindgen-cli --version "$want" --force
 fi
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+if [ "${DUCKGOOSE_WEB_TOOLS:-}" != build ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
   say "installing Debian's chromium and chromium-driver"
   sudo_=""
   [ "$(id -u)" = 0 ] || sudo_="sudo"
