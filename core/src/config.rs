@@ -48,18 +48,25 @@ pub struct Config {
     pub unsafe_variant: Option<UnsafeVariant>,
 }
 
-/// Known-unsafe departures from Raft, each breaking one safety argument.
+/// Known-unsafe departures from Raft, each breaking one safety argument. Serialized by
+/// `name` (the model checker's, the simulator's and the page's one spelling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
 pub enum UnsafeVariant {
     /// Commit an entry of an earlier term once a quorum holds it (Raft §5.4.2's Figure 8).
+    #[cfg_attr(feature = "serde", serde(rename = "commit-earlier-term"))]
     CommitEarlierTermByCount,
     /// Grant a vote to every candidate of a term, not only the first.
+    #[cfg_attr(feature = "serde", serde(rename = "grant-two-votes"))]
     GrantTwoVotes,
     /// Restart with no vote recorded for the current term.
+    #[cfg_attr(feature = "serde", serde(rename = "forget-vote"))]
     ForgetVoteOnRestart,
     /// Grant votes whatever the candidate's log (no up-to-date check, §5.4.1).
+    #[cfg_attr(feature = "serde", serde(rename = "skip-log-check"))]
     SkipLogUpToDateCheck,
     /// Answer goose at once, without a heartbeat round started after the question.
+    #[cfg_attr(feature = "serde", serde(rename = "goose-without-round"))]
     GooseWithoutRound,
 }
 
@@ -71,6 +78,22 @@ impl UnsafeVariant {
         UnsafeVariant::SkipLogUpToDateCheck,
         UnsafeVariant::GooseWithoutRound,
     ];
+
+    /// The short name people type (`modelcheck variant=…`, a run's `break=…`).
+    pub fn name(self) -> &'static str {
+        match self {
+            UnsafeVariant::CommitEarlierTermByCount => "commit-earlier-term",
+            UnsafeVariant::GrantTwoVotes => "grant-two-votes",
+            UnsafeVariant::ForgetVoteOnRestart => "forget-vote",
+            UnsafeVariant::SkipLogUpToDateCheck => "skip-log-check",
+            UnsafeVariant::GooseWithoutRound => "goose-without-round",
+        }
+    }
+
+    /// The variant `name` names, if any.
+    pub fn named(name: &str) -> Option<UnsafeVariant> {
+        UnsafeVariant::ALL.into_iter().find(|v| v.name() == name)
+    }
 }
 
 impl Config {

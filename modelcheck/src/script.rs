@@ -15,20 +15,13 @@ use duckgoose_core::{
 use crate::explore::Counterexample;
 use crate::model::{Action, Bounds, State};
 
+/// The variant's name (`UnsafeVariant::name`, shared with the simulator's runs).
 pub fn variant_name(v: UnsafeVariant) -> &'static str {
-    match v {
-        UnsafeVariant::CommitEarlierTermByCount => "commit-earlier-term",
-        UnsafeVariant::GrantTwoVotes => "grant-two-votes",
-        UnsafeVariant::ForgetVoteOnRestart => "forget-vote",
-        UnsafeVariant::SkipLogUpToDateCheck => "skip-log-check",
-        UnsafeVariant::GooseWithoutRound => "goose-without-round",
-    }
+    v.name()
 }
 
 pub fn variant_named(name: &str) -> Option<UnsafeVariant> {
-    UnsafeVariant::ALL
-        .into_iter()
-        .find(|&v| variant_name(v) == name)
+    UnsafeVariant::named(name)
 }
 
 fn flag(b: bool) -> u8 {

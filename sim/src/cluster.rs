@@ -51,6 +51,22 @@ pub struct SimConfig {
     /// Log compaction; `None`: every node keeps its whole log.
     #[cfg_attr(feature = "serde", serde(default))]
     pub compaction: Option<Compaction>,
+    /// `Config::max_entries_per_message`; `None`: the core's default (64). One entry per
+    /// message lets an old entry reach a majority before the new leader's no-op does,
+    /// the step Figure 8 of the Raft paper turns on.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub max_entries_per_message: Option<usize>,
+    /// A deliberately broken rule on every node (`Config::unsafe_variant`), to watch the
+    /// checker catch it (`hunt`). `None`: the real protocol.
+    #[cfg(feature = "unsafe-variants")]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub unsafe_variant: Option<duckgoose_core::UnsafeVariant>,
 }
 
 /// When simulated nodes compact their logs (`Replica::compact`: through the index their
@@ -100,6 +116,9 @@ impl SimConfig {
             request_timeout: 1_000,
             close_notices: true,
             compaction: None,
+            max_entries_per_message: None,
+            #[cfg(feature = "unsafe-variants")]
+            unsafe_variant: None,
         }
     }
 
@@ -134,6 +153,11 @@ impl SimConfig {
                 .map_or(Config::new(id, seed).max_snapshot_chunk_bytes, |c| {
                     c.chunk_bytes.max(1)
                 }),
+            max_entries_per_message: self
+                .max_entries_per_message
+                .unwrap_or(Config::new(id, seed).max_entries_per_message),
+            #[cfg(feature = "unsafe-variants")]
+            unsafe_variant: self.unsafe_variant,
             ..Config::new(id, seed)
         }
     }
@@ -329,6 +353,10 @@ pub struct Cluster {
     /// fates do not shift with compaction.
     compaction_rng: Rng,
     snapshot_stats: SnapshotStats,
+    /// How many of the checker's violations are in the trace.
+    violations_traced: usize,
+    /// When the checker first reported a violation (kept with the trace off too).
+    first_violation_at: Option<Millis>,
 }
 
 /// What compaction did in a run: the floors of the randomized runs count these.
@@ -380,6 +408,8 @@ impl Cluster {
             node_events: 0,
             compaction_rng: Rng::new(config_seed ^ 0x636F_6D70_6163_7421),
             snapshot_stats: SnapshotStats::default(),
+            violations_traced: 0,
+            first_violation_at: None,
         };
         // Every founder's disk is in place before any runs: the checker counts disks.
         for id in membership.ids() {
@@ -417,6 +447,11 @@ impl Cluster {
 
     pub fn violations(&self) -> &[Violation] {
         self.checker.violations()
+    }
+
+    /// The virtual time of the first violation, if any.
+    pub fn first_violation_at(&self) -> Option<Millis> {
+        self.first_violation_at
     }
 
     pub fn history(&self) -> &[Operation] {
@@ -849,7 +884,6 @@ impl Cluster {
     }
 
     fn check_step(&mut self) {
-        let before = self.checker.violations().len();
         let rafts = self
             .nodes
             .values()
@@ -858,14 +892,20 @@ impl Cluster {
         self.checker.on_step(self.now, rafts);
         let disks = self.nodes.iter().map(|(&id, n)| (id, &n.disk));
         self.checker.on_disks(&self.committed_config.1, disks);
-        self.trace_new_violations(before);
+        self.trace_new_violations();
     }
 
-    fn trace_new_violations(&mut self, before: usize) {
+    /// Traces the violations reported since the last call: those of this step's checks,
+    /// and those found while handling the node's output (a leader elected without a
+    /// committed entry, an entry applied out of place).
+    fn trace_new_violations(&mut self) {
+        let before = self.violations_traced;
         if self.checker.violations().len() == before {
             return; // the usual case, on every step
         }
+        self.violations_traced = self.checker.violations().len();
         let now = self.now;
+        self.first_violation_at.get_or_insert(now);
         let new: Vec<Violation> = self.checker.violations()[before..].to_vec();
         for v in new {
             self.trace.record(now, || TraceKind::Violation {
@@ -890,9 +930,8 @@ impl Cluster {
         };
         self.next_message_id += 1;
         let now = self.now;
-        let before = self.checker.violations().len();
         if !self.checker.traffic_ok(self.in_flight.len()) {
-            self.trace_new_violations(before);
+            self.trace_new_violations();
             self.record_drop(&summary, DropReason::Overload);
             return;
         }
@@ -955,7 +994,6 @@ impl Cluster {
         let now = self.now;
         let seq = self.seq;
         if let Some(Ok(Reply::Goose { term })) = &result {
-            let before = self.checker.violations().len();
             if let Some(raft) = self
                 .nodes
                 .get(&node)
@@ -965,7 +1003,7 @@ impl Cluster {
                 self.checker
                     .on_goose_answer(raft, *term, &pending.question());
             }
-            self.trace_new_violations(before);
+            self.trace_new_violations();
         }
         if let Some(position) = pending.history {
             self.history[position].outcome = match &result {

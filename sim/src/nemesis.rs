@@ -35,6 +35,130 @@ pub struct NemesisConfig {
     /// Mean time between spurious connection-closed notices (`Action::ConnectionClosed`
     /// to a running node, about its leader half the time); 0 for none.
     pub spurious_close_interval: Millis,
+    /// How often each kind of fault is drawn.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mix: FaultMix,
+}
+
+/// Relative weights of the fault kinds the nemesis draws from (a kind that cannot act,
+/// such as a restart with nothing down, does nothing that time; a membership change or
+/// transfer that is switched off heals instead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FaultMix {
+    /// A random split into two or three groups.
+    pub partition: u32,
+    /// The leader cut off, maybe with one follower.
+    pub isolate_leader: u32,
+    /// One direction of one link cut.
+    pub cut_link: u32,
+    pub heal: u32,
+    pub crash: u32,
+    pub restart: u32,
+    pub pause: u32,
+    pub resume: u32,
+    /// Loss, duplication or latency swings on every link.
+    pub network: u32,
+    pub add_node: u32,
+    pub remove_node: u32,
+    pub transfer: u32,
+    /// The leader crashes (0 in the randomized runs, which crash any node).
+    pub crash_leader: u32,
+}
+
+impl FaultMix {
+    /// The randomized runs' mix, in percent.
+    pub const DEFAULT: FaultMix = FaultMix {
+        partition: 15,
+        isolate_leader: 10,
+        cut_link: 7,
+        heal: 13,
+        crash: 10,
+        restart: 10,
+        pause: 5,
+        resume: 5,
+        network: 8,
+        add_node: 6,
+        remove_node: 5,
+        transfer: 6,
+        crash_leader: 0,
+    };
+
+    /// No faults at all: a base to set a few weights on.
+    pub const NONE: FaultMix = FaultMix {
+        partition: 0,
+        isolate_leader: 0,
+        cut_link: 0,
+        heal: 0,
+        crash: 0,
+        restart: 0,
+        pause: 0,
+        resume: 0,
+        network: 0,
+        add_node: 0,
+        remove_node: 0,
+        transfer: 0,
+        crash_leader: 0,
+    };
+
+    /// The weights in drawing order.
+    fn weights(&self) -> [(FaultKind, u32); 13] {
+        [
+            (FaultKind::Partition, self.partition),
+            (FaultKind::IsolateLeader, self.isolate_leader),
+            (FaultKind::CutLink, self.cut_link),
+            (FaultKind::Heal, self.heal),
+            (FaultKind::Crash, self.crash),
+            (FaultKind::Restart, self.restart),
+            (FaultKind::Pause, self.pause),
+            (FaultKind::Resume, self.resume),
+            (FaultKind::Network, self.network),
+            (FaultKind::AddNode, self.add_node),
+            (FaultKind::RemoveNode, self.remove_node),
+            (FaultKind::Transfer, self.transfer),
+            (FaultKind::CrashLeader, self.crash_leader),
+        ]
+    }
+
+    /// One kind, drawn by weight (`None` when every weight is 0).
+    fn draw(&self, rng: &mut Rng) -> Option<FaultKind> {
+        let weights = self.weights();
+        let total: u64 = weights.iter().map(|&(_, w)| u64::from(w)).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut roll = rng.below(total);
+        for (kind, weight) in weights {
+            if roll < u64::from(weight) {
+                return Some(kind);
+            }
+            roll -= u64::from(weight);
+        }
+        None
+    }
+}
+
+impl Default for FaultMix {
+    fn default() -> Self {
+        FaultMix::DEFAULT
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FaultKind {
+    Partition,
+    IsolateLeader,
+    CutLink,
+    Heal,
+    Crash,
+    Restart,
+    Pause,
+    Resume,
+    Network,
+    AddNode,
+    RemoveNode,
+    Transfer,
+    CrashLeader,
 }
 
 impl Default for NemesisConfig {
@@ -49,6 +173,7 @@ impl Default for NemesisConfig {
             transfers: true,
             recovery_bound: 5_000,
             spurious_close_interval: 10_000,
+            mix: FaultMix::DEFAULT,
         }
     }
 }
@@ -86,62 +211,7 @@ struct Client {
 pub fn run(sim: SimConfig, nemesis: &NemesisConfig, trace: TraceMode) -> (Cluster, Report) {
     let seed = sim.seed;
     let mut cluster = Cluster::new(sim, trace);
-    // The nemesis draws from its own stream so that its choices do not shift when the
-    // protocol's use of the network stream changes.
-    let mut rng = Rng::new(seed ^ 0x6E65_6D65_7369_7321);
-    let mut clients: Vec<Client> = (0..nemesis.clients)
-        .map(|id| Client {
-            id,
-            target: 1,
-            busy: None,
-            next_at: rng.between(0, nemesis.think_time * 2 + 1),
-            issued: 0,
-        })
-        .collect();
-    let mut faults = 0;
-    let mut next_fault = rng.between(nemesis.fault_interval / 2, nemesis.fault_interval * 3 / 2);
-    // Spurious notices draw from a stream of their own too, so that the faults above stay
-    // what they were without them.
-    let mut spurious_rng = Rng::new(seed ^ 0x7370_7572_696F_7573);
-    let spurious_gap = |rng: &mut Rng| match nemesis.spurious_close_interval {
-        0 => Millis::MAX,
-        mean => rng.between(mean / 2, mean * 3 / 2),
-    };
-    let mut next_spurious = spurious_gap(&mut spurious_rng);
-    let mut next_node_id = cluster.config().nodes as NodeId + 1;
-
-    while cluster.now() < nemesis.duration && cluster.violations().is_empty() {
-        let next_client = clients
-            .iter()
-            .filter(|c| c.busy.is_none())
-            .map(|c| c.next_at)
-            .min();
-        // Busy clients wait for answers, which may come at any moment: poll every 5 ms.
-        let until = next_client
-            .unwrap_or(Millis::MAX)
-            .min(cluster.now() + 5)
-            .min(next_fault)
-            .min(next_spurious)
-            .min(nemesis.duration);
-        cluster.run_until(until);
-        let now = cluster.now();
-        collect_answers(&mut cluster, &mut clients, &mut rng, nemesis);
-        if now >= next_fault {
-            inject_fault(&mut cluster, &mut rng, nemesis, &mut next_node_id);
-            faults += 1;
-            next_fault =
-                now + rng.between(nemesis.fault_interval / 2, nemesis.fault_interval * 3 / 2);
-        }
-        if now >= next_spurious {
-            spurious_close(&mut cluster, &mut spurious_rng);
-            next_spurious = now.saturating_add(spurious_gap(&mut spurious_rng));
-        }
-        for client in clients.iter_mut() {
-            if client.busy.is_none() && client.next_at <= now {
-                issue(&mut cluster, client, &mut rng, nemesis);
-            }
-        }
-    }
+    let faults = drive(&mut cluster, nemesis);
 
     let mut failures: Vec<String> = cluster
         .violations()
@@ -187,6 +257,71 @@ pub fn run(sim: SimConfig, nemesis: &NemesisConfig, trace: TraceMode) -> (Cluste
         failures,
     };
     (cluster, report)
+}
+
+/// Faults and client load from a fresh cluster (`cluster.config().seed` seeds them) until
+/// `nemesis.duration`, stopping early at the first invariant violation. Returns the faults
+/// drawn.
+pub fn drive(cluster: &mut Cluster, nemesis: &NemesisConfig) -> u32 {
+    let seed = cluster.config().seed;
+    // The nemesis draws from its own stream so that its choices do not shift when the
+    // protocol's use of the network stream changes.
+    let mut rng = Rng::new(seed ^ 0x6E65_6D65_7369_7321);
+    let mut clients: Vec<Client> = (0..nemesis.clients)
+        .map(|id| Client {
+            id,
+            target: 1,
+            busy: None,
+            next_at: rng.between(0, nemesis.think_time * 2 + 1),
+            issued: 0,
+        })
+        .collect();
+    let mut faults = 0;
+    let mut next_fault = rng.between(nemesis.fault_interval / 2, nemesis.fault_interval * 3 / 2);
+    // Spurious notices draw from a stream of their own too, so that the faults above stay
+    // what they were without them.
+    let mut spurious_rng = Rng::new(seed ^ 0x7370_7572_696F_7573);
+    let spurious_gap = |rng: &mut Rng| match nemesis.spurious_close_interval {
+        0 => Millis::MAX,
+        mean => rng.between(mean / 2, mean * 3 / 2),
+    };
+    let mut next_spurious = spurious_gap(&mut spurious_rng);
+    let mut next_node_id = cluster.config().nodes as NodeId + 1;
+
+    while cluster.now() < nemesis.duration && cluster.violations().is_empty() {
+        let next_client = clients
+            .iter()
+            .filter(|c| c.busy.is_none())
+            .map(|c| c.next_at)
+            .min();
+        // Busy clients wait for answers, which may come at any moment: poll every 5 ms.
+        let until = next_client
+            .unwrap_or(Millis::MAX)
+            .min(cluster.now() + 5)
+            .min(next_fault)
+            .min(next_spurious)
+            .min(nemesis.duration);
+        cluster.run_until(until);
+        let now = cluster.now();
+        collect_answers(cluster, &mut clients, &mut rng, nemesis);
+        if now >= next_fault {
+            inject_fault(cluster, &mut rng, nemesis, &mut next_node_id);
+            faults += 1;
+            next_fault =
+                now + rng.between(nemesis.fault_interval / 2, nemesis.fault_interval * 3 / 2);
+        }
+        if now >= next_spurious {
+            spurious_close(cluster, &mut spurious_rng);
+            next_spurious = now.saturating_add(spurious_gap(&mut spurious_rng));
+        }
+        for client in clients.iter_mut() {
+            if client.busy.is_none() && client.next_at <= now {
+                issue(cluster, client, &mut rng, nemesis);
+            }
+        }
+    }
+
+    faults
 }
 
 fn collect_answers(
@@ -289,8 +424,11 @@ fn inject_fault(
     let up = by_status(NodeStatus::Up);
     let paused = by_status(NodeStatus::Paused);
     let down = by_status(NodeStatus::Down);
-    let action = match rng.below(100) {
-        0..=14 => {
+    let Some(kind) = nemesis.mix.draw(rng) else {
+        return;
+    };
+    let action = match kind {
+        FaultKind::Partition => {
             // Random split into two or three groups.
             let groups = 2 + rng.below(2) as usize;
             let mut split: Vec<Vec<NodeId>> = (0..groups).map(|_| Vec::new()).collect();
@@ -299,7 +437,7 @@ fn inject_fault(
             }
             Action::Partition { groups: split }
         }
-        15..=24 => {
+        FaultKind::IsolateLeader => {
             // Isolate the leader, maybe with one follower.
             let Some(leader) = cluster.leader() else {
                 return;
@@ -314,7 +452,7 @@ fn inject_fault(
                 groups: alloc::vec![minority],
             }
         }
-        25..=31 => {
+        FaultKind::CutLink => {
             let (Some(from), Some(to)) = (pick(rng, &all), pick(rng, &all)) else {
                 return;
             };
@@ -327,24 +465,28 @@ fn inject_fault(
                 connected: false,
             }
         }
-        32..=44 => Action::Heal,
-        45..=54 => match pick(rng, &up) {
+        FaultKind::Heal => Action::Heal,
+        FaultKind::Crash => match pick(rng, &up) {
             Some(node) => Action::Crash { node },
             None => return,
         },
-        55..=64 => match pick(rng, &down) {
+        FaultKind::CrashLeader => match cluster.leader() {
+            Some(node) => Action::Crash { node },
+            None => return,
+        },
+        FaultKind::Restart => match pick(rng, &down) {
             Some(node) => Action::Restart { node },
             None => return,
         },
-        65..=69 => match pick(rng, &up) {
+        FaultKind::Pause => match pick(rng, &up) {
             Some(node) => Action::Pause { node },
             None => return,
         },
-        70..=74 => match pick(rng, &paused) {
+        FaultKind::Resume => match pick(rng, &paused) {
             Some(node) => Action::Resume { node },
             None => return,
         },
-        75..=82 => Action::Network {
+        FaultKind::Network => Action::Network {
             faults: match rng.below(4) {
                 0 => LinkFaults::CALM,
                 1 => LinkFaults {
@@ -363,20 +505,22 @@ fn inject_fault(
                 },
             },
         },
-        83..=88 if nemesis.membership_changes && all.len() < 7 => {
+        FaultKind::AddNode if nemesis.membership_changes && all.len() < 7 => {
             let node = *next_node_id;
             *next_node_id += 1;
             Action::AddNode { node }
         }
-        89..=93 if nemesis.membership_changes && all.len() > 2 => match pick(rng, &all) {
-            Some(node) => Action::RemoveNode { node },
-            None => return,
-        },
-        94..=99 if nemesis.transfers => match pick(rng, &all) {
+        FaultKind::RemoveNode if nemesis.membership_changes && all.len() > 2 => {
+            match pick(rng, &all) {
+                Some(node) => Action::RemoveNode { node },
+                None => return,
+            }
+        }
+        FaultKind::Transfer if nemesis.transfers => match pick(rng, &all) {
             Some(to) => Action::Transfer { to },
             None => return,
         },
-        _ => Action::Heal,
+        FaultKind::AddNode | FaultKind::RemoveNode | FaultKind::Transfer => Action::Heal,
     };
     cluster.apply(action);
 }

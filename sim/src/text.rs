@@ -22,6 +22,10 @@
 //! `compact=THRESHOLD/PPM/CHUNK` turns on log compaction (`Compaction`: every THRESHOLD
 //! applied entries, at random with PPM per million node events, InstallSnapshot chunks
 //! of CHUNK bytes), e.g. `compact=20/0/16`; left out, nodes keep their whole logs.
+//! `batch=N` caps the entries per Append (`Config::max_entries_per_message`; left out, 64).
+//! `break=NAME` runs every node with a deliberately broken rule (`UnsafeVariant::name`,
+//! e.g. `break=commit-earlier-term`); only builds with the `unsafe-variants` feature read
+//! it, the others refuse the run.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -340,7 +344,35 @@ pub fn format_config(c: &SimConfig) -> String {
             p.threshold, p.random_ppm, p.chunk_bytes
         );
     }
+    if let Some(batch) = c.max_entries_per_message {
+        let _ = write!(line, " batch={batch}");
+    }
+    #[cfg(feature = "unsafe-variants")]
+    if let Some(v) = c.unsafe_variant {
+        let _ = write!(line, " break={}", v.name());
+    }
     line
+}
+
+#[cfg(feature = "unsafe-variants")]
+fn set_unsafe_variant(c: &mut SimConfig, name: &str) -> Result<(), Invalid> {
+    use duckgoose_core::UnsafeVariant;
+    let Some(variant) = UnsafeVariant::named(name) else {
+        let names: Vec<&str> = UnsafeVariant::ALL.iter().map(|v| v.name()).collect();
+        return bad(format!(
+            "break: unknown variant \"{name}\" (one of {})",
+            names.join(", ")
+        ));
+    };
+    c.unsafe_variant = Some(variant);
+    Ok(())
+}
+
+#[cfg(not(feature = "unsafe-variants"))]
+fn set_unsafe_variant(_: &mut SimConfig, name: &str) -> Result<(), Invalid> {
+    bad(format!(
+        "break={name}: this build runs only the real protocol (no unsafe variants)"
+    ))
 }
 
 fn parse_compaction(v: &str) -> Result<Compaction, Invalid> {
@@ -381,6 +413,8 @@ pub fn parse_config(line: &str) -> Result<SimConfig, Invalid> {
             "notices" => c.close_notices = flag(k, v)?,
             "lease" => c.goose_lease = Some(num(k, v)?),
             "compact" => c.compaction = Some(parse_compaction(v)?),
+            "batch" => c.max_entries_per_message = Some(num(k, v)?),
+            "break" => set_unsafe_variant(&mut c, v)?,
             _ => return bad(format!("unknown setting \"{k}\"")),
         }
     }
@@ -530,6 +564,7 @@ mod tests {
         let text = format_scenario(&s);
         assert!(!text.contains("compact="), "written only when on: {text}");
         assert!(!text.contains("lease="), "written only when set: {text}");
+        assert!(!text.contains("batch="), "written only when set: {text}");
         assert_eq!(parse_scenario(&text), Ok(s.clone()));
         let compacting = Scenario {
             config: SimConfig {
@@ -539,6 +574,7 @@ mod tests {
                     chunk_bytes: 16,
                 }),
                 goose_lease: Some(75),
+                max_entries_per_message: Some(1),
                 ..s.config
             },
             actions: s.actions,
@@ -546,7 +582,50 @@ mod tests {
         let text = format_scenario(&compacting);
         assert!(text.contains(" compact=20/5/16"), "{text}");
         assert!(text.contains(" lease=75"), "{text}");
+        assert!(text.contains(" batch=1"), "{text}");
         assert_eq!(parse_scenario(&text), Ok(compacting));
+    }
+
+    #[cfg(feature = "unsafe-variants")]
+    #[test]
+    fn unsafe_variants_round_trip_by_name() {
+        use duckgoose_core::UnsafeVariant;
+        for variant in UnsafeVariant::ALL {
+            let s = Scenario {
+                config: SimConfig {
+                    unsafe_variant: Some(variant),
+                    ..SimConfig::raftscope(5, 9)
+                },
+                actions: vec![(100, Action::Crash { node: 2 })],
+            };
+            let text = format_scenario(&s);
+            assert!(
+                text.lines()
+                    .next()
+                    .unwrap()
+                    .ends_with(&format!(" break={}", variant.name())),
+                "{text}"
+            );
+            assert_eq!(parse_scenario(&text), Ok(s));
+        }
+        let plain = format_scenario(&Scenario::new(SimConfig::new(5, 1)));
+        assert!(!plain.contains("break="), "written only when set: {plain}");
+        let refused = parse_config("duckgoose 1 break=commit-by-count")
+            .unwrap_err()
+            .0;
+        assert!(
+            refused.starts_with("break: unknown variant \"commit-by-count\" (one of commit-earlier-term, grant-two-votes,"),
+            "{refused}"
+        );
+    }
+
+    #[cfg(not(feature = "unsafe-variants"))]
+    #[test]
+    fn without_the_feature_a_broken_run_is_refused() {
+        let refused = parse_config("duckgoose 1 break=grant-two-votes")
+            .unwrap_err()
+            .0;
+        assert!(refused.contains("only the real protocol"), "{refused}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub const MAX_ACTIONS: usize = 100_000;
 pub const MAX_SNAPSHOT_CHUNK: usize = 1 << 20;
 /// Most zones the page draws.
 pub const MAX_ZONES: usize = 3;
+/// Most entries per Append a person can set.
+pub const MAX_BATCH: usize = 1024;
 
 /// Why an input was refused (shown to the person, thrown as a JS exception).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +86,11 @@ pub fn check_config(c: &SimConfig) -> Result<(), Invalid> {
     }
     if c.request_timeout == 0 {
         return invalid!("request timeout must be positive");
+    }
+    if c.max_entries_per_message
+        .is_some_and(|b| b == 0 || b > MAX_BATCH)
+    {
+        return invalid!("batch: 1 to {MAX_BATCH} entries per message");
     }
     if let Some(p) = c.compaction {
         if p.chunk_bytes == 0 || p.chunk_bytes > MAX_SNAPSHOT_CHUNK {
