@@ -10,9 +10,10 @@
 //!
 //! One concept per module: [`cluster`] (nodes, clients, the step loop), [`network`]
 //! (latency, loss, duplication, partitions), [`checker`] (the invariants checked after
-//! every step), [`nemesis`] (seeded random faults and client load), [`trace`] and
-//! [`stable_hash`] (what happened, hashed the same on every target), [`scenario`]
-//! (a recorded run and its replay), [`text`] (the scenario's text form) and
+//! every step), [`nemesis`] (seeded random faults and client load), `hunt` (seeds of a
+//! deliberately broken cluster until one fails; `unsafe-variants` feature only),
+//! [`trace`] and [`stable_hash`] (what happened, hashed the same on every target),
+//! [`scenario`] (a recorded run and its replay), [`text`] (the scenario's text form) and
 //! [`validate`] (limits on what a person or a file may ask for).
 
 #![no_std]
@@ -22,6 +23,8 @@ extern crate alloc;
 
 pub mod checker;
 pub mod cluster;
+#[cfg(feature = "unsafe-variants")]
+pub mod hunt;
 pub mod nemesis;
 pub mod network;
 pub mod scenario;
