@@ -96,6 +96,11 @@ fn catches(variant: UnsafeVariant) {
         events[..=end].to_vec()
     };
     assert_eq!(until_failure(&replayed), until_failure(&hunted));
+    // The page lets a person play on past the failure: the broken cluster keeps running
+    // (no panic, in this profile not even a debug assertion).
+    let mut after = replayed;
+    after.run_for(120_000);
+    assert!(after.node_events() > 0);
 
     // The real protocol, same seeds and schedules: nothing breaks.
     for seed in 1..=found.seed {
