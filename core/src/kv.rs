@@ -56,26 +56,6 @@ impl Op {
         }
     }
 
-    /// The operation's name, as histories and logs print it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Put { .. } => "put",
-            Op::Get { .. } => "get",
-            Op::Delete { .. } => "delete",
-            Op::Cas { .. } => "cas",
-            Op::Fenced { op, .. } => op.name(),
-        }
-    }
-
-    /// Reads change nothing, so they need no log entry.
-    pub fn is_read(&self) -> bool {
-        match self {
-            Op::Get { .. } => true,
-            Op::Fenced { op, .. } => op.is_read(),
-            _ => false,
-        }
-    }
-
     /// The operation without its fence.
     pub fn unfenced(&self) -> &Op {
         match self {
@@ -376,5 +356,7 @@ mod tests {
             kv.apply(&entry(2, 2, fenced(2, cas))),
             Some(Output::Cas { swapped: true })
         );
+        assert!(!kv.is_empty());
+        assert_eq!(kv.len(), 1);
     }
 }
