@@ -56,6 +56,17 @@ impl Op {
         }
     }
 
+    /// The operation's name, as histories and logs print it (a fenced write by its own).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Put { .. } => "put",
+            Op::Get { .. } => "get",
+            Op::Delete { .. } => "delete",
+            Op::Cas { .. } => "cas",
+            Op::Fenced { op, .. } => op.name(),
+        }
+    }
+
     /// The operation without its fence.
     pub fn unfenced(&self) -> &Op {
         match self {
@@ -358,5 +369,26 @@ mod tests {
         );
         assert!(!kv.is_empty());
         assert_eq!(kv.len(), 1);
+    }
+
+    #[test]
+    fn operations_are_named_as_histories_print_them() {
+        let put = Op::Put {
+            key: "k".into(),
+            value: "v".into(),
+        };
+        let get = Op::Get { key: "k".into() };
+        let delete = Op::Delete { key: "k".into() };
+        let cas = Op::Cas {
+            key: "k".into(),
+            expected: None,
+            value: "v".into(),
+        };
+        assert_eq!(
+            [&put, &get, &delete, &cas].map(Op::name),
+            ["put", "get", "delete", "cas"]
+        );
+        assert_eq!(fenced(3, cas).name(), "cas");
+        assert_eq!(fenced(3, put).unfenced().name(), "put");
     }
 }
