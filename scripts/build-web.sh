@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the simulator to wasm for the page: www/pkg/ (cargo for wasm32, wasm-bindgen
-# --target web, release tuned for size, then wasm-opt -Oz). Installs missing tools first.
+# --target web, release tuned for size, then wasm-opt -Oz). Two modules: the playground's
+# (wasm/, duckgoose_wasm*) and the counterexample hunt's (hunt-wasm/, duckgoose_hunt_wasm*),
+# which only the hunt's Web Worker loads. Installs missing tools first.
 #   scripts/build-web.sh          release build (what the page and the tests use)
 #   scripts/build-web.sh --dev    quick unoptimised build
 set -euo pipefail
@@ -26,11 +28,13 @@ export CARGO_PROFILE_RELEASE_PANIC=abort
 # What wasm-pack would do, without wasm-pack (one less tool to compile on a fresh
 # machine): cargo builds the module, the wasm-bindgen-cli on PATH (the locked version)
 # writes the JS glue.
+modules=(duckgoose_wasm duckgoose_hunt_wasm)
+crates=(-p duckgoose-wasm -p duckgoose-hunt-wasm)
 profile_dir=release
 if [ "$mode" = --release ]; then
-  cargo build -p duckgoose-wasm --lib --target wasm32-unknown-unknown --locked --release -q
+  cargo build "${crates[@]}" --lib --target wasm32-unknown-unknown --locked --release -q
 else
-  cargo build -p duckgoose-wasm --lib --target wasm32-unknown-unknown --locked -q
+  cargo build "${crates[@]}" --lib --target wasm32-unknown-unknown --locked -q
   profile_dir=debug
 fi
 # Built next to www/pkg, then copied over only where a file changed: the node binary
@@ -39,10 +43,11 @@ fi
 mkdir -p "$target_dir"
 staging=$(mktemp -d "$target_dir/web-pkg.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
-wasm-bindgen --target web --out-dir "$staging" \
-  "$target_dir/wasm32-unknown-unknown/$profile_dir/duckgoose_wasm.wasm"
+for module in "${modules[@]}"; do
+  wasm-bindgen --target web --out-dir "$staging" \
+    "$target_dir/wasm32-unknown-unknown/$profile_dir/$module.wasm"
+done
 
-wasm=$staging/duckgoose_wasm_bg.wasm
 if [ "$mode" = --release ]; then
   # --low-memory-unused lets wasm-opt fold constant offsets into loads and stores (0.8 KB
   # gzipped): it may assume the first 1 KB of memory is never addressed. rustc links
@@ -52,12 +57,15 @@ if [ "$mode" = --release ]; then
   # caller; keeping those above 20 bytes separate makes the module 3.5 % larger raw but
   # 7.6 % smaller gzipped (83 574 -> 77 418 bytes; the inlined copies compress worse).
   # --converge repeats -Oz while it still shrinks (-0.2 % gzipped).
-  wasm-opt -Oz --converge --one-caller-inline-max-function-size=20 \
-    --low-memory-unused --strip-debug --strip-producers \
-    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-multivalue --enable-reference-types \
-    "$wasm" -o "$wasm.opt"
-  mv "$wasm.opt" "$wasm"
+  for module in "${modules[@]}"; do
+    wasm=$staging/${module}_bg.wasm
+    wasm-opt -Oz --converge --one-caller-inline-max-function-size=20 \
+      --low-memory-unused --strip-debug --strip-producers \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-multivalue --enable-reference-types \
+      "$wasm" -o "$wasm.opt"
+    mv "$wasm.opt" "$wasm"
+  done
 fi
 mkdir -p www/pkg
 for file in "$staging"/*; do
@@ -67,5 +75,7 @@ done
 for file in www/pkg/*; do
   [ -e "$staging/${file##*/}" ] || rm -f "$file"
 done
-wasm=www/pkg/duckgoose_wasm_bg.wasm
-printf '    %s: %s bytes, %s gzipped\n' "$wasm" "$(wc -c <"$wasm")" "$(gzip -9c "$wasm" | wc -c)"
+for module in "${modules[@]}"; do
+  wasm=www/pkg/${module}_bg.wasm
+  printf '    %s: %s bytes, %s gzipped\n' "$wasm" "$(wc -c <"$wasm")" "$(gzip -9c "$wasm" | wc -c)"
+done
