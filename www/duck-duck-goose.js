@@ -19,6 +19,8 @@
 //   ddg/panels.js       clock, goose card, invariants, log table, node/link/run panels, event log
 //   ddg/director.js     guided scenarios (scenarios.js) and the director that runs them
 //   ddg/input.js        buttons, drag between zones, keyboard, commands
+//   ddg/hunt.js         "Break Raft": a broken rule hunted in a Web Worker
+//                       (ddg/hunt-worker.js), the failing run loaded where it broke
 //   ddg/url-state.js    #seed=…&nodes=… and shared-run links
 //   ddg/template.js     shadow DOM markup (with ddg/styles.js, the stylesheet)
 //   ddg/view-model.js   the few things still derived in JS (quorum, role changes)
@@ -34,6 +36,7 @@ import { LANDSCAPE, StageMethods } from './ddg/stage.js';
 import { PanelMethods } from './ddg/panels.js';
 import { DirectorMethods } from './ddg/director.js';
 import { InputMethods } from './ddg/input.js';
+import { HuntMethods } from './ddg/hunt.js';
 import { readUrlState, writeUrlState, shareUrlFor } from './ddg/url-state.js';
 import { fmtSpeed, fmtTime, enc } from './ddg/format.js';
 
@@ -86,6 +89,7 @@ export class DuckDuckGoose extends HTMLElement {
   _buildStatic() {
     this._buildStage();
     this._buildScenarioButtons();
+    this._buildHuntPanel();
     this._wire();
   }
 
@@ -228,6 +232,9 @@ export class DuckDuckGoose extends HTMLElement {
     this.selected = null;
     this.selectedLink = null;
     this.violationSeen = 0;
+    // The invariants box redraws only when the count changes: a new run starts it over.
+    this._invCount = null;
+    this._lastViolation = null;
     this.ui.events.textContent = '';
     this._pendingLines = [];
     this._logRows = 0;
@@ -236,6 +243,7 @@ export class DuckDuckGoose extends HTMLElement {
     this.bubbles = [];
     this._apply(sim.frame(0), true);
     this._syncRunPanel();
+    this._syncHuntCard();
   }
 
   play() { if (this.sim) { this.playing = true; this._wake(); this._syncPlay(); } return this; }
@@ -490,6 +498,6 @@ function mixIn(target, ...parts) {
     }
   }
 }
-mixIn(DuckDuckGoose, StageMethods, PanelMethods, DirectorMethods, InputMethods);
+mixIn(DuckDuckGoose, StageMethods, PanelMethods, DirectorMethods, InputMethods, HuntMethods);
 
 if (!customElements.get('duck-duck-goose')) customElements.define('duck-duck-goose', DuckDuckGoose);

@@ -14,6 +14,7 @@ button { background: #fff; border: 1px solid var(--line); border-radius: 8px; pa
 button:hover:not(:disabled) { border-color: #9aa7bd; background: #f8fafc; }
 button:disabled { opacity: .45; cursor: default; }
 button.primary { background: var(--ink); color: #fff; border-color: var(--ink); }
+button.primary:hover:not(:disabled) { background: #3b4457; border-color: #3b4457; }
 button.gold { background: #fff6dc; border-color: #ecc35a; }
 .wrap { background: var(--bg); border: 1px solid #e4e1d6; border-radius: 14px; overflow: hidden; }
 .bar { display: flex; flex-wrap: wrap; gap: 8px 14px; align-items: center; padding: 8px 12px; background: #fff; border-bottom: 1px solid #ebe8de; }
@@ -60,6 +61,11 @@ input.fence { width: 52px; }
 .scen button { font-size: 13px; padding: 4px 10px; border-radius: 99px; }
 .scen button.on { background: #fff6dc; border-color: #ecc35a; font-weight: 600; }
 .share-out { width: 100%; margin-top: 6px; font-size: 12px; }
+.hunt-card .h-why { font-size: 12.5px; line-height: 1.4; margin: 2px 0 4px; }
+.hunt-card .h-progress { font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.hunt-card.hunting h3 { color: var(--bad); }
+.hunt-card .h-loaded { margin-top: 4px; font-size: 13px; color: var(--bad); font-weight: 600; }
+.hunt-card .h-loaded[hidden] { display: none; }
 .bottom { border-top: 1px solid #ebe8de; }
 .bottom > section { padding: 10px 12px; min-width: 0; }
 .state { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 12px; padding: 0 12px 12px; align-items: start; }

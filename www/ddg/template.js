@@ -93,6 +93,15 @@ export const TEMPLATE = html`
         <div class="row"><button data-do="export">Export run</button><button data-do="import">Import run…</button><input class="import-file" type="file" accept=".txt,text/plain" hidden></div>
         <input class="share-out" type="text" readonly hidden aria-label="shareable link">
       </section>
+      <section class="card sim-only hunt-card">
+        <h3>Break Raft</h3>
+        <div class="row"><label>rule <select class="h-variant" aria-label="the rule to break"></select></label></div>
+        <div class="h-why muted"></div>
+        <div class="row"><label>from seed <input class="h-seed" type="number" min="0" step="1" value="1"></label>
+          <button class="primary" data-hunt="start" title="Run seeds with this rule broken, in a worker, until an invariant fails">Hunt</button><button data-hunt="stop" disabled>Stop</button></div>
+        <div class="h-progress muted" aria-live="polite"></div>
+        <div class="h-loaded" hidden></div>
+      </section>
     </aside>
   </div>
   <div class="bottom full-only">
