@@ -96,7 +96,7 @@ export class LiveMethods {
     this.ui.clock.before(badge);
     this.ui.clock.title = 'time since the page connected';
     const title = this.$('.logsec h3');
-    title.innerHTML = 'Nodes <span>their /status, every 0.5 s</span>';
+    title.innerHTML = 'Nodes <span>their /status, every second</span>';
     this.ui.logs.classList.add('live');
   }
 

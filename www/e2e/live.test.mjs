@@ -3,8 +3,8 @@
 // Dragging the goose and a duck into another zone partitions the real nodes; the page
 // shows the minority without a goose and a new goose in the majority within 2 s, and
 // `duckgoose find-goose` agrees; Heal reconnects them; Crash (kill -9 through the
-// cluster's control API) gives a new goose; Restart, Pause and Resume work too. Everything
-// waits on conditions with deadlines.
+// cluster's control API) gives a new goose; Restart, Pause and Resume work too; Put, Get and
+// Goose? answer from the real nodes. Everything waits on conditions with deadlines.
 //
 // DDG_SCREENSHOTS=DIR saves PNGs of the page there.
 import { test, before, after } from 'node:test';
@@ -160,6 +160,20 @@ test('Heal reconnects every node: one zone, one goose', async () => {
   }
   const goose = await oneGooseInPage();
   await cliAgrees(goose);
+});
+
+test('Put and Get through the goose, and Goose? on a node, answer from the real cluster', async () => {
+  const answers = await page.evaluate(async (sel) => {
+    const el = document.querySelector(sel);
+    const duck = el.view.nodes.find((n) => n.status === 'up' && !n.goose).id;
+    const put = await el.put('live-key', 'quack quack');
+    const get = await el.get('live-key');
+    return { put, get, goose: await el.askGoose(el.goose), duck: await el.askGoose(duck) };
+  }, EL);
+  assert.equal(answers.put.outcome, 'written', JSON.stringify(answers.put));
+  assert.equal(answers.get.value, 'quack quack', JSON.stringify(answers.get));
+  assert.equal(typeof answers.goose.goose, 'number', JSON.stringify(answers.goose));
+  assert.equal(answers.duck.duck, true, JSON.stringify(answers.duck));
 });
 
 test('Crash (kill -9 from the page) gives a new goose; Restart brings the node back', async () => {
