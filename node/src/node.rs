@@ -207,7 +207,8 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     // every node as long as every node gets the same --heartbeat-ms).
     config.goose_lease = config.fast_failover_lease();
     if config.runs_unsafe_variant() {
-        // Only the model checker builds the core with its broken variants switched on.
+        // Only the model checker and the simulator's counterexample hunt (the page's
+        // Break Raft) run the core's broken variants; a node never does.
         return Err("refusing a config with a deliberately unsafe protocol variant".into());
     }
     let replica = Replica::new(config, persisted, 0, args.request_timeout_ms)
