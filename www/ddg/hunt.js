@@ -106,6 +106,8 @@ export class HuntMethods {
     if (m.type === 'progress') { this._huntSay(`hunting… ${progress}`); return; }
     this._huntWaiting = null;
     this._huntRunning(false);
+    // The next hunt goes on from here (a new counterexample each time).
+    this.$('.h-seed').value = String(m.found ? m.found.seed + 1 : m.nextSeed);
     if (m.type === 'stopped') {
       this._huntSay(`stopped: nothing broke in ${progress}`);
       waiting.resolve(m);
