@@ -45,8 +45,8 @@ pub use kv::{DecodeError, Kv, Op, Output};
 pub use log::Log;
 pub use message::{AppendResult, Body, Message, Round};
 pub use raft::{
-    Confirmed, DuckReason, HardState, LogWrite, MembershipChange, Persisted, ProposeError, Raft,
-    ReadOutcome, Ready, Released,
+    Confirmed, DuckReason, HardState, LogWrite, MembershipChange, NotGoose, Persisted,
+    ProposeError, Raft, ReadOutcome, Ready, Released, Uncommitted,
 };
 pub use replica::{
     Replica, ReplicaReady, ReplicaReleased, Reply, Request, RequestError, RequestId, Response,

@@ -298,6 +298,24 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
+/// `why`: why the node is not the goose at `now` (or that it is), and why entry `entry`
+/// is not committed (or that it is), as the playground words them.
+fn fmt_why(r: &Raft, now: Millis, entry: Option<Index>) -> String {
+    let id = r.id();
+    let mut out = match r.why_not_goose(now) {
+        None => format!("{id} is the goose"),
+        Some(why) => explain::not_goose_text(id, &why),
+    };
+    if let Some(index) = entry {
+        out.push('\n');
+        out.push_str(&match r.why_uncommitted(index) {
+            None => format!("entry {index} is committed as far as {id} knows"),
+            Some(why) => explain::uncommitted_text(id, index, &why),
+        });
+    }
+    out
+}
+
 fn fmt_status(r: &Raft, now: Millis) -> String {
     let opt = |o: Option<NodeId>| o.map_or("-".into(), |v| v.to_string());
     let members: Vec<String> = r.membership().ids().map(|i| i.to_string()).collect();
@@ -909,6 +927,17 @@ impl Net {
                 }
                 Ok(out)
             }
+            // why IDS [entry=I]: why no goose (and why entry I is not committed).
+            "why" => {
+                let entry: Option<Index> = a.key("entry")?;
+                let mut out = String::new();
+                for id in a.ids(self.nodes.keys().copied())? {
+                    let now = self.now;
+                    let r = self.node(id)?;
+                    writeln!(out, "{}", fmt_why(r, r.now().max(now), entry))?;
+                }
+                Ok(out)
+            }
             // delivered: messages delivered since the last `delivered`, counted by link and kind.
             "delivered" => {
                 let mut counts: BTreeMap<(NodeId, NodeId, &str), usize> = BTreeMap::new();
@@ -1035,6 +1064,19 @@ impl Sim {
                     for id in a.ids(c.node_ids())? {
                         if let Some(r) = c.replica(id) {
                             writeln!(extra, "{}", fmt_log(r.raft()))?;
+                        }
+                    }
+                }
+                // why IDS [entry=I]: as in the manual world, for nodes that are up.
+                "why" => {
+                    let entry: Option<Index> = a.key("entry")?;
+                    let now = c.now();
+                    for id in a.ids(c.node_ids())? {
+                        match (c.status(id), c.replica(id)) {
+                            (Some(NodeStatus::Up), Some(r)) => {
+                                writeln!(extra, "{}", fmt_why(r.raft(), now, entry))?
+                            }
+                            (s, _) => writeln!(extra, "{id}: {s:?}")?,
                         }
                     }
                 }
@@ -1256,5 +1298,6 @@ scripts!(
     sim_actions,
     snapshot,
     terms,
-    transfer
+    transfer,
+    why
 );

@@ -8,7 +8,9 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use duckgoose_core::events::{Event, Role, RoleReason};
-use duckgoose_core::{NodeId, Op, Output, Reply, Request, RequestError, Term};
+use duckgoose_core::{
+    NodeId, NotGoose, Op, Output, Reply, Request, RequestError, Term, Uncommitted,
+};
 use duckgoose_sim::Action;
 use duckgoose_sim::Completed;
 use duckgoose_sim::trace::{TraceEvent, TraceKind};
@@ -485,6 +487,79 @@ pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
         ),
         _ => return None,
     })
+}
+
+/// "Why no goose?" for a node that is up, in words (`Raft::why_not_goose`).
+pub fn not_goose_text(node: NodeId, why: &NotGoose) -> String {
+    match *why {
+        NotGoose::NotLeader { leader: Some(l) } if l == node => {
+            format!("{node} is not the leader of its term any more (it stepped down)")
+        }
+        NotGoose::NotLeader { leader: Some(l) } => {
+            format!("{node} is not the leader: it follows {l}; only a leader can be the goose")
+        }
+        NotGoose::NotLeader { leader: None } => {
+            format!("{node} is not the leader and knows of none: no leader yet in its term")
+        }
+        NotGoose::NoCheckQuorum => format!(
+            "{node} leads, but CheckQuorum is off: a leader would not learn it was cut off, so none shows as the goose"
+        ),
+        NotGoose::Transferring { to } => {
+            format!(
+                "{node} leads but is handing leadership to {to}: nobody's goose until that ends"
+            )
+        }
+        NotGoose::TermNotCommitted {
+            term,
+            term_start,
+            commit_index,
+        } => format!(
+            "{node} leads term {term}, but its first entry ({term_start}) is not committed yet (commit index {commit_index}): until then its commit index may be behind"
+        ),
+        NotGoose::LeaseExpired {
+            confirmed_at,
+            expired_at,
+            acknowledged,
+            quorum,
+        } => {
+            let when = match (confirmed_at, expired_at) {
+                (Some(at), Some(end)) => {
+                    format!("the lease from its round of {at} ms ran out at {end} ms")
+                }
+                _ => "no round of this term was confirmed yet".into(),
+            };
+            format!(
+                "{node} leads, but no quorum confirmed it recently: {when}; {acknowledged} of the {quorum} needed acknowledged its latest round"
+            )
+        }
+    }
+}
+
+/// "Why is this entry not committed?" in words (`Raft::why_uncommitted`).
+pub fn uncommitted_text(node: NodeId, index: u64, why: &Uncommitted) -> String {
+    match *why {
+        Uncommitted::NotInLog { last_index } => {
+            format!("{node}'s log ends at {last_index}: entry {index} is not there")
+        }
+        Uncommitted::NotLeader {
+            leader,
+            commit_index,
+        } => {
+            let from = leader.map_or("a leader".into(), |l| format!("its leader {l}"));
+            format!(
+                "{node} knows entries through {commit_index} committed; only a leader counts copies, and {node} learns of entry {index} from {from}"
+            )
+        }
+        Uncommitted::TooFewReplicas { replicas, quorum } => format!(
+            "entry {index} is on {replicas} of the {quorum} voters needed (the leader's own copy counts once on disk)"
+        ),
+        Uncommitted::EarlierTerm { entry_term, term } => format!(
+            "entry {index} is on a quorum but from term {entry_term}: leader of term {term}, {node} commits by counting only entries of its own term (Figure 8); it commits when one after it does"
+        ),
+        Uncommitted::NextAcknowledgement => format!(
+            "entry {index} is on a quorum of the current members; {node} counts it at the next acknowledgement"
+        ),
+    }
 }
 
 #[cfg(test)]

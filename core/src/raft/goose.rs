@@ -109,6 +109,11 @@ impl Rounds {
         }
     }
 
+    /// When the latest confirmed round started, if any round of this term was confirmed.
+    pub(super) fn confirmed_started_at(&self) -> Option<Millis> {
+        self.confirmed_started_at
+    }
+
     pub(super) fn current(&self) -> Round {
         self.current
     }

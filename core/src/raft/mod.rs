@@ -24,6 +24,7 @@ mod replication;
 mod shared;
 mod snapshot;
 mod transfer;
+mod why;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -49,6 +50,7 @@ use shared::{Core, Outbox};
 pub use goose::{Confirmed, DuckReason, ReadOutcome};
 pub use membership::MembershipChange;
 pub use ready::{HardState, LogWrite, Ready, Released};
+pub use why::{NotGoose, Uncommitted};
 
 /// What a node must find on disk when it starts (Raft Figure 2's persistent state).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
