@@ -93,6 +93,12 @@ export class LiveCluster {
     }
     this.self = status.id;
     this._members(status);
+    // The other members let a page call them only from their members' own origins (CORS):
+    // opened as localhost while the nodes know 127.0.0.1, the page could read only this node.
+    const me = this.nodes.get(status.id);
+    if (me && new URL(me.url).origin !== this.origin) {
+      this.onError(new Error(`this page was opened as ${this.origin}, but the cluster knows this node as ${me.url}: open ${me.url}/ so the other nodes accept the page`));
+    }
     const self = this.nodes.get(status.id);
     if (self) this._onStatus(self, status);
     this._line('action', `watching ${this.nodes.size} nodes from ${this.origin}`);

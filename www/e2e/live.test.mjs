@@ -220,3 +220,10 @@ test('Pause (SIGSTOP) and Resume from the page', async () => {
   // Failed requests to a crashed node are expected console noise; script errors are not.
   assert.deepEqual(page.problems.filter((p) => p.startsWith('pageerror')), []);
 });
+
+test('opened under another name (localhost), the page says which address to open', async () => {
+  const other = await openPage(ctx, `https://localhost:${cluster.base}/?live`);
+  const error = await waitFor(other, (sel) => document.querySelector(sel).shadowRoot.querySelector('.err')?.textContent, EL);
+  assert.match(error, new RegExp(`open https://127\\.0\\.0\\.1:${cluster.base}/`));
+  await other.close();
+});
