@@ -25,9 +25,9 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::view::ClusterView;
-use duckgoose_core::{Millis, NodeId};
+use duckgoose_core::{Millis, NodeId, NotGoose, Uncommitted};
 use duckgoose_sim::network::LinkFaults;
-use duckgoose_sim::{Action, Compaction, SimConfig};
+use duckgoose_sim::{Action, Compaction, NodeStatus, SimConfig};
 
 use duckgoose_sim::text;
 use duckgoose_sim::validate::{self as limits, Invalid};
@@ -461,6 +461,68 @@ impl Sim {
         })
     }
 
+    /// "Why no goose?" about `node` now and, given `index`, "why is that entry not
+    /// committed?" as far as the node knows: `{node, status, notGoose, gooseText, index,
+    /// uncommitted, entryText}`. `notGoose` and `uncommitted` are the core's structured
+    /// reasons (`{kind, ...}`; absent when it is the goose / the entry is committed, or
+    /// the node is not up); the texts word them for the page.
+    pub fn why(&self, node: f64, index: Option<f64>) -> Result<JsValue, JsError> {
+        let node = checked_id(node)?;
+        let index = index.map(checked_index).transpose()?;
+        let cluster = self.engine.cluster();
+        let status = cluster
+            .status(node)
+            .ok_or_else(|| JsError::new(&format!("no node {node}")))?;
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Why {
+            node: NodeId,
+            status: &'static str,
+            not_goose: Option<NotGoose>,
+            goose_text: String,
+            index: Option<u64>,
+            uncommitted: Option<Uncommitted>,
+            entry_text: Option<String>,
+        }
+        let mut why = Why {
+            node,
+            status: "up",
+            not_goose: None,
+            goose_text: String::new(),
+            index,
+            uncommitted: None,
+            entry_text: None,
+        };
+        match (status, cluster.replica(node)) {
+            (NodeStatus::Up, Some(replica)) => {
+                let raft = replica.raft();
+                why.not_goose = raft.why_not_goose(cluster.now());
+                why.goose_text = why.not_goose.as_ref().map_or_else(
+                    || format!("{node} is the goose: it leads with a quorum-confirmed lease"),
+                    |r| explain::not_goose_text(node, r),
+                );
+                if let Some(i) = index {
+                    why.uncommitted = raft.why_uncommitted(i);
+                    why.entry_text = Some(why.uncommitted.as_ref().map_or_else(
+                        || format!("entry {i} is committed as far as {node} knows"),
+                        |r| explain::uncommitted_text(node, i, r),
+                    ));
+                }
+            }
+            (NodeStatus::Paused, _) => {
+                why.status = "paused";
+                why.goose_text = format!(
+                    "{node} is paused: it does nothing, and its messages wait, until it resumes"
+                );
+            }
+            _ => {
+                why.status = "down";
+                why.goose_text = format!("{node} is down: it crashed and was not restarted");
+            }
+        }
+        to_js(&why)
+    }
+
     /// The recorded run as text: a config line, then `MS ACTION` lines.
     pub fn scenario(&self) -> String {
         text::format_scenario(self.engine.scenario())
@@ -559,6 +621,13 @@ fn goose_line(view: &ClusterView, before: Option<NodeId>) -> Line {
         (None, None) => ("no goose".to_string(), None, None),
     };
     explain::line(view.now, "goose", node, term, text)
+}
+
+fn checked_index(i: f64) -> Result<u64, JsError> {
+    if !(1.0..=u32::MAX as f64).contains(&i) || i.fract() != 0.0 {
+        return Err(JsError::new("log indexes are whole numbers from 1"));
+    }
+    Ok(i as u64)
 }
 
 fn checked_time(t: f64) -> Result<Millis, JsError> {

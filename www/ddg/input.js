@@ -18,6 +18,15 @@ export class InputMethods {
       if (b.dataset.scenario) { this.startScenario(b.dataset.scenario); return; }
       this._command(b.dataset.do, b);
     });
+    // A click on a log entry asks why it is (not) committed on that node (panels.js).
+    this.ui.logs.addEventListener('click', (e) => {
+      const cell = e.target.closest('td[data-i]');
+      if (!cell || !this.sim || this.live) return;
+      this._whyEntry = { node: Number(cell.dataset.n), index: Number(cell.dataset.i) };
+      this._logKey = null;
+      if (this.frame) this._panels(this.frame);
+      this._wake();
+    });
     this.ui.speed.addEventListener('input', () => {
       this.speed = this._clampSpeed(10 ** Number(this.ui.speed.value));
       this.ui.speedOut.value = fmtSpeed(this.speed);

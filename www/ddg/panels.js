@@ -60,6 +60,7 @@ export class PanelMethods {
     this._store(v);
     this._logTable(v);
     this._nodePanel(v);
+    this._why(v);
     this._linkSelects(v, prev);
   }
 
@@ -77,7 +78,7 @@ export class PanelMethods {
   }
 
   _logTable(v) {
-    const key = v.nodes.map((n) => `${n.id}:${n.status}:${n.goose}:${n.last_index}:${n.commit_index}:${n.log.at(-1)?.term ?? 0}:${n.snapshot?.index}:${n.receiving?.bytes}`).join('|');
+    const key = v.nodes.map((n) => `${n.id}:${n.status}:${n.goose}:${n.last_index}:${n.commit_index}:${n.log.at(-1)?.term ?? 0}:${n.snapshot?.index}:${n.receiving?.bytes}`).join('|') + `|${this._whyEntry?.node}:${this._whyEntry?.index}`;
     if (key === this._logKey) return;
     this._logKey = key;
     const last = Math.max(0, ...v.nodes.map((n) => n.last_index));
@@ -107,7 +108,8 @@ export class PanelMethods {
         const e = byIndex.get(i);
         if (!e) { h += `<td class="${i <= n.last_index ? '' : 'none'}"></td>`; continue; }
         const c = i <= n.commit_index ? ' c' : '';
-        h += `<td class="e${c}" style="background:${termColor(e.term)}" title="index ${i}, term ${e.term}: ${e.label.replace(/"/g, '&quot;')}${c ? ' (committed)' : ''}">${e.term}</td>`;
+        const picked = this._whyEntry?.node === n.id && this._whyEntry?.index === i ? ' picked' : '';
+        h += `<td class="e${c}${picked}" data-n="${n.id}" data-i="${i}" style="background:${termColor(e.term)}" title="index ${i}, term ${e.term}: ${e.label.replace(/"/g, '&quot;')}${c ? ' (committed)' : ''}; click: why${c ? '' : ' not'} committed?">${e.term}</td>`;
       }
       h += '</tr>';
     }
@@ -134,7 +136,22 @@ export class PanelMethods {
         <button class="gold" data-do="node-goose" ${down ? '' : ''}>Goose?</button></div>
       <div class="row"><button data-do="node-transfer" ${n.goose || down ? 'disabled' : ''}>Make goose</button>
         <button data-do="node-remove">Remove</button></div>
-      <div class="row"><span class="muted">zone</span>${[0, 1, 2].map((i) => `<button data-do="node-zone" data-zone="${i}" ${zone === i ? 'disabled' : ''}>${i + 1}</button>`).join('')}</div>`;
+      <div class="row"><span class="muted">zone</span>${[0, 1, 2].map((i) => `<button data-do="node-zone" data-zone="${i}" ${zone === i ? 'disabled' : ''}>${i + 1}</button>`).join('')}</div>
+      <div class="why why-goose" aria-live="polite"></div>`;
+  }
+
+  // "Why no goose?" for the selected node and "why (not) committed?" for the picked
+  // log entry, asked of the core every frame (`sim.why`), so the answer follows the run.
+  _why(v) {
+    const node = v.nodes.find((x) => x.id === this.selected);
+    const line = this.ui.nodePanel.querySelector('.why-goose');
+    if (node && line) setText(line, `Why ${node.goose ? '' : 'no '}goose? ${this.sim.why(node.id).gooseText}`);
+    const pick = this._whyEntry;
+    const entryLine = this.$('.why-entry');
+    if (!pick || !entryLine) return;
+    if (!v.nodes.some((x) => x.id === pick.node)) { this._whyEntry = null; setText(entryLine, ''); return; }
+    const w = this.sim.why(pick.node, pick.index);
+    setText(entryLine, `Entry ${pick.index} on node ${pick.node}: ${w.entryText ?? w.gooseText}`);
   }
 
   // The goose's key-value store, as the view carries it (its first keys).

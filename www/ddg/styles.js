@@ -89,6 +89,10 @@ table.logs td { width: 26px; height: 22px; text-align: center; border-radius: 5p
 table.logs td.e.c { border-style: solid; border-color: rgba(0,0,0,.25); font-weight: 700; }
 table.logs td.e:not(.c) { background: #fff !important; }
 table.logs td.none { border: none; }
+table.logs td.e { cursor: pointer; }
+table.logs td.e.picked { outline: 2px solid #1d4ed8; outline-offset: 1px; }
+.why { font-size: 12px; line-height: 1.35; color: #3b4252; margin-top: 6px; }
+.why:empty { display: none; }
 table.logs td.snap { min-width: 92px; padding: 0 6px; white-space: nowrap; text-align: left; font-size: 11px; font-weight: 700; color: #0b5f56; border: 1.5px solid #5fc4b6;
   background: repeating-linear-gradient(135deg, #dff5f1 0 6px, #c9eee7 6px 12px); }
 table.logs td.recv { min-width: 92px; padding: 0 6px; white-space: nowrap; font-size: 11px; color: #0b5f56; border: 1.5px dashed #5fc4b6; }

@@ -59,7 +59,7 @@ export const TEMPLATE = html`
       <div class="hint full-only sim-only">Drag nodes between zones to partition the network (or select a node and press 1, 2, 3). Keys on a selected node: <b>c</b> crash/restart, <b>p</b> pause/resume, <b>g</b> goose?, <b>t</b> transfer, <b>h</b> heal. Click a link for its loss and latency.</div>
       <div class="state full-only">
         <div class="inv sim-only"><div class="sum">All invariants hold</div><ul></ul><div class="offense"></div></div>
-        <div class="logsec"><h3>Replicated logs <span>term per entry · solid = committed</span></h3><div class="logwrap"><table class="logs"></table></div></div>
+        <div class="logsec"><h3>Replicated logs <span>term per entry · solid = committed</span></h3><div class="logwrap"><table class="logs"></table></div><div class="why why-entry" aria-live="polite"></div></div>
       </div>
     </div>
     <aside class="full-only">
