@@ -300,6 +300,17 @@ mod tests {
         let mut not_utf8 = bytes;
         not_utf8[28] = 0xff;
         assert_eq!(Kv::decode(&not_utf8), Err(DecodeError::NotUtf8));
+        // Keys and values longer than the 8 bytes of their lengths: the size the encoder
+        // reserves is a sum, and the round trip holds whatever the lengths.
+        kv.apply(&entry(
+            4,
+            1,
+            put(
+                "a key of some length",
+                "and a value much longer than the key it is stored under",
+            ),
+        ));
+        assert_eq!(Kv::decode(&kv.encode()), Ok(kv.clone()));
     }
 
     fn entry(index: Index, term: Term, op: Op) -> Entry {
