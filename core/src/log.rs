@@ -539,6 +539,14 @@ mod tests {
         Log::from_entries(entries)
     }
 
+    /// The whole-log check runs where a log is restored: a term with no snapshot under it
+    /// is a corrupt restore, not a log (debug builds, as the tests and the simulator run).
+    #[test]
+    #[should_panic(expected = "an uncompacted log has no snapshot term or membership")]
+    fn restoring_a_snapshot_term_without_a_snapshot_is_caught() {
+        let _: Log = Log::from_snapshot_and_entries(0, 3, Membership::EMPTY, vec![entry(1, 3)]);
+    }
+
     #[test]
     fn compaction_keeps_the_suffix_the_term_and_the_membership() {
         let mut log = sample();
