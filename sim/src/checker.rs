@@ -16,6 +16,10 @@
 //!   acknowledgements a quorum sent after the query was asked; it is never older than a
 //!   leader elected before the query; goose answers respect real-time order.
 //! - Shown goose (the lease): at most one node at any instant, never behind a newer leader.
+//!   Judged in virtual time while each node judges its lease by its own clock: the one
+//!   invariant that rests on clocks (running at the same rate), so the one that a node
+//!   whose clock drifts (`Action::ClockRate`) can break. The goose *answers* above rest
+//!   on quorum rounds only and hold whatever the clocks do.
 //!
 //! Times here are sequence numbers of simulation events, so "before" is exact.
 
@@ -23,6 +27,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use core::fmt::Write as _;
+
+use crate::clock::{Clock, RATE_ONE, rate_text};
 use crate::stable_hash::StableHasher;
 use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::kv::Kv;
@@ -553,27 +560,41 @@ impl Checker {
         self.max_goose_term_answered = self.max_goose_term_answered.max(term);
     }
 
-    /// Called after every step with every live node: at most one node shows itself as the
-    /// goose at `now` (the simulation's clock, not the nodes' own, which stop while paused),
-    /// and no node is leader of a newer term than the one that does.
-    pub fn on_step<'a>(&mut self, now: Millis, nodes: impl Iterator<Item = &'a Raft>) {
-        let mut shown: Option<(NodeId, Term)> = None;
+    /// Called after every step with every live node and its clock: at most one node shows
+    /// itself as the goose at virtual time `now` (the run's one true time, not the nodes'
+    /// own clocks), and no node is leader of a newer term than the one that does. Each
+    /// node decides whether it shows by its own clock (`Raft::shows_goose_at` of what its
+    /// clock reads now), so with clocks drifting apart further than the lease assumes,
+    /// two can show at once: this is where that is caught, with both clocks named.
+    pub fn on_step<'a>(&mut self, now: Millis, nodes: impl Iterator<Item = (&'a Raft, Clock)>) {
+        let mut shown: Option<(NodeId, Term, Clock)> = None;
         let mut newest_leader: Option<(NodeId, Term)> = None;
-        for node in nodes {
+        for (node, clock) in nodes {
             if node.is_leader() && newest_leader.is_none_or(|(_, t)| node.term() > t) {
                 newest_leader = Some((node.id(), node.term()));
             }
-            if node.shows_goose_at(now) {
-                if let Some((other, _)) = shown {
-                    self.fail(
-                        Invariant::OneGooseAtATime,
-                        format!("{other} and {} both show as goose", node.id()),
+            if node.shows_goose_at(clock.read(now)) {
+                if let Some((other, other_term, other_clock)) = shown {
+                    let (id, term) = (node.id(), node.term());
+                    let mut detail = format!(
+                        "{other} (term {other_term}) and {id} (term {term}) both show as goose at {now} ms"
                     );
+                    if other_clock.rate != RATE_ONE || clock.rate != RATE_ONE {
+                        let _ = write!(
+                            detail,
+                            ": {other}'s clock runs at {}x and reads {} ms, {id}'s at {}x and reads {} ms; the lease assumes clocks run at the same rate",
+                            rate_text(other_clock.rate),
+                            other_clock.read(now),
+                            rate_text(clock.rate),
+                            clock.read(now)
+                        );
+                    }
+                    self.fail(Invariant::OneGooseAtATime, detail);
                 }
-                shown = Some((node.id(), node.term()));
+                shown = Some((node.id(), node.term(), clock));
             }
         }
-        if let (Some((goose, goose_term)), Some((leader, leader_term))) = (shown, newest_leader)
+        if let (Some((goose, goose_term, _)), Some((leader, leader_term))) = (shown, newest_leader)
             && leader_term > goose_term
         {
             self.fail(

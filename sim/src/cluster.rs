@@ -20,6 +20,7 @@ use duckgoose_core::types::{Index, Map, Member, Membership, Millis, NodeId, Term
 use duckgoose_lincheck::{self as lincheck, Operation, Outcome};
 
 use crate::checker::{Checker, GooseQuestion, Seq, Violation};
+use crate::clock::{Clock, RATE_ONE};
 use crate::network::{Fate, LinkFaults, Network};
 use crate::trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
 
@@ -67,6 +68,14 @@ pub struct SimConfig {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub unsafe_variant: Option<duckgoose_core::UnsafeVariant>,
+    /// Founders whose clocks do not run at 1×: (node, rate in thousandths, 500 to 2000),
+    /// from time 0 (`Action::ClockRate` changes a rate later). Empty: every clock reads
+    /// virtual time, as the goose lease assumes (see `clock`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub clock_rates: Vec<(NodeId, u32)>,
 }
 
 /// When simulated nodes compact their logs (`Replica::compact`: through the index their
@@ -119,6 +128,7 @@ impl SimConfig {
             max_entries_per_message: None,
             #[cfg(feature = "unsafe-variants")]
             unsafe_variant: None,
+            clock_rates: Vec::new(),
         }
     }
 
@@ -129,6 +139,15 @@ impl SimConfig {
             election_timeout_max: 200,
             ..SimConfig::new(nodes, seed)
         }
+    }
+
+    /// The rate node `id`'s clock starts with (thousandths; 1000 unless `clock_rates`
+    /// names it).
+    pub fn clock_rate(&self, id: NodeId) -> u32 {
+        self.clock_rates
+            .iter()
+            .find(|&&(n, _)| n == id)
+            .map_or(RATE_ONE, |&(_, rate)| rate)
     }
 
     /// The goose lease every node runs with (see `goose_lease`).
@@ -225,6 +244,12 @@ pub enum Action {
         node: NodeId,
         peer: NodeId,
     },
+    /// From now on node `node`'s clock runs at `rate` thousandths of virtual time (500 to
+    /// 2000), on from what it reads now. It keeps running while the node is down.
+    ClockRate {
+        node: NodeId,
+        rate: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,15 +273,18 @@ struct SimNode {
     /// Held while paused, delivered on resume.
     inbox: Vec<Held>,
     incarnation: u64,
-    /// The replica's `next_deadline()` after its last input (kept so that finding the
-    /// next event does not ask every node every step).
+    /// The replica's `next_deadline()` after its last input, on the node's own clock
+    /// (kept so that finding the next event does not ask every node every step).
     deadline: Millis,
+    /// The node's own clock: the `now` it is given (a restart keeps it running).
+    clock: Clock,
 }
 
 impl SimNode {
-    /// When this node's next timer fires, if it is running.
+    /// When (in virtual time) this node's next timer fires, if it is running: when its
+    /// own clock reaches the deadline.
     fn timer(&self) -> Option<Millis> {
-        (self.replica.is_some() && !self.paused).then_some(self.deadline)
+        (self.replica.is_some() && !self.paused).then(|| self.clock.when(self.deadline))
     }
 }
 
@@ -517,11 +545,38 @@ impl Cluster {
             .map(|r| r.id())
     }
 
-    /// The node currently showing itself as the goose (see `Raft::goose_lease_until`).
+    /// The node currently showing itself as the goose (see `Raft::goose_lease_until`),
+    /// each judged by its own clock; the first by id if, with clocks drifting beyond
+    /// what the lease assumes, several do (the checker reports that).
     pub fn goose(&self) -> Option<NodeId> {
-        self.live_rafts()
-            .find(|r| r.shows_goose_at(self.now))
-            .map(|r| r.id())
+        self.nodes
+            .iter()
+            .find(|(_, n)| {
+                n.replica
+                    .as_ref()
+                    .is_some_and(|r| r.raft().shows_goose_at(n.clock.read(self.now)))
+            })
+            .map(|(&id, _)| id)
+    }
+
+    /// Whether node `id` shows itself as the goose now, by its own clock.
+    pub fn shows_goose(&self, id: NodeId) -> bool {
+        self.nodes.get(&id).is_some_and(|n| {
+            n.replica
+                .as_ref()
+                .is_some_and(|r| r.raft().shows_goose_at(n.clock.read(self.now)))
+        })
+    }
+
+    /// What node `id`'s own clock reads now: the `now` it runs on (virtual time unless a
+    /// rate was set; `None` for an unknown node).
+    pub fn clock_reading(&self, id: NodeId) -> Option<Millis> {
+        Some(self.nodes.get(&id)?.clock.read(self.now))
+    }
+
+    /// Node `id`'s clock (rate, and what it read when the rate was last set).
+    pub fn clock(&self, id: NodeId) -> Option<Clock> {
+        Some(self.nodes.get(&id)?.clock)
     }
 
     /// Checks the recorded key-value history for linearizability.
@@ -604,8 +659,10 @@ impl Cluster {
 
     fn tick_node(&mut self, id: NodeId) {
         let now = self.now;
-        if let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) {
-            replica.tick(now);
+        if let Some(node) = self.nodes.get_mut(&id)
+            && let Some(replica) = node.replica.as_mut()
+        {
+            replica.tick(node.clock.read(now));
             self.after_input(id);
         }
     }
@@ -643,10 +700,14 @@ impl Cluster {
         let summary = flight.summary;
         self.trace
             .record(now, || TraceKind::Deliver { msg: summary });
-        let Some(replica) = self.nodes.get_mut(&to).and_then(|n| n.replica.as_mut()) else {
+        let Some(node) = self.nodes.get_mut(&to) else {
             return;
         };
-        replica.tick(now);
+        let local = node.clock.read(now);
+        let Some(replica) = node.replica.as_mut() else {
+            return;
+        };
+        replica.tick(local);
         replica.step(flight.msg);
         self.after_input(to);
     }
@@ -670,8 +731,9 @@ impl Cluster {
             peer,
             spurious,
         });
+        let local = node.clock.read(now);
         let replica = node.replica.as_mut().expect("checked");
-        replica.tick(now);
+        replica.tick(local);
         replica.peer_connection_closed(peer);
         self.after_input(to);
     }
@@ -884,12 +946,12 @@ impl Cluster {
     }
 
     fn check_step(&mut self) {
+        let now = self.now;
         let rafts = self
             .nodes
             .values()
-            .filter_map(|n| n.replica.as_ref())
-            .map(|r| r.raft());
-        self.checker.on_step(self.now, rafts);
+            .filter_map(|n| n.replica.as_ref().map(|r| (r.raft(), n.clock)));
+        self.checker.on_step(now, rafts);
         let disks = self.nodes.iter().map(|(&id, n)| (id, &n.disk));
         self.checker.on_disks(&self.committed_config.1, disks);
         self.trace_new_violations();
@@ -1062,6 +1124,11 @@ impl Cluster {
                 }
             }
             Action::Resume { node } => self.resume(node),
+            Action::ClockRate { node, rate } => {
+                if let Some(n) = self.nodes.get_mut(&node) {
+                    n.clock.set_rate(now, rate.max(1));
+                }
+            }
             Action::AddNode { node } => {
                 if node == 0 {
                     return None;
@@ -1132,8 +1199,9 @@ impl Cluster {
         match self.nodes.get_mut(&node) {
             Some(n) if n.replica.is_some() && n.paused => n.inbox.push(Held::Request(id, request)),
             Some(n) if n.replica.is_some() => {
+                let local = n.clock.read(now);
                 let replica = n.replica.as_mut().expect("checked");
-                replica.tick(now);
+                replica.tick(local);
                 replica.request(id, request);
                 self.after_input(node);
             }
@@ -1154,8 +1222,16 @@ impl Cluster {
 
     fn insert_node(&mut self, id: NodeId, disk: Persisted) {
         let config = self.config.node_config(id, 0);
-        let replica = Replica::new(config, disk.clone(), self.now, self.config.request_timeout)
-            .expect("simulator configs are valid");
+        // A founder's clock runs at its configured rate from time 0; a node added later
+        // reads virtual time, at 1×, until a `ClockRate` changes that.
+        let clock = Clock::at_rate(self.config.clock_rate(id));
+        let replica = Replica::new(
+            config,
+            disk.clone(),
+            clock.read(self.now),
+            self.config.request_timeout,
+        )
+        .expect("simulator configs are valid");
         self.nodes.insert(
             id,
             SimNode {
@@ -1165,6 +1241,7 @@ impl Cluster {
                 inbox: Vec::new(),
                 incarnation: 0,
                 deadline: 0,
+                clock,
             },
         );
     }
@@ -1208,7 +1285,7 @@ impl Cluster {
             Some(node) if node.replica.is_none() => (
                 self.config.node_config(id, node.incarnation + 1),
                 self.config.request_timeout,
-                self.now,
+                node.clock.read(self.now),
             ),
             _ => return,
         };
@@ -1256,8 +1333,10 @@ impl Cluster {
             return;
         }
         let now = self.now;
-        if let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.replica.as_mut()) {
-            replica.tick(now);
+        if let Some(node) = self.nodes.get_mut(&id)
+            && let Some(replica) = node.replica.as_mut()
+        {
+            replica.tick(node.clock.read(now));
             replica.requests(requests);
             self.after_input(id);
         }

@@ -10,7 +10,8 @@
 //!
 //! One concept per module: [`cluster`] (nodes, clients, the step loop), [`network`]
 //! (latency, loss, duplication, partitions), [`checker`] (the invariants checked after
-//! every step), [`nemesis`] (seeded random faults and client load), `hunt` (seeds of a
+//! every step), [`clock`] (each node's own clock, at a rate of virtual time),
+//! [`nemesis`] (seeded random faults and client load), `hunt` (seeds of a
 //! deliberately broken cluster until one fails; `unsafe-variants` feature only),
 //! [`trace`] and [`stable_hash`] (what happened, hashed the same on every target),
 //! [`scenario`] (a recorded run and its replay), [`text`] (the scenario's text form) and
@@ -22,6 +23,7 @@
 extern crate alloc;
 
 pub mod checker;
+pub mod clock;
 pub mod cluster;
 #[cfg(feature = "unsafe-variants")]
 pub mod hunt;

@@ -17,7 +17,8 @@
 //! `transfer N`, `request N goose | get K | put K V | delete K | cas K EXPECTED V |
 //! transfer N` (keys and values percent-encoded, `%` alone for empty, `-` for no
 //! expected value), `network MIN-MAX LOSS_PPM DUP_PPM`, `linkfaults FROM TO MIN-MAX
-//! LOSS_PPM DUP_PPM | reset`, `closed N PEER` (N hears its connection to PEER closed).
+//! LOSS_PPM DUP_PPM | reset`, `closed N PEER` (N hears its connection to PEER closed),
+//! `clock N RATE` (N's clock runs at RATE× from now on, e.g. `clock 3 0.5`).
 //! Config: `notices=0` turns off the connection-closed notices a crash sends;
 //! `compact=THRESHOLD/PPM/CHUNK` turns on log compaction (`Compaction`: every THRESHOLD
 //! applied entries, at random with PPM per million node events, InstallSnapshot chunks
@@ -25,7 +26,9 @@
 //! `batch=N` caps the entries per Append (`Config::max_entries_per_message`; left out, 64).
 //! `break=NAME` runs every node with a deliberately broken rule (`UnsafeVariant::name`,
 //! e.g. `break=commit-earlier-term`); only builds with the `unsafe-variants` feature read
-//! it, the others refuse the run.
+//! it, the others refuse the run. `clocks=3:2,1:0.5` starts node 3's clock at 2× and
+//! node 1's at 0.5× (`SimConfig::clock_rates`); the action `clock N RATE` changes a
+//! node's rate mid-run (`Action::ClockRate`). Rates have at most three decimals.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -33,6 +36,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
+use crate::clock::{parse_rate, rate_text};
 use crate::network::LinkFaults;
 use crate::scenario::Scenario;
 use crate::{Action, Compaction, SimConfig};
@@ -112,6 +116,33 @@ pub fn decode(s: &str) -> Result<String, Invalid> {
     String::from_utf8(out).or_else(|_| bad(format!("\"{s}\" is not UTF-8")))
 }
 
+/// A clock rate: `2`, `0.5`, `1.25` (range checked by `validate`).
+fn rate_arg(s: &str) -> Result<u32, Invalid> {
+    parse_rate(s).map_or_else(
+        || {
+            bad(format!(
+                "clock rate: expected a number like 0.5, 1 or 2 (at most three decimals), got \"{s}\""
+            ))
+        },
+        Ok,
+    )
+}
+
+/// `clocks=3:2,1:0.5`: founders whose clocks run at another rate than 1×.
+fn parse_clocks(v: &str) -> Result<Vec<(NodeId, u32)>, Invalid> {
+    v.split(',')
+        .map(|pair| match pair.split_once(':') {
+            Some((node, rate)) => Ok((
+                id(node).map_err(|e| Invalid(format!("clocks: {e}")))?,
+                rate_arg(rate)?,
+            )),
+            None => bad(format!(
+                "clocks: expected NODE:RATE pairs like 3:2,1:0.5, got \"{pair}\""
+            )),
+        })
+        .collect()
+}
+
 fn id(s: &str) -> Result<NodeId, Invalid> {
     num("node id", s)
 }
@@ -185,6 +216,7 @@ pub fn format_action(action: &Action) -> String {
             None => format!("linkfaults {from} {to} reset"),
         },
         Action::ConnectionClosed { node, peer } => format!("closed {node} {peer}"),
+        Action::ClockRate { node, rate } => format!("clock {node} {}", rate_text(*rate)),
     }
 }
 
@@ -312,6 +344,13 @@ pub fn parse_action(text: &str) -> Result<Action, Invalid> {
             }),
             _ => bad("closed: expected NODE PEER"),
         },
+        "clock" => match args {
+            [node, rate] => Ok(Action::ClockRate {
+                node: id(node)?,
+                rate: rate_arg(rate)?,
+            }),
+            _ => bad("clock: expected NODE RATE, e.g. clock 3 0.5"),
+        },
         _ => bad(format!("unknown action \"{verb}\"")),
     }
 }
@@ -350,6 +389,14 @@ pub fn format_config(c: &SimConfig) -> String {
     #[cfg(feature = "unsafe-variants")]
     if let Some(v) = c.unsafe_variant {
         let _ = write!(line, " break={}", v.name());
+    }
+    if !c.clock_rates.is_empty() {
+        let pairs: Vec<String> = c
+            .clock_rates
+            .iter()
+            .map(|&(node, rate)| format!("{node}:{}", rate_text(rate)))
+            .collect();
+        let _ = write!(line, " clocks={}", pairs.join(","));
     }
     line
 }
@@ -415,6 +462,7 @@ pub fn parse_config(line: &str) -> Result<SimConfig, Invalid> {
             "compact" => c.compaction = Some(parse_compaction(v)?),
             "batch" => c.max_entries_per_message = Some(num(k, v)?),
             "break" => set_unsafe_variant(&mut c, v)?,
+            "clocks" => c.clock_rates = parse_clocks(v)?,
             _ => return bad(format!("unknown setting \"{k}\"")),
         }
     }
@@ -536,6 +584,15 @@ mod tests {
                 faults: None,
             },
             Action::ConnectionClosed { node: 2, peer: 1 },
+            Action::ClockRate { node: 3, rate: 500 },
+            Action::ClockRate {
+                node: 1,
+                rate: 1_250,
+            },
+            Action::ClockRate {
+                node: 9,
+                rate: 2_000,
+            },
         ]
     }
 
@@ -565,6 +622,7 @@ mod tests {
         assert!(!text.contains("compact="), "written only when on: {text}");
         assert!(!text.contains("lease="), "written only when set: {text}");
         assert!(!text.contains("batch="), "written only when set: {text}");
+        assert!(!text.contains("clocks="), "written only when set: {text}");
         assert_eq!(parse_scenario(&text), Ok(s.clone()));
         let compacting = Scenario {
             config: SimConfig {
@@ -575,6 +633,7 @@ mod tests {
                 }),
                 goose_lease: Some(75),
                 max_entries_per_message: Some(1),
+                clock_rates: vec![(3, 2_000), (1, 500), (2, 1_000)],
                 ..s.config
             },
             actions: s.actions,
@@ -583,6 +642,8 @@ mod tests {
         assert!(text.contains(" compact=20/5/16"), "{text}");
         assert!(text.contains(" lease=75"), "{text}");
         assert!(text.contains(" batch=1"), "{text}");
+        assert!(text.contains(" clocks=3:2,1:0.5,2:1"), "{text}");
+        assert!(text.contains("\n2400 clock 3 0.5\n"), "{text}");
         assert_eq!(parse_scenario(&text), Ok(compacting));
     }
 
@@ -647,6 +708,12 @@ mod tests {
             "closed 2",
             "closed 2 x",
             "request 1 get %zz",
+            "clock 3",
+            "clock 3 fast",
+            "clock 3 -1",
+            "clock 3 0.0005",
+            "clock x 1",
+            "clock 3 1 2",
         ] {
             assert!(parse_action(bad).is_err(), "{bad:?}");
         }
@@ -655,6 +722,19 @@ mod tests {
         assert!(parse_scenario("duckgoose 1 colour=blue").is_err());
         assert!(parse_scenario("duckgoose 1 compact=20").is_err());
         assert!(parse_scenario("duckgoose 1 compact=20/0/x").is_err());
+        for clocks in [
+            "clocks=",
+            "clocks=3",
+            "clocks=3:",
+            "clocks=3:x",
+            "clocks=:2",
+            "clocks=3:2,",
+        ] {
+            let refused = parse_scenario(&format!("duckgoose 1 {clocks}"))
+                .unwrap_err()
+                .0;
+            assert!(refused.starts_with("clock"), "{clocks}: {refused}");
+        }
         // Membership requests are written but never read back.
         let text = format_action(&Action::Request {
             node: 1,

@@ -6,6 +6,7 @@ use alloc::string::String;
 
 use duckgoose_core::{Millis, NodeId, Op, Request};
 
+use crate::clock::{MAX_RATE, MIN_RATE, rate_text};
 use crate::network::LinkFaults;
 use crate::scenario::Scenario;
 use crate::{Action, SimConfig};
@@ -91,6 +92,15 @@ pub fn check_config(c: &SimConfig) -> Result<(), Invalid> {
         .is_some_and(|b| b == 0 || b > MAX_BATCH)
     {
         return invalid!("batch: 1 to {MAX_BATCH} entries per message");
+    }
+    for (i, &(node, rate)) in c.clock_rates.iter().enumerate() {
+        if node == 0 || node > NodeId::from(c.nodes) {
+            return invalid!("clocks: no node {node} (the nodes are 1 to {})", c.nodes);
+        }
+        if c.clock_rates[..i].iter().any(|&(n, _)| n == node) {
+            return invalid!("clocks: node {node} named twice");
+        }
+        check_rate(node, rate)?;
     }
     if let Some(p) = c.compaction {
         if p.chunk_bytes == 0 || p.chunk_bytes > MAX_SNAPSHOT_CHUNK {
@@ -192,7 +202,24 @@ pub fn check_action(action: &Action) -> Result<(), Invalid> {
             check_id(*to)?;
             faults.as_ref().map_or(Ok(()), check_faults)
         }
+        Action::ClockRate { node, rate } => {
+            check_id(*node)?;
+            check_rate(*node, *rate)
+        }
     }
+}
+
+/// A clock rate a person may set: 0.5× to 2×.
+fn check_rate(node: NodeId, rate: u32) -> Result<(), Invalid> {
+    if !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        return invalid!(
+            "clock rate of node {node}: {}x is out of range ({} to {})",
+            rate_text(rate),
+            rate_text(MIN_RATE),
+            rate_text(MAX_RATE)
+        );
+    }
+    Ok(())
 }
 
 /// Checks an imported scenario: a valid config and valid actions in time order.
@@ -213,4 +240,65 @@ pub fn check_scenario(s: &Scenario) -> Result<(), Invalid> {
         check_action(action).map_err(|e| Invalid(alloc::format!("action {i}: {e}")))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn clock_rates_are_checked_with_clear_errors() {
+        let with = |clock_rates: Vec<(NodeId, u32)>| {
+            check_config(&SimConfig {
+                clock_rates,
+                ..SimConfig::new(5, 1)
+            })
+        };
+        assert_eq!(with(vec![]), Ok(()));
+        assert_eq!(with(vec![(3, 2_000), (1, 500), (5, 1_000)]), Ok(()));
+        let refused = |r: Result<(), Invalid>| r.unwrap_err().0;
+        assert_eq!(
+            refused(with(vec![(7, 2_000)])),
+            "clocks: no node 7 (the nodes are 1 to 5)"
+        );
+        assert_eq!(
+            refused(with(vec![(0, 2_000)])),
+            "clocks: no node 0 (the nodes are 1 to 5)"
+        );
+        assert_eq!(
+            refused(with(vec![(2, 2_000), (2, 500)])),
+            "clocks: node 2 named twice"
+        );
+        assert_eq!(
+            refused(with(vec![(2, 3_000)])),
+            "clock rate of node 2: 3x is out of range (0.5 to 2)"
+        );
+        assert_eq!(
+            refused(with(vec![(2, 499)])),
+            "clock rate of node 2: 0.499x is out of range (0.5 to 2)"
+        );
+        for rate in [MIN_RATE, 1_000, 1_337, MAX_RATE] {
+            assert_eq!(check_action(&Action::ClockRate { node: 4, rate }), Ok(()));
+        }
+        assert_eq!(
+            refused(check_action(&Action::ClockRate { node: 4, rate: 0 })),
+            "clock rate of node 4: 0x is out of range (0.5 to 2)"
+        );
+        assert!(
+            check_action(&Action::ClockRate {
+                node: 0,
+                rate: 1_000
+            })
+            .is_err()
+        );
+        assert!(
+            check_action(&Action::ClockRate {
+                node: 100,
+                rate: 1_000
+            })
+            .is_err()
+        );
+    }
 }

@@ -1054,7 +1054,8 @@ impl Sim {
                     for id in ids {
                         match (c.status(id), c.replica(id)) {
                             (Some(NodeStatus::Up), Some(r)) => {
-                                writeln!(extra, "{}", fmt_status(r.raft(), now))?
+                                let own = c.clock_reading(id).unwrap_or(now);
+                                writeln!(extra, "{}", fmt_status(r.raft(), own))?
                             }
                             (s, _) => writeln!(extra, "{id}: {s:?}")?,
                         }
@@ -1074,7 +1075,8 @@ impl Sim {
                     for id in a.ids(c.node_ids())? {
                         match (c.status(id), c.replica(id)) {
                             (Some(NodeStatus::Up), Some(r)) => {
-                                writeln!(extra, "{}", fmt_why(r.raft(), now, entry))?
+                                let own = c.clock_reading(id).unwrap_or(now);
+                                writeln!(extra, "{}", fmt_why(r.raft(), own, entry))?
                             }
                             (s, _) => writeln!(extra, "{id}: {s:?}")?,
                         }

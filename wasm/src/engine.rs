@@ -294,6 +294,7 @@ impl Engine {
             | Action::Resume { node }
             | Action::RemoveNode { node }
             | Action::Request { node, .. }
+            | Action::ClockRate { node, .. }
             | Action::Transfer { to: node } => {
                 if exists(node) {
                     Ok(())

@@ -13,6 +13,7 @@ use duckgoose_core::{
 };
 use duckgoose_sim::Action;
 use duckgoose_sim::Completed;
+use duckgoose_sim::clock::rate_text;
 use duckgoose_sim::trace::{TraceEvent, TraceKind};
 
 use crate::engine::SnapshotNote;
@@ -96,6 +97,10 @@ pub fn action(action: &Action) -> String {
         Action::ConnectionClosed { node, peer } => {
             format!("you told {node} its connection to {peer} closed")
         }
+        Action::ClockRate { node, rate } => format!(
+            "you set {node}'s clock to run at {}× real time",
+            rate_text(*rate)
+        ),
     }
 }
 

@@ -496,7 +496,9 @@ impl Sim {
         match (status, cluster.replica(node)) {
             (NodeStatus::Up, Some(replica)) => {
                 let raft = replica.raft();
-                why.not_goose = raft.why_not_goose(cluster.now());
+                // By the node's own clock, as it decides whether it shows as goose.
+                let now = cluster.clock_reading(node).unwrap_or(cluster.now());
+                why.not_goose = raft.why_not_goose(now);
                 why.goose_text = why.not_goose.as_ref().map_or_else(
                     || format!("{node} is the goose: it leads with a quorum-confirmed lease"),
                     |r| explain::not_goose_text(node, r),

@@ -54,6 +54,10 @@ pub struct NodeView {
     /// A leader's snapshot this node is receiving chunk by chunk (not yet whole).
     pub receiving: Option<ReceivingView>,
     pub kv_len: u32,
+    /// What the node's own clock reads now (its `now`: `election_timer` is on it).
+    pub clock: Millis,
+    /// How fast its clock runs, in thousandths of virtual time (1000: 1×).
+    pub clock_rate: u32,
 }
 
 /// A snapshot as the log view draws it: one block standing for entries 1 to `index`.
@@ -172,6 +176,8 @@ impl ClusterView {
             .map(|id| {
                 let status = cluster.status(id).expect("listed node");
                 let disk = cluster.persisted(id).expect("listed node");
+                let clock = cluster.clock_reading(id).expect("listed node");
+                let clock_rate = cluster.clock(id).expect("listed node").rate;
                 match cluster.replica(id) {
                     Some(replica) => {
                         let raft = replica.raft();
@@ -181,7 +187,7 @@ impl ClusterView {
                             member: raft.membership().contains(id),
                             role: Some(raft.role()),
                             quorum: raft.membership().quorum() as u32,
-                            goose: raft.shows_goose_at(cluster.now()),
+                            goose: cluster.shows_goose(id),
                             term: raft.term(),
                             voted_for: raft.voted_for(),
                             leader: raft.leader(),
@@ -207,6 +213,8 @@ impl ClusterView {
                                 }
                             }),
                             kv_len: replica.kv().len() as u32,
+                            clock,
+                            clock_rate,
                         }
                     }
                     None => NodeView {
@@ -244,6 +252,8 @@ impl ClusterView {
                         snapshot: snapshot_view(disk.snapshot.as_ref()),
                         receiving: None,
                         kv_len: 0,
+                        clock,
+                        clock_rate,
                     },
                 }
             })

@@ -118,7 +118,7 @@ fn print_second(cluster: &Cluster, second: u64) {
         .map(|id| {
             let label = match (cluster.status(id), cluster.replica(id)) {
                 (Some(NodeStatus::Down), _) | (_, None) => "down".to_string(),
-                (_, Some(r)) if r.raft().shows_goose_at(cluster.now()) => {
+                (_, Some(r)) if cluster.shows_goose(id) => {
                     format!("GOOSE t{}", r.raft().term())
                 }
                 (_, Some(r)) if r.raft().role() == Role::Leader => {
