@@ -160,6 +160,11 @@ pub struct Checker {
     configs: Vec<(Index, Membership)>,
     /// A lost committed entry was reported (once: it stays lost on every later step).
     loss_reported: bool,
+    /// The last two shown geese reported together ((node, term) twice), and the last
+    /// goose reported behind a newer leader (goose, its term, the leader's term): an
+    /// overlap lasts many steps, and is reported once, when it starts.
+    overlap_reported: Option<[(NodeId, Term); 2]>,
+    minority_reported: Option<(NodeId, Term, Term)>,
     violations: Vec<Violation>,
 }
 
@@ -576,13 +581,19 @@ impl Checker {
             if node.shows_goose_at(clock.read(now)) {
                 if let Some((other, other_term, other_clock)) = shown {
                     let (id, term) = (node.id(), node.term());
+                    let pair = [(other, other_term), (id, term)];
+                    if self.overlap_reported == Some(pair) {
+                        shown = Some((id, term, clock));
+                        continue;
+                    }
+                    self.overlap_reported = Some(pair);
                     let mut detail = format!(
                         "{other} (term {other_term}) and {id} (term {term}) both show as goose at {now} ms"
                     );
                     if other_clock.rate != RATE_ONE || clock.rate != RATE_ONE {
                         let _ = write!(
                             detail,
-                            ": {other}'s clock runs at {}x and reads {} ms, {id}'s at {}x and reads {} ms; the lease assumes clocks run at the same rate",
+                            ": {other}'s clock runs at {}x and reads {} ms, {id}'s clock runs at {}x and reads {} ms; the lease assumes clocks run at the same rate",
                             rate_text(other_clock.rate),
                             other_clock.read(now),
                             rate_text(clock.rate),
@@ -596,7 +607,9 @@ impl Checker {
         }
         if let (Some((goose, goose_term, _)), Some((leader, leader_term))) = (shown, newest_leader)
             && leader_term > goose_term
+            && self.minority_reported != Some((goose, goose_term, leader_term))
         {
+            self.minority_reported = Some((goose, goose_term, leader_term));
             self.fail(
                 Invariant::NoMinorityGoose,
                 format!("{goose} shows as goose of term {goose_term} while {leader} leads term {leader_term}"),
