@@ -165,7 +165,9 @@ impl<C: Clone> Raft<C> {
     /// After that leader's connection to us closed, refuse for the goose lease instead:
     /// the notice may be spurious and the leader alive, showing itself as the goose on a
     /// lease that counts on this refusal (found by the simulator: seed 8424 of the
-    /// randomized runs), but no longer than that lease.
+    /// randomized runs), but no longer than that lease. Both windows are timed on this
+    /// node's clock and the lease on the leader's: the lease holds only while the clocks
+    /// run at the same rate (see `goose_lease_until`).
     pub(super) fn lease_refusal(&self) -> Option<DenyReason> {
         let core = &self.core;
         if !core.config.check_quorum {

@@ -244,8 +244,14 @@ impl<C: Clone> Raft<C> {
     /// at least then: for a minimum election timeout after it last heard us (leader
     /// stickiness, also after a restart), or, told our connection closed, for the lease
     /// (`lease_refusal`), which is never longer. So no rival can be elected before it
-    /// ends. Assumes clocks advance at the same rate (true in the simulator); `None` unless
-    /// leader with its term's entry committed, not transferring, and CheckQuorum on.
+    /// ends, *provided every clock advances at the same rate*: the lease is measured on
+    /// this node's clock, the refusals on each follower's. A leader whose clock runs slow
+    /// (or followers whose clocks run fast) by more than the margin between the lease and
+    /// the followers' election can show itself as the goose after a rival was elected and
+    /// shows too (the simulator's per-node clock rates show it; its checker reports "one
+    /// goose at a time"). Goose *answers* (`confirm_leadership`) read no clock and stay
+    /// safe under any drift. `None` unless leader with its term's entry committed, not
+    /// transferring, and CheckQuorum on.
     /// The caller compares it with *its* notion of now: a paused node's own clock is stale.
     pub fn goose_lease_until(&self) -> Option<Millis> {
         let RoleState::Leader(leader) = &self.state else {
