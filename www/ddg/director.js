@@ -31,8 +31,17 @@ export class DirectorMethods {
     if (!sc) throw new Error(`no scenario ${name}`);
     const attrSeed = this.hasAttribute('seed') ? Number(this.getAttribute('seed')) : NaN;
     const base = Number.isSafeInteger(attrSeed) ? attrSeed : 7;
-    const seed = findSeed(Sim, sc, base);
-    this.reset({ ...sc.options, seed });
+    this._startStory(name, sc, findSeed(Sim, sc, base));
+    if (autoplay) this.play();
+    return this;
+  }
+
+  // A story (the shape of a scenario in scenarios.js) on a fresh run of `seed`, directed
+  // as frames arrive. A story with `config` (extra settings of a run's config line, such
+  // as `batch=1`, which the options object does not offer) starts from that line instead.
+  _startStory(name, sc, seed) {
+    if (sc.config) this.load(`duckgoose 1 seed=${seed} nodes=${sc.options?.nodes ?? 5} ${sc.config}`);
+    else this.reset({ ...sc.options, seed });
     for (const b of this.shadowRoot.querySelectorAll('.scen button')) toggle(b, 'on', b.dataset.scenario === name);
     const self = this;
     const ctx = {
@@ -45,8 +54,10 @@ export class DirectorMethods {
       exists: (id) => self.frame.view.nodes.some((n) => n.id === id),
       isMember: (id) => self.frame.view.nodes.some((n) => n.id === id && n.member && n.status === 'up'),
       others: (ids) => self.frame.view.nodes.map((n) => n.id).filter((id) => !ids.includes(id)),
+      why: (id, index) => self.sim.why(id, index),
       crash: (id) => self.crash(id), restart: (id) => self.restart(id),
       partition: (g) => self.partition(g), heal: () => self.heal(),
+      cutLink: (from, to) => self.cutLink(from, to),
       askGoose: (id, onAnswer) => self._request(Number(id), 'goose', 'goose?', { onAnswer }),
       addNode: () => self.addNode(),
       pause: (id) => self.pauseNode(id), resume: (id) => self.resumeNode(id),
@@ -61,10 +72,9 @@ export class DirectorMethods {
         return false;
       },
     };
-    this.director = { name, sc, i: 0, since: this.frame.view.now, ctx };
+    // `said`: each step's caption with its moment, which the tour replays as it plays the run.
+    this.director = { name, sc, i: 0, since: this.frame.view.now, ctx, said: [] };
     this._caption(sc.title, sc.intro);
-    if (autoplay) this.play();
-    return this;
   }
 
   _direct(frame) {
@@ -92,7 +102,10 @@ export class DirectorMethods {
       this.director = null; // acting re-enters _apply; keep the director out of it
       try { step.act?.(d.ctx); } finally { this.director = d; }
       const say = typeof step.say === 'function' ? step.say(d.ctx) : step.say;
-      if (say) this._caption(d.sc.title, say);
+      if (say) {
+        this._caption(d.sc.title, say);
+        d.said.push({ at: this.frame.view.now, say, hold: !!step.hold, pick: step.pick?.(d.ctx) });
+      }
       d.i += 1;
       d.since = this.frame.view.now;
       frame = this.frame;
