@@ -18,6 +18,7 @@
 //   ddg/stage.js        SVG stage: zone layout, nodes, links, messages, bubbles
 //   ddg/panels.js       clock, goose card, invariants, log table, node/link/run panels, event log
 //   ddg/director.js     guided scenarios (scenarios.js) and the director that runs them
+//   ddg/tour.js         the narrated tour: recorded stories step by step (loaded on first use)
 //   ddg/input.js        buttons, drag between zones, keyboard, commands
 //   ddg/hunt.js         "Break Raft": a broken rule hunted in a Web Worker
 //                       (ddg/hunt-worker.js), the failing run loaded where it broke
@@ -42,6 +43,7 @@ import { fmtSpeed, fmtTime, enc } from './ddg/format.js';
 
 let wasmReady = null;
 const loadWasm = () => (wasmReady ??= init());
+let tourLoaded = null;
 
 export class DuckDuckGoose extends HTMLElement {
   static get observedAttributes() { return ['speed', 'controls']; }
@@ -155,7 +157,10 @@ export class DuckDuckGoose extends HTMLElement {
     this._buildInvariantList();
     const fromUrl = this.hasAttribute('url-state') ? this._readUrl() : null;
     const scenario = this.getAttribute('scenario');
-    if (fromUrl?.run) {
+    const tourStep = this.hasAttribute('url-state') ? new URLSearchParams(location.search).get('tour') : null;
+    if (tourStep != null) {
+      await this.startTour(tourStep === '' ? 1 : tourStep).catch((e) => { this._error(e); this.reset(this._attrOptions()); });
+    } else if (fromUrl?.run) {
       this.load(fromUrl.run, fromUrl.t);
       this._caption('Shared run', `Replayed to ${fmtTime(this.frame.view.now)} from the link: same seed, same actions, same trace (hash ${this.frame.hash}). Press play to continue.`);
     } else if (scenario && SCENARIOS[scenario]) {
@@ -213,6 +218,15 @@ export class DuckDuckGoose extends HTMLElement {
     return this;
   }
 
+  /**
+   * Opens step `n` of the narrated tour (ddg/tour.js, loaded on first use) and plays it;
+   * a step that does not exist opens step 1 with a message. `el.tour` says where it is.
+   */
+  async startTour(n = 1) {
+    await (tourLoaded ??= import('./ddg/tour.js').then((m) => mixIn(DuckDuckGoose, m.TourMethods)));
+    return this._tourGo(n);
+  }
+
   /** Loads an exported run (the text of `el.scenarioData`) and jumps to virtual time `t`. */
   load(scenario, t = 0) {
     const sim = Sim.fromScenario(String(scenario));
@@ -229,6 +243,7 @@ export class DuckDuckGoose extends HTMLElement {
     this.sim = sim;
     this.sim.setVerbose(!!this.$('.verbose')?.checked);
     this.frame = null;
+    this._stopAt = null;
     this.selected = null;
     this.selectedLink = null;
     this.violationSeen = 0;
@@ -359,7 +374,11 @@ export class DuckDuckGoose extends HTMLElement {
     const redirects = [];
     for (const a of answers) {
       const p = this.pending.get(a.id);
-      if (!p) continue;
+      if (!p) {
+        // A request of the recorded run the tour plays: its answer still shows.
+        if (this._tour) { const words = answerWords(a, 'write'); this._bubble(a.node, words.text, words.kind); }
+        continue;
+      }
       this.pending.delete(a.id);
       if (p.follow && a.outcome === 'not_leader' && a.leader != null && p.via.length <= 3) {
         this._bubble(a.node, `not the goose: on to ${a.leader}`, 'duck');
@@ -400,7 +419,13 @@ export class DuckDuckGoose extends HTMLElement {
     try {
       // Live mode takes a frame only when the nodes said something new.
       const advance = this.live ? this.sim.changed : this._running() && this.sim;
-      if (advance) this._apply(this.sim.frame(dt * this.speed));
+      const stop = this._stopAt;
+      if (advance && !this.live && stop > this.time && this.time + dt * this.speed >= stop) {
+        // A hold of the tour's: land on it exactly, paused.
+        this._stopAt = null;
+        this.pause();
+        this._apply(this.sim.runUntil(stop));
+      } else if (advance) this._apply(this.sim.frame(dt * this.speed));
       const moving = this._animate(dt);
       this._draw();
       if (this._running() || moving) this._raf = requestAnimationFrame(this._loop);
@@ -422,6 +447,8 @@ export class DuckDuckGoose extends HTMLElement {
     this._lines(frame.lines);
     this._answers(frame.answers);
     this._relayout();
+    // Before the panels: a tour step may pick a log entry for the "why" line.
+    if (this._tour) this._tourFrame(frame);
     this._panels(prev);
     if (this.director) this._direct(frame);
     if ((prev?.view.goose ?? null) !== frame.view.goose && !reset) {

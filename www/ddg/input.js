@@ -147,6 +147,7 @@ export class InputMethods {
     switch (cmd) {
       case 'toggle': return this.playing ? this.pause() : this.play();
       case 'step': return this.step();
+      case 'tour': return this.startTour(1).catch((e) => this._error(e));
       case 'heal': return this.heal();
       case 'add': { const n = this.addNode(); if (n != null) this.select(n); return; }
       case 'put': return this.put(this.$('.key').value, this.$('.val').value);

@@ -39,6 +39,12 @@ svg.stage { width: 100%; height: auto; display: block; touch-action: none; user-
 .caption { margin: 0 12px 10px; padding: 9px 12px; background: #fffbea; border: 1px solid #f1dc9a; border-radius: 10px; min-height: 20px; }
 .caption[hidden] { display: none; }
 .caption .title { font-weight: 700; margin-right: 6px; }
+.tour { display: flex; gap: 8px; align-items: center; margin: -4px 12px 10px; }
+.tour[hidden] { display: none; }
+.tour-n { color: var(--mute); font-variant-numeric: tabular-nums; }
+.tour.end [data-tour="next"] { outline: 3px solid var(--gold); }
+.tour [data-tour="leave"] { margin-left: auto; }
+.scen-row .tour-open { font-weight: 600; background: #fff6dc; border-color: #ecc35a; border-radius: 99px; }
 .hint { font-size: 12px; color: var(--mute); padding: 0 14px 8px; }
 aside { border-left: 1px solid #ebe8de; background: #fbfaf7; padding: 10px; display: flex; flex-direction: column; gap: 10px; }
 section.card { contain: content; background: var(--panel); border: 1px solid #e8e5db; border-radius: 10px; padding: 9px 10px; }

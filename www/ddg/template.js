@@ -43,7 +43,7 @@ export const TEMPLATE = html`
     <button class="min-only" data-do="heal" title="Reconnect every zone">Heal</button>
     <button class="min-only sim-only" data-do="restart-run" title="Start this run over">Restart</button>
   </div>
-  <div class="scen-row full-only sim-only"><span class="muted">Guided scenarios:</span><span class="scen"></span></div>
+  <div class="scen-row full-only sim-only"><button class="tour-open" data-do="tour" title="Raft step by step, from the first election to a snapshot (?tour=1)">Tour</button><span class="muted">Guided scenarios:</span><span class="scen"></span></div>
   <div class="main">
     <div class="stage-col">
       <div class="head">
@@ -55,6 +55,7 @@ export const TEMPLATE = html`
         <g class="zones"></g><g class="links"></g><g class="msgs"></g><g class="nodes"></g><g class="bubbles"></g>
       </svg>
       <div class="caption" hidden></div>
+      <div class="tour" hidden><button data-tour="back" title="Previous step, from its start (← or b)">← Back</button><span class="tour-n"></span><button class="primary" data-tour="next" title="Go on, or the next step (→ or n)">Next →</button><button data-tour="leave" title="Leave the tour; the run goes on (Esc)">Leave tour</button></div>
       <div class="ticker min-only"></div>
       <div class="hint full-only sim-only">Drag nodes between zones to partition the network (or select a node and press 1, 2, 3). Keys on a selected node: <b>c</b> crash/restart, <b>p</b> pause/resume, <b>g</b> goose?, <b>t</b> transfer, <b>h</b> heal. Click a link for its loss and latency.</div>
       <div class="state full-only">

@@ -47,6 +47,7 @@ export function writeUrlState(config) {
 /** A link to this page that replays `scenarioText` (`sim.scenario()`) to virtual time `time`. */
 export function shareUrlFor(scenarioText, time) {
   const url = new URL(location.href);
+  url.searchParams.delete('tour'); // else the link would open the tour, not this run
   url.hash = `run=${b64urlEncode(scenarioText)}&t=${time}`;
   return url.toString();
 }
