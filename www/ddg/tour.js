@@ -225,7 +225,8 @@ export class TourMethods {
     const what = KEYS[e.key];
     if (!what || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
     // Typing in a field, or arrows on a focused node (they move between nodes), are not ours.
-    if (e.composedPath()[0]?.closest?.('input, select, textarea, .node')) return;
+    const target = e.composedPath()[0];
+    if (target?.closest?.(e.key.startsWith('Arrow') ? 'input, select, textarea, .node' : 'input, select, textarea')) return;
     e.preventDefault();
     e.stopPropagation();
     this._tourAct(what);

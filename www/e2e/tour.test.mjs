@@ -386,6 +386,14 @@ test('?tour=N opens step N; a step that does not exist opens step 1 with a messa
     assert.equal(t.steps, 9);
     await p.close();
   }
+  {
+    // `?tour` with no number is the tour's start, said without a complaint.
+    const p = await openPage(ctx, `${server.url}/index.html?tour=`);
+    await elementReady(p);
+    await atStep(p, 1);
+    assert.equal(await p.locator(`${EL} .err`).count(), 0);
+    await p.close();
+  }
   for (const bad of ['99', '0', '-2', '2.5', 'abc', '%3Cb%3E']) {
     const p = await openPage(ctx, `${server.url}/index.html?tour=${bad}`);
     await elementReady(p);
@@ -402,6 +410,14 @@ test('?tour=N opens step N; a step that does not exist opens step 1 with a messa
   const share = await p.evaluate((sel) => document.querySelector(sel).shareUrl(), EL);
   assert.equal(new URL(share).searchParams.has('tour'), false);
   assert.match(new URL(share).hash, /^#run=/);
+  // → on a focused node moves to the next node, as outside the tour; the step stays.
+  await p.locator(`${EL} [data-node-id="1"]`).focus();
+  await p.keyboard.press('ArrowRight');
+  const focused = await p.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    return { node: el.shadowRoot.activeElement?.dataset.nodeId, step: el.tour.step };
+  }, EL);
+  assert.deepEqual(focused, { node: '2', step: 5 });
   await p.keyboard.press('Escape');
   await waitFor(p, (sel) => document.querySelector(sel).tour === null, EL);
   assert.equal(new URL(p.url()).searchParams.has('tour'), false);
