@@ -280,14 +280,8 @@ impl<C: Clone> Log<C> {
         let (prev_index, prev_term, entries) = if prev_index < self.snapshot_index {
             // The compacted prefix is committed, and a correct leader holds every
             // committed entry (leader completeness): what it sends there matches. Skip
-            // to the snapshot; an Append that ends before it tells us nothing new.
-            if prev_index + (entries.len() as Index) < self.snapshot_index {
-                return AppendOutcome::Matched {
-                    last_new: self.snapshot_index,
-                    first_written: None,
-                    truncated: false,
-                };
-            }
+            // to the snapshot; an Append that ends before it matches with nothing to
+            // write (`last_new` is the snapshot index).
             let rest = entries
                 .into_iter()
                 .filter(|e| e.index > self.snapshot_index)
