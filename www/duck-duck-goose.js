@@ -256,6 +256,7 @@ export class DuckDuckGoose extends HTMLElement {
     for (const p of this.pending.values()) p.resolve(null);
     this.pending.clear();
     this.bubbles = [];
+    this.ui.bubbles.textContent = ''; // the last run's answers are not this one's
     this._apply(sim.frame(0), true);
     this._syncRunPanel();
     this._syncHuntCard();
