@@ -9,6 +9,7 @@
 //! `first_index()` tells the two apart.
 
 use alloc::vec::Vec;
+use core::cmp::Ordering;
 
 use crate::entry::{Command, Entry};
 use crate::kv::Op;
@@ -159,11 +160,10 @@ impl<C: Clone> Log<C> {
     /// The term at `index`; index 0 has term 0, the snapshot index its snapshot term.
     /// `None` past the end and below the snapshot index (compacted away).
     pub fn term_at(&self, index: Index) -> Option<Term> {
-        if index == self.snapshot_index {
-            return Some(self.snapshot_term);
-        }
-        if index < self.snapshot_index {
-            return None;
+        match index.cmp(&self.snapshot_index) {
+            Ordering::Less => return None,
+            Ordering::Equal => return Some(self.snapshot_term),
+            Ordering::Greater => {}
         }
         let term = self.get(index).map(|e| e.term);
         debug_assert_eq!(
