@@ -27,9 +27,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use core::fmt::Write as _;
-
-use crate::clock::{Clock, RATE_ONE, rate_text};
+use crate::clock::{Clock, rate_text};
 use crate::stable_hash::StableHasher;
 use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::kv::Kv;
@@ -160,11 +158,10 @@ pub struct Checker {
     configs: Vec<(Index, Membership)>,
     /// A lost committed entry was reported (once: it stays lost on every later step).
     loss_reported: bool,
-    /// The last two shown geese reported together ((node, term) twice), and the last
-    /// goose reported behind a newer leader (goose, its term, the leader's term): an
-    /// overlap lasts many steps, and is reported once, when it starts.
-    overlap_reported: Option<[(NodeId, Term); 2]>,
-    minority_reported: Option<(NodeId, Term, Term)>,
+    /// At the last step, two nodes showed as goose, and a goose showed behind a newer
+    /// leader: an overlap lasts many steps, and is reported once, when it starts.
+    two_geese_shown: bool,
+    goose_shown_behind: bool,
     violations: Vec<Violation>,
 }
 
@@ -572,44 +569,43 @@ impl Checker {
     /// clock reads now), so with clocks drifting apart further than the lease assumes,
     /// two can show at once: this is where that is caught, with both clocks named.
     pub fn on_step<'a>(&mut self, now: Millis, nodes: impl Iterator<Item = (&'a Raft, Clock)>) {
-        let mut shown: Option<(NodeId, Term, Clock)> = None;
+        let mut shown: Option<(NodeId, Term, u32)> = None;
+        let mut overlap = false;
         let mut newest_leader: Option<(NodeId, Term)> = None;
         for (node, clock) in nodes {
             if node.is_leader() && newest_leader.is_none_or(|(_, t)| node.term() > t) {
                 newest_leader = Some((node.id(), node.term()));
             }
             if node.shows_goose_at(clock.read(now)) {
-                if let Some((other, other_term, other_clock)) = shown {
-                    let (id, term) = (node.id(), node.term());
-                    let pair = [(other, other_term), (id, term)];
-                    if self.overlap_reported == Some(pair) {
-                        shown = Some((id, term, clock));
-                        continue;
-                    }
-                    self.overlap_reported = Some(pair);
-                    let mut detail = format!(
-                        "{other} (term {other_term}) and {id} (term {term}) both show as goose at {now} ms"
+                let (id, term) = (node.id(), node.term());
+                if let Some((other, other_term, other_rate)) = shown
+                    && !core::mem::replace(&mut overlap, true)
+                    && !self.two_geese_shown
+                {
+                    let drift = if other_rate == clock.rate {
+                        ""
+                    } else {
+                        ": their clocks run at different rates, and the lease assumes the same"
+                    };
+                    self.fail(
+                        Invariant::OneGooseAtATime,
+                        format!(
+                            "{other} (term {other_term}, clock at {}x) and {id} (term {term}, clock at {}x) both show as goose at {now} ms{drift}",
+                            rate_text(other_rate),
+                            rate_text(clock.rate)
+                        ),
                     );
-                    if other_clock.rate != RATE_ONE || clock.rate != RATE_ONE {
-                        let _ = write!(
-                            detail,
-                            ": {other}'s clock runs at {}x and reads {} ms, {id}'s clock runs at {}x and reads {} ms; the lease assumes clocks run at the same rate",
-                            rate_text(other_clock.rate),
-                            other_clock.read(now),
-                            rate_text(clock.rate),
-                            clock.read(now)
-                        );
-                    }
-                    self.fail(Invariant::OneGooseAtATime, detail);
                 }
-                shown = Some((node.id(), node.term(), clock));
+                shown = Some((id, term, clock.rate));
             }
         }
+        self.two_geese_shown = overlap;
+        let behind = matches!((shown, newest_leader), (Some((_, goose_term, _)), Some((_, leader_term))) if leader_term > goose_term);
+        let reported = core::mem::replace(&mut self.goose_shown_behind, behind);
         if let (Some((goose, goose_term, _)), Some((leader, leader_term))) = (shown, newest_leader)
-            && leader_term > goose_term
-            && self.minority_reported != Some((goose, goose_term, leader_term))
+            && behind
+            && !reported
         {
-            self.minority_reported = Some((goose, goose_term, leader_term));
             self.fail(
                 Invariant::NoMinorityGoose,
                 format!("{goose} shows as goose of term {goose_term} while {leader} leads term {leader_term}"),

@@ -7,7 +7,8 @@
 //!
 //! Rates are whole thousandths (per mille), so that every reading is exact integer
 //! arithmetic: the same on every target. A clock at 1× from time 0 reads virtual time
-//! itself, so runs that set no rate are exactly the runs without clocks. A rate change
+//! itself (`x * 1000 / 1000` is `x`), so runs that set no rate are exactly the runs
+//! without clocks. A rate change
 //! starts the new rate from the current reading: the clock stays continuous and
 //! monotonic (a drifting oscillator, not a clock being set).
 
@@ -47,37 +48,28 @@ impl Clock {
         reading: 0,
     };
 
-    /// A clock that runs at `rate` from virtual time 0 (a founder's, from `SimConfig`).
-    pub fn at_rate(rate: u32) -> Clock {
-        Clock {
-            rate,
-            ..Clock::TRUE
-        }
-    }
-
     /// What the clock reads at virtual time `now` (not before `since`), rounded down to
     /// a whole millisecond.
+    #[inline(never)] // one copy, not one per caller: the page's wasm stays small
     pub fn read(&self, now: Millis) -> Millis {
         let elapsed = now.saturating_sub(self.since);
-        if self.rate == RATE_ONE {
-            return self.reading + elapsed;
-        }
-        let run = u128::from(elapsed) * u128::from(self.rate) / u128::from(RATE_ONE);
-        self.reading
-            .saturating_add(u64::try_from(run).unwrap_or(u64::MAX))
+        // No 128-bit arithmetic (its division alone would grow the page's wasm by
+        // kilobytes): a run's times stay below a day (`MAX_TIME`), far from overflowing.
+        let run = elapsed.saturating_mul(u64::from(self.rate)) / u64::from(RATE_ONE);
+        self.reading.saturating_add(run)
     }
 
     /// The first virtual time, from `since` on, at which the clock reads `local` or more:
     /// when a timer the node set for `local` on its own clock fires.
+    #[inline(never)]
     pub fn when(&self, local: Millis) -> Millis {
         let ahead = local.saturating_sub(self.reading);
-        if self.rate == RATE_ONE {
-            return self.since.saturating_add(ahead);
-        }
-        let rate = u128::from(self.rate.max(1));
-        let wait = (u128::from(ahead) * u128::from(RATE_ONE)).div_ceil(rate);
-        self.since
-            .saturating_add(u64::try_from(wait).unwrap_or(u64::MAX))
+        // A deadline so far off that this saturates (a timer that never fires) stays
+        // far off.
+        let wait = ahead
+            .saturating_mul(u64::from(RATE_ONE))
+            .div_ceil(u64::from(self.rate.max(1)));
+        self.since.saturating_add(wait)
     }
 
     /// From virtual time `now` on, runs at `rate`: continuous with what it read so far.
@@ -94,39 +86,37 @@ impl Clock {
 /// A rate as people write it: `1`, `0.5`, `1.25` (at most three decimals, no float
 /// formatting: it would grow the page's wasm).
 pub fn rate_text(rate: u32) -> alloc::string::String {
-    let (whole, mut frac) = (rate / RATE_ONE, rate % RATE_ONE);
-    if frac == 0 {
-        return alloc::format!("{whole}");
+    let mut text = alloc::format!("{}", rate / RATE_ONE);
+    let (mut frac, mut unit) = (rate % RATE_ONE, RATE_ONE / 10);
+    if frac != 0 {
+        text.push('.');
     }
-    let mut digits = 3;
-    while frac % 10 == 0 {
-        frac /= 10;
-        digits -= 1;
+    while frac != 0 {
+        text.push(char::from(b'0' + (frac / unit) as u8));
+        (frac, unit) = (frac % unit, unit / 10);
     }
-    alloc::format!("{whole}.{frac:0digits$}")
+    text
 }
 
 /// Parses a rate written `2`, `0.5` or `1.125` into thousandths (`None` for anything
 /// else: signs, exponents, more than three decimals, no digits).
 pub fn parse_rate(s: &str) -> Option<u32> {
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 6 || !digits(whole) || frac.len() > 3 || !digits(frac) {
+    // One pass over the bytes (no float parsing, no `str::parse`).
+    let (mut value, mut decimals, mut dot) = (0u32, 0u32, false);
+    for b in s.bytes() {
+        match b {
+            b'0'..=b'9' => {
+                decimals += u32::from(dot);
+                value = value.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if s.is_empty() || s.starts_with('.') || (dot && decimals == 0) || decimals > 3 {
         return None;
     }
-    if s.contains('.') && frac.is_empty() {
-        return None;
-    }
-    let whole: u32 = whole.parse().ok()?;
-    let mut thousandths: u32 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse().ok()?
-    };
-    for _ in frac.len()..3 {
-        thousandths *= 10;
-    }
-    whole.checked_mul(RATE_ONE)?.checked_add(thousandths)
+    value.checked_mul(10u32.pow(3 - decimals))
 }
 
 #[cfg(test)]
@@ -204,7 +194,7 @@ mod tests {
         assert_eq!(parse_rate("0.50"), Some(500));
         assert_eq!(parse_rate("1.0"), Some(1_000));
         for bad in [
-            "", ".5", "1.", "-1", "+1", "1e3", "0.0001", "1,5", "x", "1.2.3", "9999999",
+            "", ".5", "1.", "-1", "+1", "1e3", "0.0001", "1,5", "x", "1.2.3", "9999999", "1..5",
         ] {
             assert_eq!(parse_rate(bad), None, "{bad:?}");
         }

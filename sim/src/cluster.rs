@@ -20,7 +20,7 @@ use duckgoose_core::types::{Index, Map, Member, Membership, Millis, NodeId, Term
 use duckgoose_lincheck::{self as lincheck, Operation, Outcome};
 
 use crate::checker::{Checker, GooseQuestion, Seq, Violation};
-use crate::clock::{Clock, RATE_ONE};
+use crate::clock::Clock;
 use crate::network::{Fate, LinkFaults, Network};
 use crate::trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
 
@@ -68,14 +68,6 @@ pub struct SimConfig {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub unsafe_variant: Option<duckgoose_core::UnsafeVariant>,
-    /// Founders whose clocks do not run at 1×: (node, rate in thousandths, 500 to 2000),
-    /// from time 0 (`Action::ClockRate` changes a rate later). Empty: every clock reads
-    /// virtual time, as the goose lease assumes (see `clock`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Vec::is_empty")
-    )]
-    pub clock_rates: Vec<(NodeId, u32)>,
 }
 
 /// When simulated nodes compact their logs (`Replica::compact`: through the index their
@@ -128,7 +120,6 @@ impl SimConfig {
             max_entries_per_message: None,
             #[cfg(feature = "unsafe-variants")]
             unsafe_variant: None,
-            clock_rates: Vec::new(),
         }
     }
 
@@ -139,15 +130,6 @@ impl SimConfig {
             election_timeout_max: 200,
             ..SimConfig::new(nodes, seed)
         }
-    }
-
-    /// The rate node `id`'s clock starts with (thousandths; 1000 unless `clock_rates`
-    /// names it).
-    pub fn clock_rate(&self, id: NodeId) -> u32 {
-        self.clock_rates
-            .iter()
-            .find(|&&(n, _)| n == id)
-            .map_or(RATE_ONE, |&(_, rate)| rate)
     }
 
     /// The goose lease every node runs with (see `goose_lease`).
@@ -1222,9 +1204,8 @@ impl Cluster {
 
     fn insert_node(&mut self, id: NodeId, disk: Persisted) {
         let config = self.config.node_config(id, 0);
-        // A founder's clock runs at its configured rate from time 0; a node added later
-        // reads virtual time, at 1×, until a `ClockRate` changes that.
-        let clock = Clock::at_rate(self.config.clock_rate(id));
+        // Every clock reads virtual time, at 1×, until a `ClockRate` changes that.
+        let clock = Clock::TRUE;
         let replica = Replica::new(
             config,
             disk.clone(),

@@ -26,9 +26,7 @@
 //! `batch=N` caps the entries per Append (`Config::max_entries_per_message`; left out, 64).
 //! `break=NAME` runs every node with a deliberately broken rule (`UnsafeVariant::name`,
 //! e.g. `break=commit-earlier-term`); only builds with the `unsafe-variants` feature read
-//! it, the others refuse the run. `clocks=3:2,1:0.5` starts node 3's clock at 2× and
-//! node 1's at 0.5× (`SimConfig::clock_rates`); the action `clock N RATE` changes a
-//! node's rate mid-run (`Action::ClockRate`). Rates have at most three decimals.
+//! it, the others refuse the run.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -126,21 +124,6 @@ fn rate_arg(s: &str) -> Result<u32, Invalid> {
         },
         Ok,
     )
-}
-
-/// `clocks=3:2,1:0.5`: founders whose clocks run at another rate than 1×.
-fn parse_clocks(v: &str) -> Result<Vec<(NodeId, u32)>, Invalid> {
-    v.split(',')
-        .map(|pair| match pair.split_once(':') {
-            Some((node, rate)) => Ok((
-                id(node).map_err(|e| Invalid(format!("clocks: {e}")))?,
-                rate_arg(rate)?,
-            )),
-            None => bad(format!(
-                "clocks: expected NODE:RATE pairs like 3:2,1:0.5, got \"{pair}\""
-            )),
-        })
-        .collect()
 }
 
 fn id(s: &str) -> Result<NodeId, Invalid> {
@@ -390,14 +373,6 @@ pub fn format_config(c: &SimConfig) -> String {
     if let Some(v) = c.unsafe_variant {
         let _ = write!(line, " break={}", v.name());
     }
-    if !c.clock_rates.is_empty() {
-        let pairs: Vec<String> = c
-            .clock_rates
-            .iter()
-            .map(|&(node, rate)| format!("{node}:{}", rate_text(rate)))
-            .collect();
-        let _ = write!(line, " clocks={}", pairs.join(","));
-    }
     line
 }
 
@@ -462,7 +437,6 @@ pub fn parse_config(line: &str) -> Result<SimConfig, Invalid> {
             "compact" => c.compaction = Some(parse_compaction(v)?),
             "batch" => c.max_entries_per_message = Some(num(k, v)?),
             "break" => set_unsafe_variant(&mut c, v)?,
-            "clocks" => c.clock_rates = parse_clocks(v)?,
             _ => return bad(format!("unknown setting \"{k}\"")),
         }
     }
@@ -622,7 +596,6 @@ mod tests {
         assert!(!text.contains("compact="), "written only when on: {text}");
         assert!(!text.contains("lease="), "written only when set: {text}");
         assert!(!text.contains("batch="), "written only when set: {text}");
-        assert!(!text.contains("clocks="), "written only when set: {text}");
         assert_eq!(parse_scenario(&text), Ok(s.clone()));
         let compacting = Scenario {
             config: SimConfig {
@@ -633,7 +606,6 @@ mod tests {
                 }),
                 goose_lease: Some(75),
                 max_entries_per_message: Some(1),
-                clock_rates: vec![(3, 2_000), (1, 500), (2, 1_000)],
                 ..s.config
             },
             actions: s.actions,
@@ -642,7 +614,6 @@ mod tests {
         assert!(text.contains(" compact=20/5/16"), "{text}");
         assert!(text.contains(" lease=75"), "{text}");
         assert!(text.contains(" batch=1"), "{text}");
-        assert!(text.contains(" clocks=3:2,1:0.5,2:1"), "{text}");
         assert!(text.contains("\n2400 clock 3 0.5\n"), "{text}");
         assert_eq!(parse_scenario(&text), Ok(compacting));
     }
@@ -722,19 +693,6 @@ mod tests {
         assert!(parse_scenario("duckgoose 1 colour=blue").is_err());
         assert!(parse_scenario("duckgoose 1 compact=20").is_err());
         assert!(parse_scenario("duckgoose 1 compact=20/0/x").is_err());
-        for clocks in [
-            "clocks=",
-            "clocks=3",
-            "clocks=3:",
-            "clocks=3:x",
-            "clocks=:2",
-            "clocks=3:2,",
-        ] {
-            let refused = parse_scenario(&format!("duckgoose 1 {clocks}"))
-                .unwrap_err()
-                .0;
-            assert!(refused.starts_with("clock"), "{clocks}: {refused}");
-        }
         // Membership requests are written but never read back.
         let text = format_action(&Action::Request {
             node: 1,

@@ -93,15 +93,6 @@ pub fn check_config(c: &SimConfig) -> Result<(), Invalid> {
     {
         return invalid!("batch: 1 to {MAX_BATCH} entries per message");
     }
-    for (i, &(node, rate)) in c.clock_rates.iter().enumerate() {
-        if node == 0 || node > NodeId::from(c.nodes) {
-            return invalid!("clocks: no node {node} (the nodes are 1 to {})", c.nodes);
-        }
-        if c.clock_rates[..i].iter().any(|&(n, _)| n == node) {
-            return invalid!("clocks: node {node} named twice");
-        }
-        check_rate(node, rate)?;
-    }
     if let Some(p) = c.compaction {
         if p.chunk_bytes == 0 || p.chunk_bytes > MAX_SNAPSHOT_CHUNK {
             return invalid!("compact: chunks of 1 to {MAX_SNAPSHOT_CHUNK} bytes");
@@ -245,46 +236,33 @@ pub fn check_scenario(s: &Scenario) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
-    use alloc::vec::Vec;
 
     #[test]
     fn clock_rates_are_checked_with_clear_errors() {
-        let with = |clock_rates: Vec<(NodeId, u32)>| {
-            check_config(&SimConfig {
-                clock_rates,
-                ..SimConfig::new(5, 1)
-            })
-        };
-        assert_eq!(with(vec![]), Ok(()));
-        assert_eq!(with(vec![(3, 2_000), (1, 500), (5, 1_000)]), Ok(()));
         let refused = |r: Result<(), Invalid>| r.unwrap_err().0;
-        assert_eq!(
-            refused(with(vec![(7, 2_000)])),
-            "clocks: no node 7 (the nodes are 1 to 5)"
-        );
-        assert_eq!(
-            refused(with(vec![(0, 2_000)])),
-            "clocks: no node 0 (the nodes are 1 to 5)"
-        );
-        assert_eq!(
-            refused(with(vec![(2, 2_000), (2, 500)])),
-            "clocks: node 2 named twice"
-        );
-        assert_eq!(
-            refused(with(vec![(2, 3_000)])),
-            "clock rate of node 2: 3x is out of range (0.5 to 2)"
-        );
-        assert_eq!(
-            refused(with(vec![(2, 499)])),
-            "clock rate of node 2: 0.499x is out of range (0.5 to 2)"
-        );
         for rate in [MIN_RATE, 1_000, 1_337, MAX_RATE] {
             assert_eq!(check_action(&Action::ClockRate { node: 4, rate }), Ok(()));
         }
         assert_eq!(
             refused(check_action(&Action::ClockRate { node: 4, rate: 0 })),
             "clock rate of node 4: 0x is out of range (0.5 to 2)"
+        );
+        assert_eq!(
+            refused(check_action(&Action::ClockRate { node: 4, rate: 499 })),
+            "clock rate of node 4: 0.499x is out of range (0.5 to 2)"
+        );
+        assert_eq!(
+            refused(check_action(&Action::ClockRate {
+                node: 4,
+                rate: 2_500
+            })),
+            "clock rate of node 4: 2.5x is out of range (0.5 to 2)"
+        );
+        // And through the text a page or a file sends.
+        let parsed = crate::text::parse_action("clock 3 5").expect("parses");
+        assert_eq!(
+            refused(check_action(&parsed)),
+            "clock rate of node 3: 5x is out of range (0.5 to 2)"
         );
         assert!(
             check_action(&Action::ClockRate {

@@ -150,8 +150,15 @@ fn a_slow_clock_on_the_old_goose_shows_two_geese_while_every_answer_stays_safe()
             .detail;
         assert!(
             detail.contains("both show as goose at")
-                && detail.contains(&format!("{}'s clock runs at 0.5x", run.old))
-                && detail.ends_with("the lease assumes clocks run at the same rate"),
+                && detail.contains(&format!("{} (term ", run.old))
+                && detail.contains("clock at 0.5x)")
+                && detail.contains(&format!(
+                    "{new} (term {}, clock at 1x)",
+                    run.cluster.replica(new).expect("up").raft().term()
+                ))
+                && detail.ends_with(
+                    "their clocks run at different rates, and the lease assumes the same"
+                ),
             "seed {seed}: {detail}"
         );
         let new_term = run.cluster.replica(new).expect("up").raft().term();
@@ -285,11 +292,13 @@ fn a_node_runs_on_its_own_clock() {
     }
 }
 
-/// The same run from its text (clocks in the config line and as actions) gives the
+/// The same run from its text (clock rates set at 0 and later, as actions) gives the
 /// same trace, event for event, and that text round-trips.
 #[test]
 fn drifting_runs_replay_from_their_text() {
-    let text = "duckgoose 1 nodes=5 seed=11 heartbeat=50 election=150-300 prevote=1 checkquorum=1 latency=10-15 loss=0 dup=0 timeout=1000 notices=1 clocks=2:1.5,4:0.75\n\
+    let text = "duckgoose 1 nodes=5 seed=11 heartbeat=50 election=150-300 prevote=1 checkquorum=1 latency=10-15 loss=0 dup=0 timeout=1000 notices=1\n\
+                0 clock 2 1.5\n\
+                0 clock 4 0.75\n\
                 1800 clock 1 0.5\n\
                 2300 partition 1/2,3,4,5\n\
                 2400 request 1 goose\n\
@@ -299,14 +308,25 @@ fn drifting_runs_replay_from_their_text() {
     let scenario = text::parse_scenario(text).expect("parses");
     duckgoose_sim::validate::check_scenario(&scenario).expect("valid");
     assert_eq!(text::format_scenario(&scenario), text);
-    assert_eq!(scenario.config.clock_rates, vec![(2, 1_500), (4, 750)]);
+    assert_eq!(
+        scenario.actions[..2],
+        [
+            (
+                0,
+                Action::ClockRate {
+                    node: 2,
+                    rate: 1_500
+                }
+            ),
+            (0, Action::ClockRate { node: 4, rate: 750 })
+        ]
+    );
     let a = scenario.replay(5_000, TraceMode::Record);
     let b = Scenario::clone(&scenario).replay(5_000, TraceMode::Record);
     assert_eq!(a.trace().hash(), b.trace().hash());
     assert_eq!(a.trace().events(), b.trace().events());
     // Rates matter: the same run without them is another run.
     let mut plain = scenario.clone();
-    plain.config.clock_rates.clear();
     plain
         .actions
         .retain(|(_, a)| !matches!(a, Action::ClockRate { .. }));

@@ -607,6 +607,37 @@ mod tests {
     }
 
     #[test]
+    fn clock_rates_are_recorded_refused_and_replayed() {
+        let mut e = engine(3);
+        e.advance_to(1_000);
+        let refused =
+            |e: &mut Engine, node, rate| e.act(Action::ClockRate { node, rate }).unwrap_err().0;
+        assert_eq!(refused(&mut e, 42, 500), "no node 42");
+        assert_eq!(
+            refused(&mut e, 2, 3_000),
+            "clock rate of node 2: 3x is out of range (0.5 to 2)"
+        );
+        assert!(
+            e.scenario().actions.is_empty(),
+            "nothing recorded when refused"
+        );
+        e.act(Action::ClockRate { node: 2, rate: 500 }).unwrap();
+        e.advance_to(1_400);
+        assert_eq!(e.cluster().clock_reading(2), Some(1_200));
+        assert_eq!(e.view(4).nodes[1].clock, 1_200);
+        assert_eq!(e.view(4).nodes[1].clock_rate, 500);
+        assert_eq!(e.view(4).nodes[0].clock_rate, 1_000);
+        let text = duckgoose_sim::text::format_scenario(e.scenario());
+        assert!(text.ends_with("\n1000 clock 2 0.5"), "{text}");
+        let hash = e.hash();
+        e.seek(500);
+        assert_eq!(e.cluster().clock_reading(2), Some(500));
+        e.seek(1_400);
+        assert_eq!(e.hash(), hash);
+        assert_eq!(e.cluster().clock_reading(2), Some(1_200));
+    }
+
+    #[test]
     fn adds_and_removes_nodes() {
         let mut e = engine(5);
         e.advance_to(2_000);

@@ -614,6 +614,10 @@ mod tests {
             }),
             "you partitioned the network: {1,2} | {3,4,5}"
         );
+        assert_eq!(
+            action(&Action::ClockRate { node: 3, rate: 500 }),
+            "you set 3's clock to run at 0.5× real time"
+        );
         assert_eq!(percent(12_345), "1.2");
         assert_eq!(percent(100_000), "10");
     }
