@@ -22,6 +22,7 @@
 //   ddg/input.js        buttons, drag between zones, keyboard, commands
 //   ddg/hunt.js         "Break Raft": a broken rule hunted in a Web Worker
 //                       (ddg/hunt-worker.js), the failing run loaded where it broke
+//   ddg/clocks.js       each node's clock rate: the node panel's slider, el.setClockRate
 //   ddg/url-state.js    #seed=…&nodes=… and shared-run links
 //   ddg/template.js     shadow DOM markup (with ddg/styles.js, the stylesheet)
 //   ddg/view-model.js   the few things still derived in JS (quorum, role changes)
@@ -38,6 +39,7 @@ import { PanelMethods } from './ddg/panels.js';
 import { DirectorMethods } from './ddg/director.js';
 import { InputMethods } from './ddg/input.js';
 import { HuntMethods } from './ddg/hunt.js';
+import { ClockMethods } from './ddg/clocks.js';
 import { readUrlState, writeUrlState, shareUrlFor } from './ddg/url-state.js';
 import { fmtSpeed, fmtTime, enc } from './ddg/format.js';
 
@@ -93,6 +95,7 @@ export class DuckDuckGoose extends HTMLElement {
     this._buildScenarioButtons();
     this._buildHuntPanel();
     this._wire();
+    this._wireClocks();
   }
 
   connectedCallback() {
@@ -526,6 +529,6 @@ function mixIn(target, ...parts) {
     }
   }
 }
-mixIn(DuckDuckGoose, StageMethods, PanelMethods, DirectorMethods, InputMethods, HuntMethods);
+mixIn(DuckDuckGoose, StageMethods, PanelMethods, DirectorMethods, InputMethods, HuntMethods, ClockMethods);
 
 if (!customElements.get('duck-duck-goose')) customElements.define('duck-duck-goose', DuckDuckGoose);

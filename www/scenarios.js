@@ -206,6 +206,41 @@ export const SCENARIOS = {
         say: (ctx) => `Caught up: ${ctx.mem.sleeper} took the entries after ${ctx.mem.installed} as ordinary appends and now holds the same log as goose ${ctx.goose()}, through ${ctx.node(ctx.mem.sleeper).last_index}. No committed entry was lost.` },
     ],
   },
+
+  'clock-drift': {
+    title: 'Clock drift',
+    blurb: 'The old goose\'s clock runs slow: cut off, it still shows as goose when the majority already has a new one. Asked "Goose?", it answers duck.',
+    options: { nodes: 5 },
+    intro: 'Five nodes, each on a clock of its own. A goose shows on a lease timed by its own clock, and the ducks keep their promise not to elect anyone else for a time measured on theirs: safe while the clocks run at the same rate. Wait for a goose.',
+    steps: [
+      { when: (ctx) => ctx.goose() != null, say: isGoose },
+      { after: 800, act: (ctx) => { ctx.mem.old = ctx.goose(); ctx.clock(ctx.mem.old, 0.5); },
+        say: (ctx) => `Slow node ${ctx.mem.old}'s clock to 0.5× (the small dial by it): it counts one millisecond for every two that pass. Its lease, 150 ms on its own clock, now lasts 300 ms of real time, while a duck waits only 150 ms of its own before it may vote for someone else.` },
+      { after: 600, act: (ctx) => ctx.partition([ctx.others([ctx.mem.old]), [ctx.mem.old]]),
+        say: (ctx) => `Cut ${ctx.mem.old} off alone in zone 2. Its last quorum-confirmed round lets it go on showing as goose until its slow clock says the lease is over.` },
+      { when: (ctx) => ctx.view().nodes.some((n) => n.goose && n.id !== ctx.mem.old),
+        act: (ctx) => {
+          const geese = ctx.view().nodes.filter((n) => n.goose).map((n) => n.id);
+          ctx.mem.new = geese.find((id) => id !== ctx.mem.old);
+          ctx.mem.both = geese.includes(ctx.mem.old);
+          ctx.askGoose(ctx.mem.old, (a) => { ctx.mem.oldAnswer = a; });
+          ctx.askGoose(ctx.mem.new, (a) => { ctx.mem.newAnswer = a; });
+          if (ctx.mem.both) ctx.hold();
+        },
+        say: (ctx) => (ctx.mem.both
+          ? `Two geese at once: ${ctx.mem.old} still shows as goose of term ${ctx.term(ctx.mem.old)} on its slow clock, and ${ctx.mem.new}, elected by the majority, shows as goose of term ${ctx.term(ctx.mem.new)}. "One goose at a time" fails in the invariants box: the shown goose trusts clocks. Paused here, and both are asked "Goose?": press play for their answers.`
+          : `${ctx.mem.new} is the new goose, and ${ctx.mem.old}'s lease ran out just before: this time the drift stayed within the lease's margin. Both are asked "Goose?".`) },
+      { when: (ctx) => ctx.mem.oldAnswer != null && ctx.mem.newAnswer != null,
+        say: (ctx) => {
+          const o = ctx.mem.oldAnswer, n = ctx.mem.newAnswer;
+          const old = o.outcome === 'goose' ? `${ctx.mem.old} answers goose of term ${o.goose}` : `${ctx.mem.old} answers duck (${o.text})`;
+          const fresh = n.outcome === 'goose' ? `${ctx.mem.new} answers goose of term ${n.goose}` : `${ctx.mem.new} answers ${n.outcome}`;
+          return `${old}: a goose answer needs a quorum to acknowledge a round started after the question, and no clock can stand in for that. ${fresh}. The shown goose trusts clocks (bounded drift); the "Goose?" answer trusts only a quorum round: act on the answer.`;
+        } },
+      { after: 1500, act: (ctx) => { ctx.clock(ctx.mem.old, 1); ctx.heal(); },
+        say: (ctx) => `Heal, and set ${ctx.mem.old}'s clock back to 1×. It hears the newer term and follows. Try the clock slider in any node's panel (0.5× to 2×) to race leases yourself.` },
+    ],
+  },
 };
 
 // Searches seeds from `base` for one whose run shows what the scenario is about (for the

@@ -65,6 +65,8 @@ export class DirectorMethods {
       // final answer in the frame that brings it.
       write: (node, key, value, fence, onAnswer) => self.write(node, key, value, { fence, onAnswer }),
       removeNode: (id) => self.removeNode(id), transfer: (id) => self.transfer(id),
+      // Node `id`'s clock runs at `rate`× from now on; `hold` pauses the run on a moment.
+      clock: (id, rate) => self.setClockRate(id, rate), hold: () => self.pause(),
       sawSplit: () => {
         for (const [term, s] of ctx.mem.candidates) {
           if (s.size >= 2) { ctx.mem.splitTerm = term; ctx.mem.splitBy = [...s]; return true; }

@@ -37,12 +37,17 @@ export class PanelMethods {
     toggle(this.ui.badge, 'replay', f.replaying);
     // The goose card.
     const g = v.nodes.find((n) => n.id === v.goose);
-    const cardKey = g ? `g${g.id}:${g.term}` : `n:${v.nodes.find((n) => n.role === 'leader' && n.status === 'up')?.id ?? ''}`;
+    // Clocks drifting beyond what the lease assumes (ddg/clocks.js) can show two at once.
+    const geese = v.nodes.filter((n) => n.goose);
+    const cardKey = geese.length > 1 ? `two:${geese.map((n) => `${n.id}:${n.term}`)}` : g ? `g${g.id}:${g.term}` : `n:${v.nodes.find((n) => n.role === 'leader' && n.status === 'up')?.id ?? ''}`;
     if (this._cardKey !== cardKey) {
       this._cardKey = cardKey;
       const card = this.ui.card;
       toggle(card, 'none', !g);
-      if (g) {
+      if (geese.length > 1) {
+        card.innerHTML = `<svg viewBox="0 0 64 64"><use href="#goose"/></svg><span><b>${geese.length} geese at once:</b> ${geese.map((n) => `node ${n.id} <span class="muted">(term ${n.term})</span>`).join(' and ')} <span class="muted">· each trusts its own clock</span></span>`;
+        card.querySelector('svg').innerHTML = this.ui.stage.querySelector('#goose').innerHTML;
+      } else if (g) {
         card.innerHTML = `<svg viewBox="0 0 64 64"><use href="#goose"/></svg><span>Node <b>${g.id}</b> is the goose <span class="muted">· term ${g.term}</span></span>`;
         card.querySelector('svg').innerHTML = this.ui.stage.querySelector('#goose').innerHTML;
       } else {
@@ -118,12 +123,15 @@ export class PanelMethods {
 
   _nodePanel(v) {
     const n = v.nodes.find((x) => x.id === this.selected);
-    const key = n ? JSON.stringify([n.id, n.status, n.role, n.term, n.goose, n.leader, n.voted_for, n.commit_index, n.last_index, n.snapshot?.index, n.member, this._zones().findIndex((z) => z.includes(n.id))]) : 'none';
-    if (key === this._panelKey) return;
+    const key = n ? JSON.stringify([n.id, n.status, n.role, n.term, n.goose, n.leader, n.voted_for, n.commit_index, n.last_index, n.snapshot?.index, n.member, this._zones().findIndex((z) => z.includes(n.id)), n.clock_rate]) : 'none';
+    // Not rebuilt under a clock slider being dragged (it acts when let go).
+    if (key === this._panelKey || this._clockDragging) return;
     this._panelKey = key;
     const p = this.ui.nodePanel;
     if (!n) { p.className = 'node-body muted'; p.textContent = 'Click a node (or Tab to it) to select it.'; return; }
     p.className = 'node-body';
+    // A clock slider moved by keyboard keeps the focus across the rebuild its change causes.
+    const sliding = this.shadowRoot.activeElement?.classList.contains('clock-rate');
     const zone = this._zones().findIndex((z) => z.includes(n.id));
     const down = n.status === 'down';
     p.innerHTML = `
@@ -136,8 +144,9 @@ export class PanelMethods {
         <button class="gold" data-do="node-goose" ${down ? '' : ''}>Goose?</button></div>
       <div class="row"><button data-do="node-transfer" ${n.goose || down ? 'disabled' : ''}>Make goose</button>
         <button data-do="node-remove">Remove</button></div>
-      <div class="row"><span class="muted">zone</span>${[0, 1, 2].map((i) => `<button data-do="node-zone" data-zone="${i}" ${zone === i ? 'disabled' : ''}>${i + 1}</button>`).join('')}</div>
+      <div class="row"><span class="muted">zone</span>${[0, 1, 2].map((i) => `<button data-do="node-zone" data-zone="${i}" ${zone === i ? 'disabled' : ''}>${i + 1}</button>`).join('')}</div>${this._clockRow(n)}
       <div class="why why-goose" aria-live="polite"></div>`;
+    if (sliding) p.querySelector('.clock-rate')?.focus();
   }
 
   // "Why no goose?" for the selected node and "why (not) committed?" for the picked

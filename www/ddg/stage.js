@@ -11,6 +11,7 @@
 import { svg, set, setText, toggle } from './dom-helpers.js';
 import { ROLE_TEXT } from './format.js';
 import { quorumOf } from './view-model.js';
+import { fmtRate } from './clocks.js';
 
 // The stage's coordinate space: zones side by side, or stacked on narrow screens.
 export const LANDSCAPE = [960, 500];
@@ -141,6 +142,11 @@ export class StageMethods {
     svg('circle', { class: 'idb', cx: -R + 4, cy: -R + 4, r: 11 }, g);
     el.idt = svg('text', { class: 'idt', x: -R + 4, y: -R + 4 }, g);
     el.idt.textContent = id;
+    // A clock not at 1× (ddg/clocks.js): a small dial and its rate, top right.
+    el.rate = svg('g', { class: 'rate', transform: `translate(${R + 4} ${-R + 2})`, display: 'none' }, g);
+    svg('circle', { class: 'dial', r: 6.5 }, el.rate);
+    svg('path', { class: 'hands', d: 'M0 -4 V0 H3' }, el.rate);
+    el.rateText = svg('text', { x: 10 }, el.rate);
     el.votes = svg('g', {}, g);
     el.label = svg('text', { class: 'label', y: R + 24 }, g);
     el.tag = svg('g', { class: 'tag', transform: `translate(0 ${-R - 24})` }, g);
@@ -228,11 +234,16 @@ export class StageMethods {
         const dx = Math.max(4 - (p.x - half), Math.min(0, this.size[0] - 4 - (p.x + half)));
         set(el.label, 'x', dx.toFixed(0));
       }
-      set(el.g, 'aria-label', `node ${n.id}: ${n.goose ? 'the goose, ' : ''}${what}, term ${n.term}`);
+      const rate = n.clock_rate ?? 1000;
+      set(el.rate, 'display', rate === 1000 ? 'none' : 'inline');
+      setText(el.rateText, rate === 1000 ? '' : fmtRate(rate));
+      set(el.g, 'aria-label', `node ${n.id}: ${n.goose ? 'the goose, ' : ''}${what}, term ${n.term}${rate === 1000 ? '' : `, clock at ${fmtRate(rate)}`}`);
       // Election timer ring.
       if (!timers) { /* next time */ } else if (n.election_timer && n.status === 'up') {
         const [armed, fires] = n.election_timer;
-        const frac = Math.max(0, Math.min(1, (t - armed) / Math.max(1, fires - armed)));
+        // The timer is on the node's own clock, which may run at another rate.
+        const own = n.clock == null ? t : n.clock + (f.carry ?? 0) * (n.clock_rate / 1000);
+        const frac = Math.max(0, Math.min(1, (own - armed) / Math.max(1, fires - armed)));
         set(el.timer, 'stroke-dasharray', `${Math.round(frac * 100)} 100`);
         toggle(el.timer, 'late', frac > 0.75);
       } else set(el.timer, 'stroke-dasharray', '0 100');

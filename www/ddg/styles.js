@@ -99,6 +99,9 @@ table.logs td.e { cursor: pointer; }
 table.logs td.e.picked { outline: 2px solid #1d4ed8; outline-offset: 1px; }
 .why { font-size: 12px; line-height: 1.35; color: #3b4252; margin-top: 6px; }
 .why:empty { display: none; }
+.clockrow input { width: 120px; }
+.clockrow output { font-weight: 600; font-variant-numeric: tabular-nums; min-width: 44px; }
+.note { font-size: 12px; line-height: 1.35; color: var(--mute); margin: 2px 0 4px; }
 table.logs td.snap { min-width: 92px; padding: 0 6px; white-space: nowrap; text-align: left; font-size: 11px; font-weight: 700; color: #0b5f56; border: 1.5px solid #5fc4b6;
   background: repeating-linear-gradient(135deg, #dff5f1 0 6px, #c9eee7 6px 12px); }
 table.logs td.recv { min-width: 92px; padding: 0 6px; white-space: nowrap; font-size: 11px; color: #0b5f56; border: 1.5px dashed #5fc4b6; }
@@ -158,6 +161,9 @@ table.logs tr.goose th { color: #9a6b00; font-weight: 800; }
 .node .ring { fill: none; stroke: var(--gold); stroke-width: 6; opacity: 0; }
 .node .idb { fill: #1d2330; }
 .node .idt { fill: #fff; font-size: 13px; font-weight: 700; text-anchor: middle; dominant-baseline: central; }
+.node .rate text { font-size: 12px; font-weight: 700; fill: #b54708; dominant-baseline: central; paint-order: stroke; stroke: rgba(246,244,238,.95); stroke-width: 4px; }
+.node .rate .dial { fill: #fff; stroke: #b54708; stroke-width: 1.6; }
+.node .rate .hands { fill: none; stroke: #b54708; stroke-width: 1.6; stroke-linecap: round; }
 .node[data-role=goose] .label { fill: #8a5a00; }
 .node .label { font-size: 13px; text-anchor: middle; fill: #475467; font-weight: 600; paint-order: stroke; stroke: rgba(246,244,238,.9); stroke-width: 4px; }
 .node .tag { opacity: 0; }

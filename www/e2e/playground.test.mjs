@@ -239,7 +239,7 @@ test('every guided scenario plays to its end', async () => {
   const p = await openPage(ctx, `${server.url}/index.html`);
   await elementReady(p);
   const names = await p.evaluate((sel) => [...document.querySelector(sel).shadowRoot.querySelectorAll('.scen button')].map((b) => b.dataset.scenario), EL);
-  assert.equal(names.length, 8);
+  assert.equal(names.length, 9);
   for (const name of names) {
     const r = await p.evaluate(({ sel, name }) => {
       const el = document.querySelector(sel);
