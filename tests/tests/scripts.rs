@@ -973,7 +973,7 @@ struct Sim {
     cursor: usize,
 }
 
-const ACTIONS: [&str; 14] = [
+const ACTIONS: [&str; 15] = [
     "partition",
     "link",
     "heal",
@@ -988,6 +988,7 @@ const ACTIONS: [&str; 14] = [
     "network",
     "linkfaults",
     "closed",
+    "clock",
 ];
 
 impl Sim {
@@ -1286,6 +1287,7 @@ macro_rules! scripts {
 
 scripts!(
     checkquorum,
+    clock_drift,
     connection_closed,
     election,
     fencing,
