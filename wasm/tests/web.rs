@@ -78,6 +78,14 @@ fn bad_input_throws_instead_of_panicking() {
         "partition 1/2/3/4",
         "fly 2",
         "request 1 put k",
+        "clock 1 5",
+        "clock 1 0.49",
+        "clock 42 1",
+        "clock 1 fast",
+        "clock 1 NaN",
+        "clock 1 1e3",
+        "clock 1 -1",
+        "clock 1 99999999999999999999",
     ] {
         assert!(s.act(bad).is_err(), "{bad}");
     }
@@ -92,6 +100,27 @@ fn bad_input_throws_instead_of_panicking() {
     assert!(Sim::replay_hash("duckgoose 1 nodes=5\n5 crash 1\n1 heal", 10.0).is_err());
     // Nothing refused was recorded.
     assert_eq!(s.scenario().lines().count(), 1);
+}
+
+/// A node's clock rate crosses the boundary both ways: the action in, the rate and the
+/// clock's reading out in every frame's view, and the run's text.
+#[wasm_bindgen_test]
+fn clock_rates_cross_the_boundary() {
+    let mut s = sim(5);
+    s.run_until(1_000.0).unwrap();
+    s.act("clock 3 0.5").unwrap();
+    let f = s.run_until(1_400.0).unwrap();
+    let nodes: Array = get(&get(&f, "view"), "nodes").dyn_into().unwrap();
+    let (first, third) = (nodes.get(0), nodes.get(2));
+    assert_eq!(get(&third, "clock_rate").as_f64(), Some(500.0));
+    assert_eq!(get(&third, "clock").as_f64(), Some(1_200.0));
+    assert_eq!(get(&first, "clock_rate").as_f64(), Some(1_000.0));
+    assert_eq!(get(&first, "clock").as_f64(), Some(1_400.0));
+    assert!(
+        s.scenario().ends_with("\n1000 clock 3 0.5"),
+        "{}",
+        s.scenario()
+    );
 }
 
 #[wasm_bindgen_test]
