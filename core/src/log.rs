@@ -417,8 +417,10 @@ impl<C: Clone> Log<C> {
         }
     }
 
+    /// The snapshot's membership, if the log was compacted: an uncompacted log has none
+    /// (`debug_check_whole_log` holds it to that), so that alone says.
     fn snapshot_config(&self) -> Option<(Index, &Membership)> {
-        (self.snapshot_index > 0 && !self.snapshot_membership.is_empty())
+        (!self.snapshot_membership.is_empty())
             .then_some((self.snapshot_index, &self.snapshot_membership))
     }
 
@@ -539,6 +541,35 @@ mod tests {
     #[should_panic(expected = "an uncompacted log has no snapshot term or membership")]
     fn restoring_a_snapshot_term_without_a_snapshot_is_caught() {
         let _: Log = Log::from_snapshot_and_entries(0, 3, Membership::EMPTY, vec![entry(1, 3)]);
+    }
+
+    /// What only the snapshot still knows: the last index of its term, and the
+    /// membership in force at its index; nothing below it.
+    #[test]
+    fn the_snapshot_answers_for_its_own_index_and_term() {
+        let mut log = sample();
+        assert_eq!(log.last_index_of_term(0), Some(1));
+        assert_eq!(log.last_index_of_term(9), None);
+        assert!(log.compact_through(6));
+        // Terms 0 and 1 are compacted away; term 2 ends in the snapshot and the entries.
+        assert_eq!(log.last_index_of_term(1), None);
+        assert_eq!(log.last_index_of_term(2), Some(8));
+        assert_eq!(log.last_index_of_term(9), None);
+        let four = Membership::from_ids([1, 2, 3, 4]);
+        assert_eq!(log.membership_at(6), Some(&four));
+        assert_eq!(log.membership_at(7), Some(&four));
+        assert_eq!(log.membership_at(5), None);
+        // Compacted through its last entry: only the snapshot holds term 2.
+        assert!(log.compact_through(8));
+        assert_eq!(log.entries().len(), 0);
+        assert_eq!(log.last_index_of_term(2), Some(8));
+        assert_eq!(log.last_index_of_term(1), None);
+        assert_eq!(log.membership_at(8), Some(&four));
+        assert_eq!(log.membership_at(7), None);
+        // An uncompacted log whose entries start at term 1 has nothing of term 0.
+        let fresh: Log = Log::from_entries(vec![entry(1, 1)]);
+        assert_eq!(fresh.last_index_of_term(0), None);
+        assert_eq!(fresh.last_index_of_term(1), Some(1));
     }
 
     #[test]
