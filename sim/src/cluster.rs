@@ -20,7 +20,7 @@ use duckgoose_core::types::{Index, Map, Member, Membership, Millis, NodeId, Term
 use duckgoose_lincheck::{self as lincheck, Operation, Outcome};
 
 use crate::checker::{Checker, GooseQuestion, Seq, Violation};
-use crate::clock::Clock;
+use crate::clock::{Clock, MAX_RATE, MIN_RATE};
 use crate::network::{Fate, LinkFaults, Network};
 use crate::trace::{DropReason, MessageSummary, Trace, TraceKind, TraceMode};
 
@@ -227,7 +227,8 @@ pub enum Action {
         peer: NodeId,
     },
     /// From now on node `node`'s clock runs at `rate` thousandths of virtual time (500 to
-    /// 2000), on from what it reads now. It keeps running while the node is down.
+    /// 2000; `validate` refuses others, and the cluster clamps them), on from what it
+    /// reads now. It keeps running while the node is down.
     ClockRate {
         node: NodeId,
         rate: u32,
@@ -1107,8 +1108,10 @@ impl Cluster {
             }
             Action::Resume { node } => self.resume(node),
             Action::ClockRate { node, rate } => {
+                // Clamped to what `validate` lets a person or a file ask for: a clock far
+                // faster would carry a node's times towards overflow.
                 if let Some(n) = self.nodes.get_mut(&node) {
-                    n.clock.set_rate(now, rate.max(1));
+                    n.clock.set_rate(now, rate.clamp(MIN_RATE, MAX_RATE));
                 }
             }
             Action::AddNode { node } => {

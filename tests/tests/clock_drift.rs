@@ -265,6 +265,17 @@ fn a_node_runs_on_its_own_clock() {
     assert_eq!(cluster.clock_reading(2), Some(1_450));
     assert_eq!(cluster.clock_reading(1), Some(1_600));
     assert_eq!(cluster.clock_reading(9), None);
+    // Rates nobody may set (validate refuses them) are clamped, never a stopped or
+    // runaway clock.
+    cluster.apply(Action::ClockRate { node: 1, rate: 0 });
+    cluster.apply(Action::ClockRate {
+        node: 3,
+        rate: u32::MAX,
+    });
+    cluster.run_until(1_800);
+    assert_eq!(cluster.clock_reading(1), Some(1_700));
+    assert_eq!(cluster.clock_reading(3), Some(2_000));
+    assert_eq!(cluster.clock(3).map(|c| c.rate), Some(2_000));
     // A fast follower's election timer runs out in half the virtual time: cut off from
     // the leader, a 2x follower becomes a pre-candidate first, every time.
     for seed in 1..=10 {
