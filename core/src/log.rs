@@ -572,6 +572,31 @@ mod tests {
         assert_eq!(fresh.last_index_of_term(1), Some(1));
     }
 
+    /// A snapshot installed over a matching log keeps the suffix and the configs in it:
+    /// the membership in force is still the latest config, and none is left listed that
+    /// the snapshot swallowed.
+    #[test]
+    fn installing_a_snapshot_keeps_only_the_configs_after_it() {
+        let (three, four) = (
+            Membership::from_ids([1, 2, 3]),
+            Membership::from_ids([1, 2, 3, 4]),
+        );
+        let mut log = sample();
+        assert!(log.install_snapshot(4, 1, three.clone()));
+        assert_eq!(log.membership(), &four, "config 5 follows the snapshot");
+        assert_eq!(log.previous_config(), Some(&three));
+        log.debug_check_whole_log();
+        let mut log = sample();
+        assert!(log.install_snapshot(5, 2, four.clone()));
+        assert_eq!(log.membership(), &four);
+        assert_eq!(
+            log.latest_config(),
+            Some((5, &four)),
+            "from the snapshot now"
+        );
+        log.debug_check_whole_log();
+    }
+
     #[test]
     fn compaction_keeps_the_suffix_the_term_and_the_membership() {
         let mut log = sample();
