@@ -101,4 +101,16 @@ fn a_cluster_replicates_commands_it_cannot_read() {
             Some(&Command::App(Counter::Add(7)))
         );
     }
+    // What a failed assertion about a node prints: who it is and where it stands, not
+    // its whole log.
+    let leader = format!("{:?}", nodes[first].raft);
+    let id = nodes[first].raft.id();
+    assert!(leader.starts_with("Raft {"), "{leader}");
+    for field in [
+        format!("id: {id}"),
+        "role: Leader".into(),
+        "commit: ".into(),
+    ] {
+        assert!(leader.contains(&field), "{field} missing from {leader}");
+    }
 }
