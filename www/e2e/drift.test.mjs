@@ -5,11 +5,7 @@
 // the answers' outcome codes; simulated time is driven by el.run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { serve, browser, openPage, waitFor, elementReady, REPO } from './helpers.mjs';
+import { serve, browser, openPage, waitFor, elementReady, replayNatively } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
 const SHOTS = process.env.DDG_SHOTS ?? '/tmp';
@@ -23,20 +19,6 @@ after(async () => {
   await ctx?.close();
   await server?.close();
 });
-
-// The native `replay` binary (as in fencing.test.mjs): the hash of a run's text at `until`.
-function nativeHash(text, until) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddg-drift-'));
-  const file = path.join(dir, 'run.txt');
-  fs.writeFileSync(file, text);
-  const args = ['--scenario', file, '--until', String(until)];
-  const bin = process.env.REPLAY_BIN;
-  const out = bin
-    ? execFileSync(bin, args, { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '-p', 'duckgoose-tests', '--bin', 'replay', '--', ...args], { cwd: REPO, encoding: 'utf8' });
-  fs.rmSync(dir, { recursive: true, force: true });
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' '))).hash;
-}
 
 // What the page shows right now: geese in the view and on the stage, the invariants box,
 // the caption, each node's clock mark.
@@ -186,7 +168,7 @@ test('the node panel slider sets a node\'s clock rate; bad rates are refused; a 
     el.run(500);
     return { url: el.shareUrl(), hash: el.hash, time: el.time, text: el.scenarioData };
   }, EL);
-  assert.equal(nativeHash(text, time), hash, 'the same drifting run natively');
+  assert.equal(replayNatively(text, time).hash, hash, 'the same drifting run natively');
   const q = await openPage(ctx, url);
   await elementReady(q);
   await waitFor(q, ([sel, t]) => document.querySelector(sel).time === t, [EL, time]);

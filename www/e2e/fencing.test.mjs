@@ -4,10 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { serve, browser, openPage, waitFor, REPO, elementReady } from './helpers.mjs';
+import { serve, browser, openPage, waitFor, REPO, elementReady, replayNatively } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
 let server, ctx;
@@ -20,20 +18,6 @@ after(async () => {
   await ctx?.close();
   await server?.close();
 });
-
-// The native `replay` binary (as in determinism.test.mjs): the hash of a run's text at `until`.
-function nativeHash(text, until) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddg-fencing-'));
-  const file = path.join(dir, 'run.txt');
-  fs.writeFileSync(file, text);
-  const args = ['--scenario', file, '--until', String(until)];
-  const bin = process.env.REPLAY_BIN;
-  const out = bin
-    ? execFileSync(bin, args, { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '-p', 'duckgoose-tests', '--bin', 'replay', '--', ...args], { cwd: REPO, encoding: 'utf8' });
-  fs.rmSync(dir, { recursive: true, force: true });
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' '))).hash;
-}
 
 test('the fencing scenario: the fenced write is refused, the unfenced one applied', async () => {
   const p = await openPage(ctx, `${server.url}/index.html`);
@@ -84,7 +68,7 @@ test('the fencing scenario: the fenced write is refused, the unfenced one applie
   assert.match(r.scenario, new RegExp(`request ${b} fenced ${fenceA} put x from%2D${a}`));
   assert.match(r.scenario, new RegExp(`request ${a} fenced ${fenceA} put x from%2D${a}`));
   // The same story replays natively to the same trace.
-  assert.equal(nativeHash(r.scenario, r.time), r.hash);
+  assert.equal(replayNatively(r.scenario, r.time).hash, r.hash);
   assert.deepEqual(p.problems, []);
   await p.close();
 });

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 export const WWW = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -107,4 +108,25 @@ export async function runUntil(page, selector, check, { step = 100, limit = 5000
     }
     return { ...s, ok: ok(s, arg) };
   }, { selector, check: check.toString(), step, limit, arg });
+}
+
+/**
+ * Replays a run's text natively with the `replay` binary (`REPLAY_BIN`, else cargo runs
+ * it) until `until` ms; returns its `key value` lines as an object (`hash`, ...): what the
+ * wasm in the page must match.
+ */
+export function replayNatively(text, until) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddg-replay-'));
+  const file = path.join(dir, 'run.txt');
+  try {
+    fs.writeFileSync(file, text);
+    const args = ['--scenario', file, '--until', String(until)];
+    const bin = process.env.REPLAY_BIN;
+    const out = bin
+      ? execFileSync(bin, args, { encoding: 'utf8' })
+      : execFileSync('cargo', ['run', '-q', '-p', 'duckgoose-tests', '--bin', 'replay', '--', ...args], { cwd: REPO, encoding: 'utf8' });
+    return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -8,10 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { serve, browser, openPage, elementReady, waitFor, REPO } from './helpers.mjs';
+import { serve, browser, openPage, elementReady, waitFor, replayNatively } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
 const BUDGET_MS = 10_000;
@@ -26,19 +24,6 @@ async function playground() {
   const page = await openPage(ctx, `${server.url}/index.html#seed=7&nodes=5`);
   await elementReady(page);
   return page;
-}
-
-function nativeReplay(text, until) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddg-hunt-'));
-  const file = path.join(dir, 'run.txt');
-  fs.writeFileSync(file, text);
-  const args = ['--scenario', file, '--until', String(until)];
-  const bin = process.env.REPLAY_BIN;
-  const out = bin
-    ? execFileSync(bin, args, { encoding: 'utf8' })
-    : execFileSync('cargo', ['run', '-q', '--release', '-p', 'duckgoose-tests', '--bin', 'replay', '--', ...args], { cwd: REPO, encoding: 'utf8' });
-  fs.rmSync(dir, { recursive: true, force: true });
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')));
 }
 
 test("the page's broken rules are the hunt module's, and a bad name is refused", async () => {
@@ -208,7 +193,7 @@ for (const variant of VARIANTS) {
     assert.equal(scrub.hash, shown.hash);
 
     // The same run natively: the same trace to the same moment.
-    const native = nativeReplay(f.scenario, f.at);
+    const native = replayNatively(f.scenario, f.at);
     assert.equal(native.hash, shown.hash, `native ${native.hash} vs wasm ${shown.hash}`);
 
     // The broken cluster plays on (a person may press play): no error, no panic.
