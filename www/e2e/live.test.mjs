@@ -43,6 +43,19 @@ const pageState = () => page.evaluate((sel) => {
   return { goose: el.goose, zones: el.frame?.zones ?? [], nodes, error: el.shadowRoot.querySelector('.err')?.textContent ?? null };
 }, EL);
 
+// The page's view once it draws the cluster settled: all five nodes, one goose, and ducks
+// that are up. A node's /status read can lag on a loaded machine, and the drawing catches
+// up within a poll; a test that picks "a duck" must not pick from a half-drawn frame.
+async function settledState(ms = 15_000) {
+  await waitFor(page, (sel) => {
+    const nodes = [...document.querySelector(sel).shadowRoot.querySelectorAll('g.node[data-node-id]')];
+    return nodes.length === 5
+      && nodes.filter((g) => g.dataset.role === 'goose').length === 1
+      && nodes.some((g) => g.dataset.role === 'duck' && g.dataset.status === 'up');
+  }, EL, ms);
+  return pageState();
+}
+
 async function settle() {
   await waitFor(page, (sel) => {
     const el = document.querySelector(sel);
@@ -98,7 +111,7 @@ test('a node serves the live page over HTTPS; it draws the real cluster', async 
 });
 
 test('without the token nothing changes; a wrong one is refused; the right one is kept in sessionStorage only', async () => {
-  const s = await pageState();
+  const s = await settledState();
   const duck = s.nodes.find((n) => n.role === 'duck').id;
   await drag(duck, 2);
   await waitFor(page, (sel) => /token/.test(document.querySelector(sel).shadowRoot.querySelector('.err')?.textContent ?? ''), EL);
@@ -123,7 +136,7 @@ test('without the token nothing changes; a wrong one is refused; the right one i
 
 let minority;
 test('dragging the goose and a duck into zone 2: within 2 s the minority has no goose and the majority a new one; find-goose agrees', async () => {
-  const s = await pageState();
+  const s = await settledState();
   const goose = s.goose;
   const duck = s.nodes.find((n) => n.role === 'duck').id;
   minority = [goose, duck];
@@ -177,7 +190,7 @@ test('Put and Get through the goose, and Goose? on a node, answer from the real 
 });
 
 test('Crash (kill -9 from the page) gives a new goose; Restart brings the node back', async () => {
-  const old = (await pageState()).goose;
+  const old = (await settledState()).goose;
   await settle();
   await page.locator(`${EL} [data-node-id="${old}"] .body`).click();
   const crash = page.locator(`${EL} .node-panel button[data-do="node-crash"]`);
@@ -205,7 +218,7 @@ test('Crash (kill -9 from the page) gives a new goose; Restart brings the node b
 });
 
 test('Pause (SIGSTOP) and Resume from the page', async () => {
-  const s = await pageState();
+  const s = await settledState();
   const duck = s.nodes.find((n) => n.role === 'duck' && n.status === 'up').id;
   await settle();
   await page.locator(`${EL} [data-node-id="${duck}"] .body`).click();
