@@ -236,36 +236,39 @@ impl Supervisor {
 
     /// SIGSTOP: the process freezes, its sockets stay open.
     pub async fn pause(&self, id: u64) -> Result<NodeInfo, ControlError> {
-        self.with_node(id, |_, node, state| match (&node.child, state) {
-            (Some(child), NodeState::Running) => {
-                signal(child, Signal::STOP)?;
-                node.paused = true;
-                println!("node {id} paused (SIGSTOP) by the control API");
-                Ok(())
-            }
-            _ => Err(ControlError::WrongState {
-                id,
-                state,
-                action: "pause",
-            }),
-        })
-        .await
+        self.stop_or_continue(id, true).await
     }
 
     /// SIGCONT after a pause.
     pub async fn resume(&self, id: u64) -> Result<NodeInfo, ControlError> {
+        self.stop_or_continue(id, false).await
+    }
+
+    /// Pause (SIGSTOP) a running node, or resume (SIGCONT) a paused one.
+    async fn stop_or_continue(&self, id: u64, pause: bool) -> Result<NodeInfo, ControlError> {
+        let (from, sig, action, done) = if pause {
+            (
+                NodeState::Running,
+                Signal::STOP,
+                "pause",
+                "paused (SIGSTOP)",
+            )
+        } else {
+            (
+                NodeState::Paused,
+                Signal::CONT,
+                "resume",
+                "resumed (SIGCONT)",
+            )
+        };
         self.with_node(id, |_, node, state| match (&node.child, state) {
-            (Some(child), NodeState::Paused) => {
-                signal(child, Signal::CONT)?;
-                node.paused = false;
-                println!("node {id} resumed (SIGCONT) by the control API");
+            (Some(child), s) if s == from => {
+                signal(child, sig)?;
+                node.paused = pause;
+                println!("node {id} {done} by the control API");
                 Ok(())
             }
-            _ => Err(ControlError::WrongState {
-                id,
-                state,
-                action: "resume",
-            }),
+            _ => Err(ControlError::WrongState { id, state, action }),
         })
         .await
     }
