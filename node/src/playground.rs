@@ -61,16 +61,18 @@ fn find(path: &str) -> Option<&'static Asset> {
 /// `/` is the live page; `/?anything` (the page's own URL in live mode, `/?live`) is the
 /// page itself.
 async fn root(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    let Some(index) = find("/index.html") else {
-        return not_built().await;
-    };
+    // Redirect first, built or not: the page at `/?live` says how to build the playground
+    // when it is missing, and `/` behaves the same in both binaries.
     if query.is_none() {
         let mut resp = StatusCode::SEE_OTHER.into_response();
         resp.headers_mut()
             .insert(header::LOCATION, HeaderValue::from_static(LIVE_PATH));
         return resp;
     }
-    serve(index, headers).await
+    match find("/index.html") {
+        Some(index) => serve(index, headers).await,
+        None => not_built().await,
+    }
 }
 
 async fn not_built() -> Response {
