@@ -414,3 +414,42 @@ fn a_stale_snapshot_is_refused_and_a_current_one_installs_in_order() {
         "the conflicting log was dropped"
     );
 }
+
+/// No correct peer sends a leader a snapshot (or a TimeoutNow) of the leader's own term:
+/// only a forgery or a bug does. The leader refuses the snapshot with a reason, ignores
+/// the TimeoutNow, and keeps leading the same term with the same log.
+#[test]
+fn a_leader_refuses_a_snapshot_or_timeout_now_of_its_own_term() {
+    let mut c = Cluster::new(3);
+    c.run(1000);
+    let leader = c.leader();
+    let other = if leader == 1 { 2 } else { 1 };
+    let term = c.node(leader).raft().term();
+    let last = c.node(leader).raft().log().last_index();
+    let members = Membership::from_ids([1, 2, 3]);
+    let forged = |body| Message {
+        from: other,
+        to: leader,
+        term,
+        body,
+    };
+
+    let state = Kv::default().encode();
+    c.node(leader)
+        .step(forged(install(last + 5, 0, state, true, members)));
+    let ready = c.node(leader).ready();
+    assert_eq!(refusal(&ready.events), Some(Malformed::SnapshotToLeader));
+    assert!(ready.snapshot.is_none(), "nothing to persist");
+    let _ = c.node(leader).advance(ready);
+
+    c.node(leader).step(forged(Body::TimeoutNow));
+    let ready = c.node(leader).ready();
+    assert!(ready.hard_state.is_none(), "no new term, no vote");
+    let _ = c.node(leader).advance(ready);
+
+    let raft = c.node(leader).raft();
+    assert!(raft.is_leader());
+    assert_eq!(raft.term(), term);
+    assert_eq!(raft.log().first_index(), 1, "no snapshot installed");
+    assert_eq!(raft.log().last_index(), last);
+}
