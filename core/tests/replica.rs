@@ -3,8 +3,8 @@
 //! timeout, so it is the replica's own deadline that answers, not the protocol's).
 
 use duckgoose_core::{
-    AppendResult, Body, Config, DuckReason, Membership, Message, Millis, NodeId, Op, Output,
-    Persisted, Replica, Reply, Request, RequestError, RequestId, Response,
+    AppendResult, Body, Command, Config, DuckReason, Entry, Kv, Membership, Message, Millis,
+    NodeId, Op, Output, Persisted, Replica, Reply, Request, RequestError, RequestId, Response,
 };
 
 const REQUEST_TIMEOUT: Millis = 100;
@@ -212,4 +212,53 @@ fn a_transfer_to_the_leader_itself_is_done_at_once() {
         "nothing to wait for"
     );
     assert!(d.node.raft().is_leader());
+}
+
+/// A deposed leader's pending write that a newer leader's snapshot covers is answered at
+/// once, `Timeout` (it may or may not be in the snapshot), not left to its deadline.
+#[test]
+fn a_pending_write_a_snapshot_covers_is_answered_when_it_installs() {
+    let mut d = Driver::elected(&[1, 2, 3]);
+    d.peer_2_answers = false;
+    let asked_at = d.now;
+    d.request(
+        1,
+        Request::Kv(Op::Put {
+            key: "x".into(),
+            value: "1".into(),
+        }),
+    );
+    let written = d.node.raft().log().last_index();
+    assert_eq!(d.answer(1), None, "not committed: no quorum");
+
+    // Node 2 leads a newer term and sends a snapshot through index `written + 2`.
+    let mut kv = Kv::default();
+    for index in 1..=written + 2 {
+        kv.apply(&Entry {
+            index,
+            term: 1,
+            command: Command::App(Op::Put {
+                key: format!("k{index}"),
+                value: "v".into(),
+            }),
+        });
+    }
+    d.node.step(Message {
+        from: 2,
+        to: 1,
+        term: d.node.raft().term() + 1,
+        body: Body::InstallSnapshot {
+            index: written + 2,
+            snapshot_term: 1,
+            membership: Membership::from_ids([1, 2, 3]),
+            offset: 0,
+            data: kv.encode(),
+            done: true,
+            round: 1,
+        },
+    });
+    d.settle();
+    assert!(d.now < asked_at + REQUEST_TIMEOUT);
+    assert_eq!(d.node.raft().log().first_index(), written + 3, "installed");
+    assert_eq!(d.answer(1), Some(&Err(RequestError::Timeout)));
 }
