@@ -103,10 +103,15 @@ fn a_single_node_commits_only_after_the_acknowledgement() {
     assert_eq!(r.commit_index(), noop);
     assert_eq!(released.committed.last().map(|e| e.index), Some(noop));
 
+    r.drain(); // the no-op's Committed event
+    assert!(!r.has_ready());
+
     let index = r.propose(put("x", "1")).unwrap();
+    assert!(r.has_ready(), "the entry waits to be written");
     let ready = r.ready();
     assert!(r.commit_index() < index, "proposed, not yet durable");
     assert!(ready.log_write.is_some());
+    assert_eq!(ready.events, vec![], "nothing else to report");
     let released = r.advance(ready);
     assert_eq!(r.commit_index(), index, "durable, and a quorum of one");
     assert_eq!(released.committed.len(), 1);
@@ -115,6 +120,15 @@ fn a_single_node_commits_only_after_the_acknowledgement() {
         "the Committed event waits for the next ready()"
     );
     r.drain();
+    assert!(!r.has_ready());
+
+    // A compaction leaves a snapshot to persist, and nothing else.
+    r.compact(index, Vec::new()).unwrap();
+    assert!(r.has_ready(), "the snapshot waits to be written");
+    let ready = r.ready();
+    assert_eq!(ready.snapshot.as_ref().map(|s| s.index), Some(index));
+    assert!(ready.log_write.is_none() && ready.hard_state.is_none());
+    r.advance(ready);
     assert!(!r.has_ready());
 }
 
@@ -150,7 +164,9 @@ fn ready_only_drains_what_the_inputs_queued() {
     // A goose query starts its round at once, not in ready().
     r.confirm_leadership(7);
     assert!(r.has_ready(), "the round's heartbeats are queued");
-    let out = r.drain();
+    let ready = r.ready();
+    assert_eq!(ready.message_count(), 2, "one heartbeat to each follower");
+    let out = r.advance(ready);
     assert_eq!(appends_to(&out.messages, 2).len(), 1);
     assert_eq!(appends_to(&out.messages, 3).len(), 1);
     assert!(!r.has_ready());

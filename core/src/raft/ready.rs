@@ -84,17 +84,6 @@ pub struct Ready<C = Op> {
 }
 
 impl<C> Ready<C> {
-    /// Nothing to persist, send, or report.
-    pub fn is_empty(&self) -> bool {
-        self.hard_state.is_none()
-            && self.log_write.is_none()
-            && self.snapshot.is_none()
-            && self.installed.is_none()
-            && self.events.is_empty()
-            && self.messages.is_empty()
-            && self.reads.is_empty()
-    }
-
     /// How many messages `advance` will release (for drivers that size buffers).
     pub fn message_count(&self) -> usize {
         self.messages.len()
