@@ -176,6 +176,35 @@ fn ready_only_drains_what_the_inputs_queued() {
     );
 }
 
+/// A driver may take a `Ready` and step more input before it acknowledges it. If that
+/// input replaces durable entries, the replaced indexes stop counting as durable at once:
+/// acknowledging the older `Ready` must not hand out the newer, unwritten entry.
+#[test]
+fn entries_replaced_while_a_ready_is_in_flight_are_not_durable() {
+    let mut r = founder(2, &[1, 2, 3]);
+    r.step(append(1, 2, 1, (1, 0), vec![entry(2, 1), entry(3, 1)], 1));
+    r.drain(); // entries 2 and 3 of term 1 are durable
+    // Leader 1 sends a heartbeat; the driver takes the Ready with the reply...
+    r.step(append(1, 2, 1, (3, 1), vec![], 1));
+    let in_flight = r.ready();
+    // ... and before acknowledging it, leader 3 of term 2 replaces entry 2 and commits it.
+    r.step(append(3, 2, 2, (1, 0), vec![entry(2, 2)], 2));
+    assert_eq!(r.commit_index(), 2);
+    let released = r.advance(in_flight);
+    assert!(
+        released.committed.is_empty(),
+        "2@2 is committed but not yet written here: {:?}",
+        released.committed
+    );
+    let released = r.drain();
+    let handed: Vec<(Index, u64)> = released
+        .committed
+        .iter()
+        .map(|e| (e.index, e.term))
+        .collect();
+    assert_eq!(handed, vec![(2, 2)], "handed out once written");
+}
+
 #[test]
 fn goose_queries_that_arrive_during_a_round_share_the_next_one() {
     let mut r = leader_of_three();
