@@ -3,7 +3,7 @@
 //! durable, and a leader counts its own entries toward commit only once acknowledged.
 //! Also: `ready()` is a pure drain, and a batch proposal is one Append per follower.
 
-use duckgoose_core::{AppendResult, Body, Index, Message, Raft, Role, Round};
+use duckgoose_core::{AppendResult, Body, Index, Kv, Membership, Message, Raft, Role, Round};
 use duckgoose_tests::*;
 
 fn appends_to(messages: &[Message], to: u64) -> Vec<&Message> {
@@ -203,6 +203,50 @@ fn entries_replaced_while_a_ready_is_in_flight_are_not_durable() {
         .map(|e| (e.index, e.term))
         .collect();
     assert_eq!(handed, vec![(2, 2)], "handed out once written");
+}
+
+/// A snapshot installed while a `Ready` is in flight: acknowledging the older `Ready`
+/// hands out no entry, not even ones committed after the snapshot's index (the next
+/// `Ready` releases the snapshot, for the application to restore first, then them).
+#[test]
+fn a_snapshot_installed_while_a_ready_is_in_flight_is_released_before_any_entry() {
+    let mut r = founder(2, &[1, 2, 3]);
+    let entries = (2..=7).map(|i| entry(i, 1)).collect();
+    r.step(append(1, 2, 1, (1, 0), entries, 1));
+    r.drain(); // entries 2 to 7 durable, only 1 committed
+    r.step(append(1, 2, 1, (7, 1), vec![], 3));
+    let in_flight = r.ready(); // commit 3 is known, not yet handed out
+    let mut kv = Kv::default();
+    for index in 1..=5 {
+        kv.apply(&entry(index, 1));
+    }
+    r.step(msg(
+        1,
+        2,
+        1,
+        Body::InstallSnapshot {
+            index: 5,
+            snapshot_term: 1,
+            membership: Membership::from_ids([1, 2, 3]),
+            offset: 0,
+            data: kv.encode(),
+            done: true,
+            round: 2,
+        },
+    ));
+    r.step(append(1, 2, 1, (7, 1), vec![], 7));
+    assert_eq!(r.commit_index(), 7);
+    let released = r.advance(in_flight);
+    assert!(released.committed.is_empty(), "{:?}", released.committed);
+    assert!(
+        released.snapshot.is_none(),
+        "the install rides the next Ready"
+    );
+    let ready = r.ready();
+    let released = r.advance(ready);
+    assert_eq!(released.snapshot.map(|s| s.index), Some(5));
+    let applied: Vec<Index> = released.committed.iter().map(|e| e.index).collect();
+    assert_eq!(applied, vec![6, 7], "after the snapshot, in order");
 }
 
 #[test]
