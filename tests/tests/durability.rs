@@ -3,7 +3,9 @@
 //! durable, and a leader counts its own entries toward commit only once acknowledged.
 //! Also: `ready()` is a pure drain, and a batch proposal is one Append per follower.
 
-use duckgoose_core::{AppendResult, Body, Index, Kv, Membership, Message, Raft, Role, Round};
+use duckgoose_core::{
+    AppendResult, Body, CompactError, Index, Kv, Membership, Message, Raft, Role, Round,
+};
 use duckgoose_tests::*;
 
 fn appends_to(messages: &[Message], to: u64) -> Vec<&Message> {
@@ -122,6 +124,13 @@ fn a_single_node_commits_only_after_the_acknowledgement() {
     r.drain();
     assert!(!r.has_ready());
 
+    // Only what was handed out may be compacted: not an entry still to be written.
+    let unwritten = r.propose(put("y", "2")).unwrap();
+    assert_eq!(
+        r.compact(unwritten, Vec::new()),
+        Err(CompactError::NotApplied { applied: index })
+    );
+    r.drain();
     // A compaction leaves a snapshot to persist, and nothing else.
     r.compact(index, Vec::new()).unwrap();
     assert!(r.has_ready(), "the snapshot waits to be written");
