@@ -453,3 +453,93 @@ fn a_leader_refuses_a_snapshot_or_timeout_now_of_its_own_term() {
     assert_eq!(raft.log().first_index(), 1, "no snapshot installed");
     assert_eq!(raft.log().last_index(), last);
 }
+
+fn put_entries(range: std::ops::RangeInclusive<Index>, term: u64) -> Vec<duckgoose_core::Entry> {
+    range
+        .map(|i| duckgoose_core::Entry {
+            index: i,
+            term,
+            command: duckgoose_core::Command::App(Op::Put {
+                key: format!("k{i}"),
+                value: "v".into(),
+            }),
+        })
+        .collect()
+}
+
+/// The encoded store after applying entries 1 to `through` of `put_entries`.
+fn state_through(through: Index, term: u64) -> Vec<u8> {
+    let mut kv = Kv::default();
+    for e in put_entries(1..=through, term) {
+        kv.apply(&e);
+    }
+    kv.encode()
+}
+
+fn append(prev: (Index, u64), entries: Vec<duckgoose_core::Entry>) -> Body {
+    Body::Append {
+        prev_index: prev.0,
+        prev_term: prev.1,
+        entries,
+        commit: 1,
+        round: 1,
+    }
+}
+
+fn truncations(events: &[Event]) -> Vec<Index> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::LogTruncated { from } => Some(*from),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A snapshot whose last entry conflicts with ours replaces our log: what we held after
+/// its index is reported truncated, and nothing is when our log ended at the index.
+#[test]
+fn a_conflicting_snapshot_reports_only_entries_after_it_as_truncated() {
+    let members = Membership::from_ids([1, 2, 3]);
+    for (last, want) in [(5, vec![]), (7, vec![6])] {
+        let mut node = follower();
+        let _ = send(&mut node, 1, append((1, 0), put_entries(2..=last, 1)));
+        // Term 2's leader: its entry 5 is of term 2, ours of term 1.
+        let mut chunk = install(5, 0, state_through(5, 1), true, members.clone());
+        if let Body::InstallSnapshot { snapshot_term, .. } = &mut chunk {
+            *snapshot_term = 2;
+        }
+        let (events, _) = send(&mut node, 2, chunk);
+        assert_eq!(refusal(&events), None);
+        assert_eq!(truncations(&events), want, "log through {last}");
+        assert_eq!(node.raft().log().last_index(), 5);
+    }
+}
+
+/// A snapshot that matches our log keeps the entries after it; if they arrived in the
+/// same batch and are not yet written, the write that follows starts after the snapshot.
+#[test]
+fn entries_kept_after_a_snapshot_are_written_after_it() {
+    let members = Membership::from_ids([1, 2, 3]);
+    let mut node = follower();
+    let step = |node: &mut Replica, body| {
+        node.step(Message {
+            from: 1,
+            to: 2,
+            term: 1,
+            body,
+        })
+    };
+    step(&mut node, append((1, 0), put_entries(2..=7, 1)));
+    step(
+        &mut node,
+        install(5, 0, state_through(5, 1), true, members.clone()),
+    );
+    let ready = node.ready();
+    assert_eq!(ready.snapshot.as_ref().map(|s| s.index), Some(5));
+    let write = ready.log_write.as_ref().expect("entries 6 and 7 to write");
+    assert_eq!(write.truncate_from, 6);
+    let written: Vec<Index> = write.entries.iter().map(|e| e.index).collect();
+    assert_eq!(written, vec![6, 7]);
+    let _ = node.advance(ready);
+}
