@@ -509,9 +509,22 @@ fn a_conflicting_snapshot_reports_only_entries_after_it_as_truncated() {
         if let Body::InstallSnapshot { snapshot_term, .. } = &mut chunk {
             *snapshot_term = 2;
         }
-        let (events, _) = send(&mut node, 2, chunk);
-        assert_eq!(refusal(&events), None);
-        assert_eq!(truncations(&events), want, "log through {last}");
+        node.step(Message {
+            from: 1,
+            to: 2,
+            term: 2,
+            body: chunk,
+        });
+        let ready = node.ready();
+        assert_eq!(refusal(&ready.events), None);
+        assert_eq!(truncations(&ready.events), want, "log through {last}");
+        // The driver drops whatever it holds after the snapshot.
+        let write = ready
+            .log_write
+            .as_ref()
+            .map(|w| (w.truncate_from, w.entries.len()));
+        assert_eq!(write, Some((6, 0)), "log through {last}");
+        let _ = node.advance(ready);
         assert_eq!(node.raft().log().last_index(), 5);
     }
 }
