@@ -518,6 +518,14 @@ fn a_conflicting_snapshot_reports_only_entries_after_it_as_truncated() {
         let ready = node.ready();
         assert_eq!(refusal(&ready.events), None);
         assert_eq!(truncations(&ready.events), want, "log through {last}");
+        assert!(
+            ready
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::MembershipChanged { index: 5, .. })),
+            "the membership now comes from the snapshot: {:?}",
+            ready.events
+        );
         // The driver drops whatever it holds after the snapshot.
         let write = ready
             .log_write
