@@ -564,3 +564,25 @@ fn entries_kept_after_a_snapshot_are_written_after_it() {
     assert_eq!(written, vec![6, 7]);
     let _ = node.advance(ready);
 }
+
+/// A snapshot being received may hold up to `MAX_SNAPSHOT_BYTES` and no more. (The
+/// chunks are zeroed allocations the node moves or grows without touching, so this costs
+/// address space, not memory.)
+#[test]
+fn a_snapshot_past_the_size_cap_is_refused() {
+    let members = Membership::from_ids([1, 2, 3]);
+    let mut node = follower();
+    let cap = usize::try_from(duckgoose_core::MAX_SNAPSHOT_BYTES).expect("64-bit");
+    let (events, _) = send(
+        &mut node,
+        1,
+        install(5, 0, vec![0; cap], false, members.clone()),
+    );
+    assert_eq!(refusal(&events), None, "exactly the cap is allowed");
+    let (events, _) = send(
+        &mut node,
+        1,
+        install(5, cap as u64, vec![0], false, members),
+    );
+    assert_eq!(refusal(&events), Some(Malformed::SnapshotTooLarge));
+}
