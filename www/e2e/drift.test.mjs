@@ -3,22 +3,14 @@
 // node panel's slider, and a shared link that replays the rates. Reads the structured
 // view (`nodes[i].goose`, `clock_rate`, `violations[].invariant`), the DOM's data-role and
 // the answers' outcome codes; simulated time is driven by el.run.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, browser, openPage, waitFor, elementReady, replayNatively } from './helpers.mjs';
+import { pageServer, openPage, waitFor, elementReady, replayNatively } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
 const SHOTS = process.env.DDG_SHOTS ?? '/tmp';
-let server, ctx;
 
-before(async () => {
-  server = await serve();
-  ctx = await browser();
-});
-after(async () => {
-  await ctx?.close();
-  await server?.close();
-});
+const env = pageServer();
 
 // What the page shows right now: geese in the view and on the stage, the invariants box,
 // the caption, each node's clock mark.
@@ -42,7 +34,7 @@ function snapshot(el) {
 }
 
 test('the Clock drift scenario: two geese show at once, "one goose at a time" fails, Goose? stays safe', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html`);
   await elementReady(p);
   await p.locator(`${EL} .scen button[data-scenario="clock-drift"]`).click();
   // Run 2 ms at a time until two nodes show as goose (or the story ends).
@@ -108,7 +100,7 @@ test('the Clock drift scenario: two geese show at once, "one goose at a time" fa
 });
 
 test('the node panel slider sets a node\'s clock rate; bad rates are refused; a shared link replays the rates', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html#seed=11&nodes=5`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html#seed=11&nodes=5`);
   await elementReady(p);
   await p.evaluate((sel) => { const el = document.querySelector(sel); el.pause(); el.run(2000); el.select(2); }, EL);
   const slider = p.locator(`${EL} .node-body input.clock-rate`);
@@ -169,7 +161,7 @@ test('the node panel slider sets a node\'s clock rate; bad rates are refused; a 
     return { url: el.shareUrl(), hash: el.hash, time: el.time, text: el.scenarioData };
   }, EL);
   assert.equal(replayNatively(text, time).hash, hash, 'the same drifting run natively');
-  const q = await openPage(ctx, url);
+  const q = await openPage(env.ctx, url);
   await elementReady(q);
   await waitFor(q, ([sel, t]) => document.querySelector(sel).time === t, [EL, time]);
   const shared = await q.evaluate((sel) => {

@@ -1,26 +1,18 @@
 // Fencing in the playground (issue 12): a paused ex-goose's fenced write is refused while
 // its unfenced write goes through. Reads the structured answers (outcome codes) and the
 // store the page exposes, never the narration. Simulated time is driven by el.run.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, browser, openPage, waitFor, REPO, elementReady, replayNatively } from './helpers.mjs';
+import { pageServer, openPage, waitFor, REPO, elementReady, replayNatively } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
-let server, ctx;
 
-before(async () => {
-  server = await serve();
-  ctx = await browser();
-});
-after(async () => {
-  await ctx?.close();
-  await server?.close();
-});
+const env = pageServer();
 
 test('the fencing scenario: the fenced write is refused, the unfenced one applied', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html`);
   await elementReady(p);
   await p.locator(`${EL} .scen button[data-scenario="fencing"]`).click();
   const r = await p.evaluate((sel) => {
@@ -74,7 +66,7 @@ test('the fencing scenario: the fenced write is refused, the unfenced one applie
 });
 
 test('by hand: Goose? fills the fence; Put if fence from the old goose is refused, Put from app applied', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html#seed=11&nodes=3`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html#seed=11&nodes=3`);
   await elementReady(p);
   const run = (ms) => p.evaluate(({ sel, ms }) => document.querySelector(sel).run(ms), { sel: EL, ms });
   await p.evaluate((sel) => document.querySelector(sel).pause(), EL);
@@ -149,9 +141,9 @@ test('by hand: Goose? fills the fence; Put if fence from the old goose is refuse
 // Saved under target/e2e/ so test runs leave the tree clean; DDG_UPDATE_SCREENSHOT=1
 // writes docs/fencing.png, the playground doc's picture, instead.
 test('screenshot: the fenced write refused', async () => {
-  const p = await ctx.newPage();
+  const p = await env.ctx.newPage();
   await p.setViewportSize({ width: 1360, height: 1000 });
-  await p.goto(`${server.url}/index.html`);
+  await p.goto(`${env.server.url}/index.html`);
   await elementReady(p);
   const refused = await p.evaluate((sel) => {
     const el = document.querySelector(sel);

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const WWW = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,6 +60,21 @@ export async function browser({ width = 1400, height = 1000, ...options } = {}) 
   const close = ctx.close.bind(ctx);
   ctx.close = async () => { await close(); fs.rmSync(dir, { recursive: true, force: true }); };
   return ctx;
+}
+
+/** The page server and a browser for one test file: started before its tests, closed
+ * after them. Read `env.server` and `env.ctx` inside the tests. */
+export function pageServer() {
+  const env = { server: null, ctx: null };
+  before(async () => {
+    env.server = await serve();
+    env.ctx = await browser();
+  });
+  after(async () => {
+    await env.ctx?.close();
+    await env.server?.close();
+  });
+  return env;
 }
 
 /** A page that records console errors, page errors and failed requests. */

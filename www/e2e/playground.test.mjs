@@ -1,24 +1,17 @@
 // The playground as a person uses it, in headless Chromium: real mouse drags, clicks and
 // keys. Simulated time is driven explicitly (el.run), never by sleeping.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serve, browser, openPage, waitFor, runUntil, REPO, elementReady } from './helpers.mjs';
+import { pageServer, openPage, waitFor, runUntil, REPO, elementReady } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
-let server, ctx, page;
+let page;
 
 const oneGoose = (s) => s.nodes.filter((n) => n.role === 'goose').length === 1;
 
-before(async () => {
-  server = await serve();
-  ctx = await browser();
-});
-after(async () => {
-  await ctx?.close();
-  await server?.close();
-});
+const env = pageServer();
 
 async function settle(p) {
   // Node positions animate after a layout change; wait until the loop has stopped.
@@ -36,7 +29,7 @@ async function drag(p, id, zone) {
 }
 
 test('the page loads with no console errors and draws a cluster', async () => {
-  page = await openPage(ctx, `${server.url}/index.html#seed=42&nodes=5`);
+  page = await openPage(env.ctx, `${env.server.url}/index.html#seed=42&nodes=5`);
   await elementReady(page);
   const count = await page.locator(`${EL} [data-node-id]`).count();
   assert.equal(count, 5);
@@ -114,7 +107,7 @@ test('a shared URL reproduces the same event trace', async () => {
   const url = await page.locator(`${EL} .share-out`).inputValue();
   const here = await page.evaluate((sel) => { const el = document.querySelector(sel); return { time: el.time, hash: el.hash, actions: el.scenarioData.split('\n').length - 1 }; }, EL);
   assert.ok(here.actions >= 5, `recorded ${here.actions} actions`);
-  const other = await openPage(ctx, url);
+  const other = await openPage(env.ctx, url);
   await elementReady(other);
   const there = await other.evaluate((sel) => { const el = document.querySelector(sel); return { time: el.time, hash: el.hash, playing: el.playing }; }, EL);
   assert.equal(there.time, here.time);
@@ -162,7 +155,7 @@ test('scrubbing the timeline back and forth replays the same trace', async () =>
 });
 
 test('keyboard partitioning: focus a node, press 3, arrow to the next, press 3', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html#seed=7&nodes=5`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html#seed=7&nodes=5`);
   await elementReady(p);
   await p.evaluate((sel) => document.querySelector(sel).pause(), EL);
   const s0 = await runUntil(p, EL, oneGoose);
@@ -188,7 +181,7 @@ test('keyboard partitioning: focus a node, press 3, arrow to the next, press 3',
 });
 
 test('add and remove nodes, transfer, put/get and per-link faults from the panels', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html#seed=11&nodes=3`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html#seed=11&nodes=3`);
   await elementReady(p);
   await p.evaluate((sel) => document.querySelector(sel).pause(), EL);
   assert.ok((await runUntil(p, EL, oneGoose)).ok);
@@ -236,7 +229,7 @@ test('add and remove nodes, transfer, put/get and per-link faults from the panel
 });
 
 test('every guided scenario plays to its end', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html`);
   await elementReady(p);
   const names = await p.evaluate((sel) => [...document.querySelector(sel).shadowRoot.querySelectorAll('.scen button')].map((b) => b.dataset.scenario), EL);
   assert.equal(names.length, 9);
@@ -258,7 +251,7 @@ test('every guided scenario plays to its end', async () => {
 });
 
 test('the invariant panel turns red with the offending event', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html#seed=5`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html#seed=5`);
   await elementReady(p);
   const ok = await p.locator(`${EL} .inv .sum`).textContent();
   assert.equal(ok, 'All invariants hold');
@@ -278,7 +271,7 @@ test('the invariant panel turns red with the offending event', async () => {
 });
 
 test('no frames while paused or while the tab is hidden', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html#seed=3`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html#seed=3`);
   await elementReady(p);
   const r = await p.evaluate(async (sel) => {
     const el = document.querySelector(sel);
@@ -320,9 +313,9 @@ test('no frames while paused or while the tab is hidden', async () => {
 // Saved under target/e2e/ so test runs leave the tree clean; DDG_UPDATE_SCREENSHOT=1
 // writes docs/screenshot.png, the README's picture, instead.
 test('screenshot: a minority partition', async () => {
-  const p = await ctx.newPage();
+  const p = await env.ctx.newPage();
   await p.setViewportSize({ width: 1360, height: 1000 });
-  await p.goto(`${server.url}/index.html#seed=42&nodes=5`);
+  await p.goto(`${env.server.url}/index.html#seed=42&nodes=5`);
   await elementReady(p);
   await p.evaluate((sel) => {
     const el = document.querySelector(sel);

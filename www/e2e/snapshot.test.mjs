@@ -3,24 +3,16 @@
 // snapshot. Asserts on what the page draws (the log view's snapshot block, the teal
 // InstallSnapshot dots, the event log's snapshot lines) and on the structured view, never
 // on caption wording alone. Simulated time is driven by el.run.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, browser, openPage, waitFor, elementReady } from './helpers.mjs';
+import { pageServer, openPage, waitFor, elementReady } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
-let server, ctx;
 
-before(async () => {
-  server = await serve();
-  ctx = await browser();
-});
-after(async () => {
-  await ctx?.close();
-  await server?.close();
-});
+const env = pageServer();
 
 test('catch up by snapshot: the sleeper gets the snapshot in chunks and catches up', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html`);
   await elementReady(p);
   await p.locator(`${EL} .scen button[data-scenario="snapshot"]`).click();
   const r = await p.evaluate((sel) => {
@@ -92,7 +84,7 @@ test('catch up by snapshot: the sleeper gets the snapshot in chunks and catches 
 });
 
 test('the compaction option: Run panel, URL state and refusals', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html#seed=5&nodes=3&compact=4`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html#seed=5&nodes=3&compact=4`);
   await elementReady(p);
   const r = await p.evaluate((sel) => {
     const el = document.querySelector(sel);

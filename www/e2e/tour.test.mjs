@@ -3,21 +3,13 @@
 // run, read from the structured view (and `sim.why`) while simulated time is driven with
 // el.run: what the caption claims must happen in the run. Back replays a step from its
 // start to the same hashes; `?tour=N` opens step N, and a bad N opens step 1 with a message.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, browser, openPage, elementReady, waitFor } from './helpers.mjs';
+import { pageServer, openPage, elementReady, waitFor } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
-let server, ctx;
 
-before(async () => {
-  server = await serve();
-  ctx = await browser();
-});
-after(async () => {
-  await ctx?.close();
-  await server?.close();
-});
+const env = pageServer();
 
 // Each step's title and the start of its first caption.
 const STEPS = [
@@ -283,7 +275,7 @@ function checkStep(r) {
 }
 
 test('the Tour button opens step 1; every step walked with the keyboard, its caption and its run checked', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html?seed=3`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html?seed=3`);
   await elementReady(p);
   await p.locator(`${EL} .scen-row button[data-do="tour"]`).click();
   for (let n = 1; n <= 9; n++) {
@@ -312,7 +304,7 @@ test('the Tour button opens step 1; every step walked with the keyboard, its cap
 });
 
 test('buttons: Next through every step, a look held inside a step goes on, Back replays from the start', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html?tour=1`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html?tour=1`);
   await elementReady(p);
   // Played, a step pauses exactly at its look, goes on with Next, and pauses at its end.
   await atStep(p, 1);
@@ -346,7 +338,7 @@ test('buttons: Next through every step, a look held inside a step goes on, Back 
   await waitFor(p, (sel) => document.querySelector(sel).tour === null, EL);
 
   // Held at a look inside the Figure 8 step, Next goes on in the same step.
-  await p.goto(`${server.url}/index.html?tour=4`);
+  await p.goto(`${env.server.url}/index.html?tour=4`);
   await atStep(p, 4);
   const held = await p.evaluate((sel) => {
     const el = document.querySelector(sel);
@@ -386,7 +378,7 @@ test('buttons: Next through every step, a look held inside a step goes on, Back 
 
 test('?tour=N opens step N; a step that does not exist opens step 1 with a message; Escape leaves', async () => {
   for (const n of [3, 9]) {
-    const p = await openPage(ctx, `${server.url}/index.html?tour=${n}`);
+    const p = await openPage(env.ctx, `${env.server.url}/index.html?tour=${n}`);
     await elementReady(p);
     await atStep(p, n);
     const t = await p.evaluate((sel) => document.querySelector(sel).tour, EL);
@@ -395,14 +387,14 @@ test('?tour=N opens step N; a step that does not exist opens step 1 with a messa
   }
   {
     // `?tour` with no number is the tour's start, said without a complaint.
-    const p = await openPage(ctx, `${server.url}/index.html?tour=`);
+    const p = await openPage(env.ctx, `${env.server.url}/index.html?tour=`);
     await elementReady(p);
     await atStep(p, 1);
     assert.equal(await p.locator(`${EL} .err`).count(), 0);
     await p.close();
   }
   for (const bad of ['99', '0', '-2', '2.5', 'abc', '%3Cb%3E']) {
-    const p = await openPage(ctx, `${server.url}/index.html?tour=${bad}`);
+    const p = await openPage(env.ctx, `${env.server.url}/index.html?tour=${bad}`);
     await elementReady(p);
     await atStep(p, 1);
     const err = await p.locator(`${EL} .err`).textContent();
@@ -410,7 +402,7 @@ test('?tour=N opens step N; a step that does not exist opens step 1 with a messa
     assert.deepEqual(p.problems, [], bad);
     await p.close();
   }
-  const p = await openPage(ctx, `${server.url}/index.html?tour=5`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html?tour=5`);
   await elementReady(p);
   await atStep(p, 5);
   // A link shared during the tour is the run's, not the tour's.

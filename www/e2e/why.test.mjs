@@ -2,24 +2,16 @@
 // panel says why it is or is not the goose, and a click on a log entry says why it is or
 // is not committed, both asked of the core (`sim.why`) and kept current as the run goes.
 // The structured reason (`kind`) is asserted, not only the wording.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, browser, openPage, elementReady } from './helpers.mjs';
+import { pageServer, openPage, elementReady } from './helpers.mjs';
 
 const EL = 'duck-duck-goose';
-let server, ctx;
 
-before(async () => {
-  server = await serve();
-  ctx = await browser();
-});
-after(async () => {
-  await ctx?.close();
-  await server?.close();
-});
+const env = pageServer();
 
 test('why no goose: goose, follower, a goose cut off into a minority, a crashed node', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html?seed=7&nodes=5`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html?seed=7&nodes=5`);
   await elementReady(p);
   const r = await p.evaluate((sel) => {
     const el = document.querySelector(sel);
@@ -64,7 +56,7 @@ test('why no goose: goose, follower, a goose cut off into a minority, a crashed 
 });
 
 test('why not committed: click an entry of a leader cut off from its majority, then heal', async () => {
-  const p = await openPage(ctx, `${server.url}/index.html?seed=11`);
+  const p = await openPage(env.ctx, `${env.server.url}/index.html?seed=11`);
   await elementReady(p);
   const setup = await p.evaluate((sel) => {
     const el = document.querySelector(sel);
