@@ -414,8 +414,9 @@ impl Checker {
         Ok(())
     }
 
-    /// Called after every step with what every node has on disk (crashed ones too) and
-    /// the newest committed membership. Every disk must be a snapshot plus a gapless log
+    /// Called after every step that wrote a disk, added or removed a node, or committed
+    /// more (nothing else can change the verdict), with what every node has on disk
+    /// (crashed ones too) and the newest committed membership. Every disk must be a snapshot plus a gapless log
     /// tail (a restart starts from exactly that), and the latest committed entry must be
     /// on the disks of at least a quorum of `members` less one: it was committed on a
     /// quorum of a membership at most one change from `members`, which keeps at least

@@ -358,6 +358,12 @@ pub struct Cluster {
     removing: Map<NodeId, ()>,
     /// The newest membership any node has applied, and its index.
     committed_config: (Index, Membership),
+    /// Some disk was written (or a node came or went), or the committed membership
+    /// changed, since `Checker::on_disks` last ran: together with a longer committed
+    /// log, the only things that can change its verdict, so it runs only then.
+    disks_changed: bool,
+    /// The checker's committed length when `on_disks` last ran.
+    disks_checked_at: Index,
     /// Node events processed (ticks, deliveries, requests): the simulator's unit of work.
     node_events: u64,
     /// Draws whether a node compacts, apart from the network's stream so that message
@@ -416,6 +422,8 @@ impl Cluster {
             checker: Checker::default(),
             removing: Map::new(),
             committed_config: (1, membership.clone()),
+            disks_changed: true,
+            disks_checked_at: 0,
             node_events: 0,
             compaction_rng: Rng::new(config_seed ^ 0x636F_6D70_6163_7421),
             snapshot_stats: SnapshotStats::default(),
@@ -843,6 +851,7 @@ impl Cluster {
             let drop = node.disk.log.partition_point(|e| e.index <= snapshot.index);
             node.disk.log.drain(..drop);
             node.disk.snapshot = Some(snapshot);
+            self.disks_changed = true;
         }
         if let Some(write) = ready.log_write.take() {
             self.checker
@@ -854,6 +863,7 @@ impl Cluster {
                 .partition_point(|e| e.index < write.truncate_from);
             node.disk.log.truncate(keep);
             node.disk.log.extend(write.entries);
+            self.disks_changed = true;
         }
         let events = core::mem::take(&mut ready.events);
         // 2. Acknowledge: only now are messages, applied entries and answers released.
@@ -906,6 +916,7 @@ impl Cluster {
                         .filter(|&r| before.contains(r) && !m.contains(r)),
                 );
                 self.committed_config = (entry.index, m.clone());
+                self.disks_changed = true;
             }
         }
 
@@ -935,8 +946,13 @@ impl Cluster {
             .values()
             .filter_map(|n| n.replica.as_ref().map(|r| (r.raft(), n.clock)));
         self.checker.on_step(now, rafts);
-        let disks = self.nodes.iter().map(|(&id, n)| (id, &n.disk));
-        self.checker.on_disks(&self.committed_config.1, disks);
+        let committed = self.checker.committed_len();
+        if self.disks_changed || committed != self.disks_checked_at {
+            self.disks_changed = false;
+            self.disks_checked_at = committed;
+            let disks = self.nodes.iter().map(|(&id, n)| (id, &n.disk));
+            self.checker.on_disks(&self.committed_config.1, disks);
+        }
         self.trace_new_violations();
     }
 
@@ -1216,6 +1232,7 @@ impl Cluster {
             self.config.request_timeout,
         )
         .expect("simulator configs are valid");
+        self.disks_changed = true;
         self.nodes.insert(
             id,
             SimNode {
@@ -1328,6 +1345,7 @@ impl Cluster {
 
     fn decommission(&mut self, id: NodeId) {
         if self.nodes.remove(&id).is_some() {
+            self.disks_changed = true;
             self.abandon_requests_at(id);
             self.network.heal_node(id);
         }
