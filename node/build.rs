@@ -77,32 +77,53 @@ fn main() {
 fn collect(www: &Path) -> Vec<(String, PathBuf)> {
     let mut assets = Vec::new();
     for (dir, exts) in ASSET_DIRS {
-        let Ok(entries) = fs::read_dir(www.join(dir)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            let wanted = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| exts.contains(&e));
-            // `.d.ts` files end in `ts`; skip dotfiles and anything not plainly named.
-            if !wanted || name.starts_with('.') || !path.is_file() {
-                continue;
-            }
-            let url = if dir.is_empty() {
-                format!("/{name}")
-            } else {
-                format!("/{dir}/{name}")
-            };
-            assets.push((url, path));
-        }
+        // Only `pkg` has subdirectories to embed: `snippets/`, the JS the wasm imports.
+        add_files(www, dir, exts, *dir == "pkg", &mut assets);
     }
     assets.sort();
     assets
+}
+
+fn add_files(
+    www: &Path,
+    dir: &str,
+    exts: &[&str],
+    recurse: bool,
+    assets: &mut Vec<(String, PathBuf)>,
+) {
+    let Ok(entries) = fs::read_dir(www.join(dir)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        // Skip dotfiles and anything not plainly named.
+        if name.starts_with('.') {
+            continue;
+        }
+        let url = if dir.is_empty() {
+            format!("/{name}")
+        } else {
+            format!("/{dir}/{name}")
+        };
+        if path.is_dir() {
+            if recurse {
+                println!("cargo:rerun-if-changed={}", path.display());
+                add_files(www, &url[1..], exts, recurse, assets);
+            }
+            continue;
+        }
+        // `.d.ts` files end in `ts`.
+        let wanted = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| exts.contains(&e));
+        if wanted && path.is_file() {
+            assets.push((url, path));
+        }
+    }
 }
 
 fn content_type(file: &Path) -> &'static str {

@@ -67,14 +67,19 @@ if [ "$mode" = --release ]; then
     mv "$wasm.opt" "$wasm"
   done
 fi
+# Files in subdirectories too: wasm-bindgen puts the JS the module imports (wasm/js/)
+# under snippets/.
 mkdir -p www/pkg
-for file in "$staging"/*; do
-  name=${file##*/}
-  cmp -s "$file" "www/pkg/$name" || { cp "$file" "www/pkg/.$name.new" && mv "www/pkg/.$name.new" "www/pkg/$name"; }
+(cd "$staging" && find . -type f) | while read -r rel; do
+  rel=${rel#./}
+  mkdir -p "www/pkg/$(dirname "$rel")"
+  cmp -s "$staging/$rel" "www/pkg/$rel" || { cp "$staging/$rel" "www/pkg/$rel.new" && mv "www/pkg/$rel.new" "www/pkg/$rel"; }
 done
-for file in www/pkg/*; do
-  [ -e "$staging/${file##*/}" ] || rm -f "$file"
+(cd www/pkg && find . -type f) | while read -r rel; do
+  rel=${rel#./}
+  [ -e "$staging/$rel" ] || rm -f "www/pkg/$rel"
 done
+find www/pkg -mindepth 1 -type d -empty -delete
 for module in "${modules[@]}"; do
   wasm=www/pkg/${module}_bg.wasm
   printf '    %s: %s bytes, %s gzipped\n' "$wasm" "$(wc -c <"$wasm")" "$(gzip -9c "$wasm" | wc -c)"

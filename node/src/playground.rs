@@ -188,6 +188,18 @@ mod tests {
             ] {
                 assert!(find(path).is_some(), "{path} is embedded");
             }
+            // The JS the wasm imports (wasm-bindgen's snippets/) is embedded too.
+            let glue = std::str::from_utf8(find("/pkg/duckgoose_wasm.js").unwrap().body).unwrap();
+            let snippets: Vec<&str> = glue
+                .split("from './snippets/")
+                .skip(1)
+                .map(|rest| &rest[..rest.find('\'').unwrap()])
+                .collect();
+            assert!(!snippets.is_empty(), "the glue imports its frame decoder");
+            for snippet in snippets {
+                let path = format!("/pkg/snippets/{snippet}");
+                assert!(find(&path).is_some(), "{path} is embedded");
+            }
         }
     }
 }

@@ -368,7 +368,7 @@ impl Engine {
         self.cluster.take_completed()
     }
 
-    pub fn view(&self, log_tail: usize) -> ClusterView {
+    pub fn view(&self, log_tail: usize) -> ClusterView<'_> {
         ClusterView::of(&self.cluster, log_tail)
     }
 
@@ -482,6 +482,51 @@ mod tests {
 
     fn engine(seed: u64) -> Engine {
         Engine::new(SimConfig::new(5, seed)).unwrap()
+    }
+
+    /// A frame counts lines with `explain::has_line` and words only the last ones: the
+    /// two must agree on every kind of event, quiet or verbose.
+    #[test]
+    fn has_line_agrees_with_explain() {
+        let mut e = engine(3);
+        let script = [
+            "network 5-40 50000 10000",
+            "request 1 put x 1",
+            "partition 1,2/3,4,5",
+            "crash 4",
+            "request 2 goose",
+            "heal",
+            "restart 4",
+            "request 3 get x",
+        ];
+        let mut events = Vec::new();
+        for (i, line) in script.iter().enumerate() {
+            e.act(duckgoose_sim::text::parse_action(line).unwrap())
+                .unwrap();
+            e.advance_to(800 * (i as Millis + 1));
+            events.extend(e.take_trace().into_iter().filter_map(|t| match t {
+                Traced::Event(event) => Some(event),
+                Traced::Snapshot(_) => None,
+            }));
+        }
+        for verbose in [false, true] {
+            let mut lines = 0;
+            for event in &events {
+                let worded = crate::explain::explain(event, verbose).is_some();
+                assert_eq!(
+                    crate::explain::has_line(event, verbose),
+                    worded,
+                    "{event:?}"
+                );
+                lines += usize::from(worded);
+            }
+            // Both answers occur, so a has_line stuck at either would fail.
+            assert!(
+                lines > 20 && lines < events.len(),
+                "{lines} of {}",
+                events.len()
+            );
+        }
     }
 
     #[test]
@@ -686,9 +731,8 @@ mod tests {
         let run_until = |e: &mut Engine, done: &dyn Fn(&ClusterView) -> bool| {
             let start = e.now();
             loop {
-                let view = ClusterView::of(e.cluster(), 12);
-                if done(&view) {
-                    return view;
+                if done(&ClusterView::of(e.cluster(), 12)) {
+                    return;
                 }
                 assert!(e.now() - start < 10_000, "stuck at {} ms", e.now());
                 e.advance_by(10.0);
@@ -705,12 +749,13 @@ mod tests {
                 .unwrap();
             e.advance_by(20.0);
         }
-        let view = run_until(&mut e, &|v| {
+        run_until(&mut e, &|v| {
             v.nodes
                 .iter()
                 .filter(|n| n.id != sleeper)
                 .all(|n| n.snapshot.as_ref().is_some_and(|s| s.index > slept_at + 20))
         });
+        let view = ClusterView::of(e.cluster(), 12);
         let down = &view.nodes[sleeper as usize - 1];
         assert_eq!(down.last_index, slept_at, "the disk keeps what it had");
         assert!(down.snapshot.is_none());
@@ -720,10 +765,11 @@ mod tests {
         let restarted_at = e.now();
         e.act(parse_action(&format!("restart {sleeper}")).unwrap())
             .unwrap();
-        let view = run_until(&mut e, &|v| {
+        run_until(&mut e, &|v| {
             let s = &v.nodes[sleeper as usize - 1];
             s.snapshot.is_some() && s.last_index == v.nodes[goose as usize - 1].last_index
         });
+        let view = ClusterView::of(e.cluster(), 12);
         let caught_up = &view.nodes[sleeper as usize - 1];
         let installed = caught_up.snapshot.clone().unwrap();
         assert!(installed.index > slept_at);
@@ -814,8 +860,8 @@ mod tests {
             store
                 .entries
                 .iter()
-                .find(|(k, _)| k == "x")
-                .map(|(_, v)| v.clone())
+                .find(|(k, _)| *k == "x")
+                .map(|(_, v)| v.to_string())
         }
 
         let mut e = engine(7);

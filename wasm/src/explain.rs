@@ -359,8 +359,26 @@ pub fn snapshot_note(note: &SnapshotNote) -> Line {
     }
 }
 
+/// Whether `explain` gives this event a line, without wording it: a frame after a long
+/// jump words only the lines it hands over.
+pub fn has_line(event: &TraceEvent, verbose: bool) -> bool {
+    match &event.kind {
+        TraceKind::Node { .. }
+        | TraceKind::Action { .. }
+        | TraceKind::Response { .. }
+        | TraceKind::ConnectionClosed { .. }
+        | TraceKind::Compacted { .. }
+        | TraceKind::Violation { .. } => true,
+        TraceKind::Request { .. } | TraceKind::Send { .. } | TraceKind::Drop { .. } => verbose,
+        _ => false,
+    }
+}
+
 /// The log line for a trace event, or `None` for message traffic unless `verbose`.
 pub fn explain(event: &TraceEvent, verbose: bool) -> Option<Line> {
+    if !has_line(event, verbose) {
+        return None;
+    }
     let at = event.at;
     Some(match &event.kind {
         TraceKind::Node { node, event: e } => {

@@ -15,6 +15,8 @@ extern crate alloc;
 
 pub mod engine;
 pub mod explain;
+pub mod frame;
+pub mod pack;
 pub mod view;
 
 use alloc::format;
@@ -33,6 +35,8 @@ use duckgoose_sim::text;
 use duckgoose_sim::validate::{self as limits, Invalid};
 use engine::{Engine, Traced};
 use explain::{Answer, Line};
+use frame::Frame;
+use pack::Packed;
 
 // Talc instead of dlmalloc: the default allocator is ~7 KB of the module, talc's dynamic
 // (memory.grow) heap a fraction of that. The page is single-threaded (no atomics).
@@ -227,21 +231,6 @@ impl Options {
     }
 }
 
-/// What one frame hands to the page.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Frame<'a> {
-    view: &'a ClusterView,
-    lines: Vec<Line>,
-    answers: Vec<Answer>,
-    zones: Vec<Vec<NodeId>>,
-    /// Fraction of a millisecond past `view.now` already run (draw at `now + carry`).
-    carry: f64,
-    horizon: Millis,
-    replaying: bool,
-    hash: String,
-}
-
 /// A simulated cluster in the page.
 #[wasm_bindgen]
 pub struct Sim {
@@ -249,6 +238,15 @@ pub struct Sim {
     log_tail: usize,
     verbose: bool,
     goose: Option<NodeId>,
+    /// The last frame, packed; kept to reuse its buffers.
+    packed: Packed,
+}
+
+// The page's frames cross the boundary packed; this turns them back into objects.
+#[wasm_bindgen(module = "/js/frame.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = decodeFrame, catch)]
+    fn decode_frame(nums: &[f64], text: &str) -> Result<JsValue, JsValue>;
 }
 
 /// One invariant as the page lists it.
@@ -303,6 +301,7 @@ impl Sim {
             log_tail: 12,
             verbose: false,
             goose: None,
+            packed: Packed::default(),
         }
     }
 
@@ -558,22 +557,65 @@ impl Sim {
     }
 
     fn collect(&mut self) -> Result<JsValue, JsError> {
+        self.pack_frame();
+        decode_frame(&self.packed.nums, &self.packed.text)
+            .map_err(|e| JsError::new(&format!("frame: {e:?}")))
+    }
+}
+
+/// The Rust half of a frame, callable natively (the frame-cost example measures it).
+impl Sim {
+    /// Advances to `t` like `runUntil` and packs the frame, without handing it to JS.
+    pub fn pack_until(&mut self, t: Millis) -> &Packed {
+        self.engine.advance_to(t.max(self.engine.now()));
+        self.pack_frame();
+        &self.packed
+    }
+
+    /// Applies a parsed action now, as `act` does.
+    pub fn act_parsed(&mut self, action: Action) -> Result<Option<u64>, Invalid> {
+        self.engine.act(action)
+    }
+
+    /// The node that leads the newest term, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.engine.cluster().leader()
+    }
+
+    /// Packs the frame for what happened since the last one into `self.packed`.
+    fn pack_frame(&mut self) {
         let trace = self.engine.take_trace();
+        let verbose = self.verbose;
+        let has_line = |t: &Traced| match t {
+            Traced::Event(e) => explain::has_line(e, verbose),
+            Traced::Snapshot(_) => true,
+        };
+        let answers: Vec<Answer> = self
+            .engine
+            .take_completed()
+            .iter()
+            .map(explain::answer)
+            .collect();
+        let view = self.engine.view(self.log_tail);
+        let goose_changed = view.goose != self.goose;
+        // A long jump makes thousands of lines: only the last MAX_LINES_PER_FRAME are
+        // worded, behind one line saying how many were skipped.
+        let total = trace.iter().filter(|t| has_line(t)).count() + usize::from(goose_changed);
+        let skipped = total.saturating_sub(MAX_LINES_PER_FRAME);
         let mut lines: Vec<Line> = trace
             .iter()
+            .filter(|t| has_line(t))
+            .skip(skipped)
             .filter_map(|t| match t {
-                Traced::Event(e) => explain::explain(e, self.verbose),
+                Traced::Event(e) => explain::explain(e, verbose),
                 Traced::Snapshot(note) => Some(explain::snapshot_note(note)),
             })
             .collect();
-        let view = self.engine.view(self.log_tail);
-        if view.goose != self.goose {
+        if goose_changed {
             lines.push(goose_line(&view, self.goose));
             self.goose = view.goose;
         }
-        if lines.len() > MAX_LINES_PER_FRAME {
-            let skipped = lines.len() - MAX_LINES_PER_FRAME;
-            lines.drain(..skipped);
+        if skipped > 0 {
             lines.insert(
                 0,
                 explain::line(
@@ -585,26 +627,23 @@ impl Sim {
                 ),
             );
         }
-        let answers = self
-            .engine
-            .take_completed()
-            .iter()
-            .map(explain::answer)
-            .collect();
-        to_js(&Frame {
+        let hash = hex(self.engine.hash());
+        let frame = Frame {
             view: &view,
-            lines,
-            answers,
-            zones: self.engine.zones(),
+            lines: &lines,
+            answers: &answers,
+            zones: &self.engine.zones(),
             carry: self.engine.carry(),
             horizon: self.engine.horizon(),
             replaying: self.engine.replaying(),
-            hash: hex(self.engine.hash()),
-        })
+            hash: &hash,
+        };
+        self.packed.clear();
+        frame.pack(&mut self.packed);
     }
 }
 
-fn goose_line(view: &ClusterView, before: Option<NodeId>) -> Line {
+fn goose_line(view: &ClusterView<'_>, before: Option<NodeId>) -> Line {
     let (text, node, term) = match (view.goose, before) {
         (Some(g), _) => {
             let term = view.nodes.iter().find(|n| n.id == g).map(|n| n.term);

@@ -1,30 +1,21 @@
 //! A picture of the cluster at one instant, shaped for drawing (the browser playground
 //! takes one per frame across the wasm boundary).
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-
-use serde::Serialize;
+use core::fmt::Write as _;
 
 use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::events::Role;
 use duckgoose_core::kv::Op;
 use duckgoose_core::snapshot::Snapshot;
 use duckgoose_core::types::{Index, Millis, NodeId, Term};
-use duckgoose_sim::checker::Invariant;
+use duckgoose_sim::checker::Violation;
 use duckgoose_sim::{Cluster, NodeStatus};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct EntryView {
-    pub index: Index,
-    pub term: Term,
-    /// Short label: `noop`, `x=1`, `del x`, `cas x`, `{1,2,3}`.
-    pub label: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NodeView {
+/// One node, borrowing what it shows from the cluster: a view lives for one frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeView<'a> {
     pub id: NodeId,
     pub status: NodeStatus,
     /// In its own latest membership (false for a joining or removed node).
@@ -47,8 +38,9 @@ pub struct NodeView {
     pub votes: Vec<(NodeId, bool)>,
     /// (follower, match index) for leaders.
     pub matched: Vec<(NodeId, Index)>,
-    /// The last entries of the log, oldest first (only those after `snapshot`).
-    pub log: Vec<EntryView>,
+    /// The last entries of the log, oldest first (only those after `snapshot`); the page
+    /// shows each with its [`write_label`].
+    pub log: &'a [Entry],
     /// The snapshot that replaced the log's prefix, `None` while the log starts at 1.
     pub snapshot: Option<SnapshotView>,
     /// A leader's snapshot this node is receiving chunk by chunk (not yet whole).
@@ -61,7 +53,7 @@ pub struct NodeView {
 }
 
 /// A snapshot as the log view draws it: one block standing for entries 1 to `index`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SnapshotView {
     /// The last log index it includes.
     pub index: Index,
@@ -72,13 +64,13 @@ pub struct SnapshotView {
 }
 
 /// A snapshot arriving in chunks: through which index, and how many bytes are in so far.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceivingView {
     pub index: Index,
     pub bytes: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageView {
     pub id: u64,
     pub from: NodeId,
@@ -90,62 +82,79 @@ pub struct MessageView {
     pub deliver_at: Millis,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ClusterView {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterView<'a> {
     pub now: Millis,
-    pub nodes: Vec<NodeView>,
+    pub nodes: Vec<NodeView<'a>>,
     pub messages: Vec<MessageView>,
     /// Cut directed links (from, to).
     pub cut: Vec<(NodeId, NodeId)>,
     pub goose: Option<NodeId>,
-    pub violations: Vec<ViolationView>,
+    pub violations: &'a [Violation],
     /// The goose's key-value store (what a linearizable read there would see), while
     /// there is a goose.
-    pub store: Option<StoreView>,
+    pub store: Option<StoreView<'a>>,
 }
 
 /// The first keys of one node's key-value store, in key order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct StoreView {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreView<'a> {
     pub node: NodeId,
     /// How many keys it holds in all.
     pub len: u32,
     /// Up to [`STORE_VIEW_KEYS`] (key, value) pairs.
-    pub entries: Vec<(String, String)>,
+    pub entries: Vec<(&'a str, &'a str)>,
 }
 
 /// Most keys a frame carries: the playground shows a handful, and a store people fill
 /// by hand stays small.
 pub const STORE_VIEW_KEYS: usize = 8;
 
-/// A broken invariant: which one (the checker's own enum, serialized as its snake_case
-/// name) and what happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ViolationView {
-    pub invariant: Invariant,
-    pub detail: String,
+/// A log entry's short label, as the log view shows it: `noop`, `x=1`, `del x`,
+/// `cas x=2`, `{1,2,3}`, `x=1 ⛨3` (fenced by term 3). Written straight into `out`:
+/// every frame labels every entry of every log tail it shows.
+pub fn write_label(command: &Command, out: &mut String) {
+    match command {
+        Command::Noop => out.push_str("noop"),
+        Command::Config(m) => {
+            out.push('{');
+            for (i, id) in m.ids().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{id}");
+            }
+            out.push('}');
+        }
+        Command::App(op) => write_op_label(op, out),
+    }
 }
 
-fn label(entry: &Entry) -> String {
-    match &entry.command {
-        Command::Noop => String::from("noop"),
-        Command::Config(m) => {
-            let ids: Vec<String> = m.ids().map(|id| format!("{id}")).collect();
-            format!("{{{}}}", ids.join(","))
+fn write_op_label(op: &Op, out: &mut String) {
+    let (verb, key, value) = match op {
+        Op::Put { key, value } => ("", key, Some(value)),
+        Op::Delete { key } => ("del ", key, None),
+        Op::Cas { key, value, .. } => ("cas ", key, Some(value)),
+        Op::Get { key } => ("get ", key, None),
+        Op::Fenced { fence, op } => {
+            write_op_label(op, out);
+            let _ = write!(out, " ⛨{fence}");
+            return;
         }
-        Command::App(Op::Put { key, value }) => format!("{key}={value}"),
-        Command::App(Op::Delete { key }) => format!("del {key}"),
-        Command::App(Op::Cas { key, value, .. }) => format!("cas {key}={value}"),
-        Command::App(Op::Get { key }) => format!("get {key}"),
-        Command::App(Op::Fenced { fence, op }) => {
-            let inner = Entry {
-                index: entry.index,
-                term: entry.term,
-                command: Command::App((**op).clone()),
-            };
-            format!("{} ⛨{fence}", label(&inner))
-        }
+    };
+    out.push_str(verb);
+    out.push_str(key);
+    if let Some(value) = value {
+        out.push('=');
+        out.push_str(value);
     }
+}
+
+/// [`write_label`] into a string of its own.
+pub fn label(entry: &Entry) -> String {
+    let mut out = String::new();
+    write_label(&entry.command, &mut out);
+    out
 }
 
 fn snapshot_view(snapshot: Option<&Snapshot>) -> Option<SnapshotView> {
@@ -156,21 +165,13 @@ fn snapshot_view(snapshot: Option<&Snapshot>) -> Option<SnapshotView> {
     })
 }
 
-fn entry_views(entries: &[Entry], tail: usize) -> Vec<EntryView> {
-    let start = entries.len().saturating_sub(tail);
-    entries[start..]
-        .iter()
-        .map(|e| EntryView {
-            index: e.index,
-            term: e.term,
-            label: label(e),
-        })
-        .collect()
+fn log_tail(entries: &[Entry], tail: usize) -> &[Entry] {
+    &entries[entries.len().saturating_sub(tail)..]
 }
 
-impl ClusterView {
+impl<'a> ClusterView<'a> {
     /// `cluster` now, with the last `log_tail` entries of each log.
-    pub fn of(cluster: &Cluster, log_tail: usize) -> ClusterView {
+    pub fn of(cluster: &'a Cluster, tail: usize) -> ClusterView<'a> {
         let nodes = cluster
             .node_ids()
             .map(|id| {
@@ -204,7 +205,7 @@ impl ClusterView {
                                 .ids()
                                 .filter_map(|p| raft.follower_progress(p).map(|(m, _)| (p, m)))
                                 .collect(),
-                            log: entry_views(raft.log().entries(), log_tail),
+                            log: log_tail(raft.log().entries(), tail),
                             snapshot: snapshot_view(raft.snapshot()),
                             receiving: raft.snapshot_receiving().map(|(index, bytes)| {
                                 ReceivingView {
@@ -248,7 +249,7 @@ impl ClusterView {
                         election_timer: None,
                         votes: Vec::new(),
                         matched: Vec::new(),
-                        log: entry_views(&disk.log, log_tail),
+                        log: log_tail(&disk.log, tail),
                         snapshot: snapshot_view(disk.snapshot.as_ref()),
                         receiving: None,
                         kv_len: 0,
@@ -279,7 +280,7 @@ impl ClusterView {
                 entries: kv
                     .iter()
                     .take(STORE_VIEW_KEYS)
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect(),
             })
         });
@@ -289,14 +290,7 @@ impl ClusterView {
             messages,
             cut: cluster.network().cut_links().collect(),
             goose: cluster.goose(),
-            violations: cluster
-                .violations()
-                .iter()
-                .map(|v| ViolationView {
-                    invariant: v.invariant,
-                    detail: v.detail.clone(),
-                })
-                .collect(),
+            violations: cluster.violations(),
             store,
         }
     }
