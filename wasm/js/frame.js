@@ -3,7 +3,10 @@
 // pack_* function of the same name there, field for field: change both together.
 // wasm-bindgen ships this file next to the module's glue (pkg/snippets/).
 
-export function decodeFrame(nums, text) {
+// `cache` is one Sim's own object (its `logs` are the log tails of its last frame).
+const SAME_AS_BEFORE = -2;
+
+export function decodeFrame(cache, nums, text) {
   let i = 0;
   let at = 0;
   const num = () => nums[i++];
@@ -27,9 +30,24 @@ export function decodeFrame(nums, text) {
   };
   const pair = () => [num(), num()];
 
-  const readEntry = () => ({ index: num(), term: num(), label: str() });
-  const readNode = () => ({
-    id: num(),
+  // An entry the last frame carried too comes back as the same object.
+  const logs = new Map();
+  const readLog = (id) => {
+    const before = cache.logs?.get(id);
+    const log = list(() => {
+      const index = num();
+      const term = num();
+      if (nums[i] !== SAME_AS_BEFORE) return { index, term, label: str() };
+      i++;
+      const entry = before?.[index - before[0].index];
+      if (entry?.index !== index) throw new Error(`frame: node ${id} has no entry ${index} from before`);
+      return entry;
+    });
+    logs.set(id, log);
+    return log;
+  };
+  const readNode = (id = num()) => ({
+    id,
     status: str(),
     member: flag(),
     role: optStr(),
@@ -44,7 +62,7 @@ export function decodeFrame(nums, text) {
     election_timer: flag() ? pair() : undefined,
     votes: list(() => [num(), flag()]),
     matched: list(pair),
-    log: list(readEntry),
+    log: readLog(id),
     snapshot: flag() ? { index: num(), term: num(), bytes: num() } : undefined,
     receiving: flag() ? { index: num(), bytes: num() } : undefined,
     kv_len: num(),
@@ -104,6 +122,7 @@ export function decodeFrame(nums, text) {
     replaying: flag(),
     hash: str(),
   };
+  cache.logs = logs;
   if (i !== nums.length || at !== text.length) {
     throw new Error(`frame: read ${i} of ${nums.length} numbers, ${at} of ${text.length} characters`);
   }

@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use duckgoose_core::entry::Entry;
+use duckgoose_core::entry::{Command, Entry};
 use duckgoose_core::types::{Millis, NodeId};
 use duckgoose_sim::NodeStatus;
 
@@ -39,10 +39,31 @@ pub fn invariant_id(invariant: duckgoose_sim::checker::Invariant) -> String {
     invariant.name().replace(' ', "_")
 }
 
+/// The log tails the last frame carried, node by node, as the page's decoder holds them
+/// too: an entry already sent is marked as such rather than labelled again, and the
+/// decoder hands the page the object it made for it then. Entries are compared whole
+/// (not by index and term alone), so a broken-on-purpose cluster whose two leaders of
+/// one term wrote different entries at one index still shows each as it is.
+#[derive(Default)]
+pub struct SentLogs(Vec<(NodeId, Vec<Entry>)>);
+
+impl SentLogs {
+    fn take(&mut self, node: NodeId) -> Vec<Entry> {
+        self.0
+            .iter_mut()
+            .find(|(id, _)| *id == node)
+            .map(|(_, log)| core::mem::take(log))
+            .unwrap_or_default()
+    }
+}
+
+/// In place of a label: the entry is the one the last frame carried at that index.
+const SAME_AS_BEFORE: f64 = -2.0;
+
 impl Frame<'_> {
-    /// Mirrors `readFrame` in `js/frame.js`.
-    pub fn pack(&self, out: &mut Packed) {
-        pack_view(self.view, out);
+    /// Mirrors `decodeFrame` in `js/frame.js`.
+    pub fn pack(&self, sent: &mut SentLogs, out: &mut Packed) {
+        pack_view(self.view, sent, out);
         out.len(self.lines.len());
         for line in self.lines {
             pack_line(line, out);
@@ -66,12 +87,15 @@ impl Frame<'_> {
 }
 
 /// Mirrors `readView`.
-fn pack_view(view: &ClusterView, out: &mut Packed) {
+fn pack_view(view: &ClusterView, sent: &mut SentLogs, out: &mut Packed) {
     out.num(view.now);
     out.len(view.nodes.len());
+    let mut now_sent = Vec::with_capacity(view.nodes.len());
     for node in &view.nodes {
-        pack_node(node, out);
+        let before = sent.take(node.id);
+        now_sent.push((node.id, pack_node(node, before, out)));
     }
+    *sent = SentLogs(now_sent);
     out.len(view.messages.len());
     for message in &view.messages {
         pack_message(message, out);
@@ -99,8 +123,8 @@ fn pack_view(view: &ClusterView, out: &mut Packed) {
     }
 }
 
-/// Mirrors `readNode`.
-fn pack_node(node: &NodeView, out: &mut Packed) {
+/// Mirrors `readNode`. Returns the log tail as sent, reusing `before`'s entries.
+fn pack_node(node: &NodeView, mut before: Vec<Entry>, out: &mut Packed) -> Vec<Entry> {
     out.num(node.id);
     out.str(status_name(node.status));
     out.flag(node.member);
@@ -129,8 +153,26 @@ fn pack_node(node: &NodeView, out: &mut Packed) {
         out.num(index);
     }
     out.len(node.log.len());
+    let first_before = before.first().map_or(0, |e| e.index);
+    let mut log = Vec::with_capacity(node.log.len());
     for entry in node.log {
-        pack_entry(entry, out);
+        out.num(entry.index);
+        out.num(entry.term);
+        let earlier = entry
+            .index
+            .checked_sub(first_before)
+            .and_then(|k| before.get_mut(k as usize))
+            .filter(|e| *e == entry);
+        match earlier {
+            Some(e) => {
+                out.float(SAME_AS_BEFORE);
+                log.push(core::mem::replace(e, NO_ENTRY));
+            }
+            None => {
+                out.str_with(|text| write_label(&entry.command, text));
+                log.push(entry.clone());
+            }
+        }
     }
     out.flag(node.snapshot.is_some());
     if let Some(s) = &node.snapshot {
@@ -146,13 +188,15 @@ fn pack_node(node: &NodeView, out: &mut Packed) {
     out.num(u64::from(node.kv_len));
     out.num(node.clock);
     out.num(u64::from(node.clock_rate));
+    log
 }
 
-fn pack_entry(entry: &Entry, out: &mut Packed) {
-    out.num(entry.index);
-    out.num(entry.term);
-    out.str_with(|text| write_label(&entry.command, text));
-}
+/// What a reused entry leaves behind (index 0 is never a log entry).
+const NO_ENTRY: Entry = Entry {
+    index: 0,
+    term: 0,
+    command: Command::Noop,
+};
 
 fn pack_message(m: &MessageView, out: &mut Packed) {
     out.num(m.id);

@@ -35,7 +35,7 @@ use duckgoose_sim::text;
 use duckgoose_sim::validate::{self as limits, Invalid};
 use engine::{Engine, Traced};
 use explain::{Answer, Line};
-use frame::Frame;
+use frame::{Frame, SentLogs};
 use pack::Packed;
 
 // Talc instead of dlmalloc: the default allocator is ~7 KB of the module, talc's dynamic
@@ -240,13 +240,17 @@ pub struct Sim {
     goose: Option<NodeId>,
     /// The last frame, packed; kept to reuse its buffers.
     packed: Packed,
+    /// The log tails the last frame carried, and the decoder's copy of them (made by the
+    /// first frame).
+    sent_logs: SentLogs,
+    decoder_cache: Option<js_sys::Object>,
 }
 
 // The page's frames cross the boundary packed; this turns them back into objects.
 #[wasm_bindgen(module = "/js/frame.js")]
 extern "C" {
     #[wasm_bindgen(js_name = decodeFrame, catch)]
-    fn decode_frame(nums: &[f64], text: &str) -> Result<JsValue, JsValue>;
+    fn decode_frame(cache: &js_sys::Object, nums: &[f64], text: &str) -> Result<JsValue, JsValue>;
 }
 
 /// One invariant as the page lists it.
@@ -302,6 +306,8 @@ impl Sim {
             verbose: false,
             goose: None,
             packed: Packed::default(),
+            sent_logs: SentLogs::default(),
+            decoder_cache: None,
         }
     }
 
@@ -558,7 +564,8 @@ impl Sim {
 
     fn collect(&mut self) -> Result<JsValue, JsError> {
         self.pack_frame();
-        decode_frame(&self.packed.nums, &self.packed.text)
+        let cache = self.decoder_cache.get_or_insert_with(js_sys::Object::new);
+        decode_frame(cache, &self.packed.nums, &self.packed.text)
             .map_err(|e| JsError::new(&format!("frame: {e:?}")))
     }
 }
@@ -639,7 +646,7 @@ impl Sim {
             hash: &hash,
         };
         self.packed.clear();
-        frame.pack(&mut self.packed);
+        frame.pack(&mut self.sent_logs, &mut self.packed);
     }
 }
 
