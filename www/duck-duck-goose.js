@@ -337,7 +337,6 @@ export class DuckDuckGoose extends HTMLElement {
   /** The recorded run as text: a config line, then one `MS ACTION` line per action. */
   get scenarioData() { return this.sim.scenario(); }
   /** The recorded run in the core's serde JSON form. */
-  get scenarioJson() { return this.sim.scenarioJson(); }
   /** A link that reproduces this run up to now, on this page. */
   shareUrl() { return shareUrlFor(this.sim.scenario(), this.time); }
 

@@ -5,8 +5,6 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde::Serialize;
-
 use duckgoose_core::events::{Event, Role, RoleReason};
 use duckgoose_core::{
     NodeId, NotGoose, Op, Output, Reply, Request, RequestError, Term, Uncommitted,
@@ -19,7 +17,7 @@ use duckgoose_sim::trace::{TraceEvent, TraceKind};
 use crate::engine::SnapshotNote;
 
 /// One line of the event log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
     pub at: u64,
     /// `role`, `leader`, `stepdown`, `vote`, `deny`, `commit`, `member`, `transfer`,
@@ -168,7 +166,7 @@ pub fn result_text(result: &Option<Result<Reply, RequestError>>) -> String {
 }
 
 /// A finished client request, for the page.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Answer {
     pub id: u64,
     pub node: NodeId,

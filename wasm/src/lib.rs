@@ -16,6 +16,7 @@ extern crate alloc;
 pub mod engine;
 pub mod explain;
 pub mod frame;
+pub mod json;
 pub mod pack;
 pub mod view;
 
@@ -23,7 +24,6 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::view::ClusterView;
@@ -51,10 +51,9 @@ fn js_err(e: impl core::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::new())
-        .map_err(js_err)
+/// JSON written by [`json`], parsed by the browser.
+fn parse_json(json: &str) -> Result<JsValue, JsError> {
+    js_sys::JSON::parse(json).map_err(|e| JsError::new(&format!("bad JSON from wasm: {e:?}")))
 }
 
 fn invalid(e: Invalid) -> JsError {
@@ -253,28 +252,22 @@ extern "C" {
     fn decode_frame(cache: &js_sys::Object, nums: &[f64], text: &str) -> Result<JsValue, JsValue>;
 }
 
-/// One invariant as the page lists it.
-#[derive(Serialize)]
-struct InvariantInfo {
-    /// What `frame.view.violations[].invariant` names it.
-    id: duckgoose_sim::checker::Invariant,
-    name: &'static str,
-    description: &'static str,
-}
-
-/// Every invariant the simulator checks, in the checker's order: the page builds its
-/// invariants box from this list rather than keeping one of its own.
+/// Every invariant the simulator checks, in the checker's order, as `{id, name,
+/// description}` (`id` is what `frame.view.violations[].invariant` names it): the page
+/// builds its invariants box from this list rather than keeping one of its own.
 #[wasm_bindgen]
 pub fn invariants() -> Result<JsValue, JsError> {
-    let list: Vec<InvariantInfo> = duckgoose_sim::checker::Invariant::ALL
+    let list: Vec<String> = duckgoose_sim::checker::Invariant::ALL
         .iter()
-        .map(|&id| InvariantInfo {
-            id,
-            name: id.name(),
-            description: id.description(),
+        .map(|&id| {
+            json::Object::new()
+                .str("id", &frame::invariant_id(id))
+                .str("name", id.name())
+                .str("description", id.description())
+                .finish()
         })
         .collect();
-    to_js(&list)
+    parse_json(&json::array(list.iter().map(String::as_str)))
 }
 
 fn hex(hash: u64) -> String {
@@ -313,7 +306,7 @@ impl Sim {
 
     /// The run's configuration (`SimConfig`, snake_case fields).
     pub fn config(&self) -> Result<JsValue, JsError> {
-        to_js(&self.engine.scenario().config)
+        parse_json(&config_json(&self.engine.scenario().config))
     }
 
     #[wasm_bindgen(getter)]
@@ -448,22 +441,13 @@ impl Sim {
         let (from, to) = (checked_id(from)?, checked_id(to)?);
         let net = self.engine.cluster().network();
         let f = net.faults(from, to);
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Info {
-            loss: f64,
-            latency_min: Millis,
-            latency_max: Millis,
-            cut: bool,
-            custom: bool,
-        }
-        to_js(&Info {
-            loss: f.loss_ppm as f64 / 10_000.0,
-            latency_min: f.latency_min,
-            latency_max: f.latency_max,
-            cut: !net.is_connected(from, to),
-            custom: f != net.defaults,
-        })
+        let info = json::Object::new()
+            .decimal("loss", u64::from(f.loss_ppm), 4)
+            .num("latencyMin", f.latency_min)
+            .num("latencyMax", f.latency_max)
+            .bool("cut", !net.is_connected(from, to))
+            .bool("custom", f != net.defaults);
+        parse_json(&info.finish())
     }
 
     /// "Why no goose?" about `node` now and, given `index`, "why is that entry not
@@ -478,8 +462,6 @@ impl Sim {
         let status = cluster
             .status(node)
             .ok_or_else(|| JsError::new(&format!("no node {node}")))?;
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
         struct Why {
             node: NodeId,
             status: &'static str,
@@ -527,18 +509,26 @@ impl Sim {
                 why.goose_text = format!("{node} is down: it crashed and was not restarted");
             }
         }
-        to_js(&why)
+        let json = json::Object::new()
+            .num("node", why.node)
+            .str("status", why.status)
+            .opt_raw(
+                "notGoose",
+                why.not_goose.map(|r| not_goose_json(&r)).as_deref(),
+            )
+            .str("gooseText", &why.goose_text)
+            .opt_num("index", why.index)
+            .opt_raw(
+                "uncommitted",
+                why.uncommitted.map(|r| uncommitted_json(&r)).as_deref(),
+            )
+            .opt_str("entryText", why.entry_text.as_deref());
+        parse_json(&json.finish())
     }
 
     /// The recorded run as text: a config line, then `MS ACTION` lines.
     pub fn scenario(&self) -> String {
         text::format_scenario(self.engine.scenario())
-    }
-
-    /// The recorded run in the core's serde form: `{config, actions: [[ms, action]]}`.
-    #[wasm_bindgen(js_name = scenarioJson)]
-    pub fn scenario_json(&self) -> Result<JsValue, JsError> {
-        to_js(self.engine.scenario())
     }
 
     /// Replays a scenario to `until` ms without drawing anything and returns
@@ -550,16 +540,10 @@ impl Sim {
         let until = checked_time(until)?;
         let (hash, node_events) =
             duckgoose_sim::scenario::replay_hash(&scenario, until).map_err(invalid)?;
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Replayed {
-            hash: String,
-            node_events: u64,
-        }
-        to_js(&Replayed {
-            hash: hex(hash),
-            node_events,
-        })
+        let replayed = json::Object::new()
+            .str("hash", &hex(hash))
+            .num("nodeEvents", node_events);
+        parse_json(&replayed.finish())
     }
 
     fn collect(&mut self) -> Result<JsValue, JsError> {
@@ -669,6 +653,100 @@ fn goose_line(view: &ClusterView<'_>, before: Option<NodeId>) -> Line {
         (None, None) => ("no goose".to_string(), None, None),
     };
     explain::line(view.now, "goose", node, term, text)
+}
+
+/// The run's `SimConfig`, with the field names the core gives it (snake_case).
+fn config_json(c: &SimConfig) -> String {
+    let network = json::Object::new()
+        .num("latency_min", c.network.latency_min)
+        .num("latency_max", c.network.latency_max)
+        .num("loss_ppm", u64::from(c.network.loss_ppm))
+        .num("duplicate_ppm", u64::from(c.network.duplicate_ppm))
+        .finish();
+    let compaction = c.compaction.map(|k| {
+        json::Object::new()
+            .num("threshold", k.threshold)
+            .num("random_ppm", u64::from(k.random_ppm))
+            .num("chunk_bytes", k.chunk_bytes as u64)
+            .finish()
+    });
+    json::Object::new()
+        .num("nodes", u64::from(c.nodes))
+        .num("seed", c.seed)
+        .num("heartbeat_interval", c.heartbeat_interval)
+        .num("election_timeout_min", c.election_timeout_min)
+        .num("election_timeout_max", c.election_timeout_max)
+        .opt_num("goose_lease", c.goose_lease)
+        .bool("pre_vote", c.pre_vote)
+        .bool("check_quorum", c.check_quorum)
+        .raw("network", &network)
+        .num("request_timeout", c.request_timeout)
+        .bool("close_notices", c.close_notices)
+        .opt_raw("compaction", compaction.as_deref())
+        .opt_num(
+            "max_entries_per_message",
+            c.max_entries_per_message.map(|n| n as u64),
+        )
+        .opt_str("unsafe_variant", c.unsafe_variant.map(|v| v.name()))
+        .finish()
+}
+
+/// The core's "why no goose?" reason: `{kind, ...its fields}`.
+fn not_goose_json(reason: &NotGoose) -> String {
+    let o = json::Object::new();
+    match *reason {
+        NotGoose::NotLeader { leader } => o.str("kind", "not_leader").opt_num("leader", leader),
+        NotGoose::NoCheckQuorum => o.str("kind", "no_check_quorum"),
+        NotGoose::Transferring { to } => o.str("kind", "transferring").num("to", to),
+        NotGoose::TermNotCommitted {
+            term,
+            term_start,
+            commit_index,
+        } => o
+            .str("kind", "term_not_committed")
+            .num("term", term)
+            .num("term_start", term_start)
+            .num("commit_index", commit_index),
+        NotGoose::LeaseExpired {
+            confirmed_at,
+            expired_at,
+            acknowledged,
+            quorum,
+        } => o
+            .str("kind", "lease_expired")
+            .opt_num("confirmed_at", confirmed_at)
+            .opt_num("expired_at", expired_at)
+            .num("acknowledged", acknowledged as u64)
+            .num("quorum", quorum as u64),
+    }
+    .finish()
+}
+
+/// The core's "why is this entry not committed?" reason: `{kind, ...its fields}`.
+fn uncommitted_json(reason: &Uncommitted) -> String {
+    let o = json::Object::new();
+    match *reason {
+        Uncommitted::NotInLog { last_index } => {
+            o.str("kind", "not_in_log").num("last_index", last_index)
+        }
+        Uncommitted::NotLeader {
+            leader,
+            commit_index,
+        } => o
+            .str("kind", "not_leader")
+            .opt_num("leader", leader)
+            .num("commit_index", commit_index),
+        Uncommitted::TooFewReplicas { replicas, quorum } => o
+            .str("kind", "too_few_replicas")
+            .num("replicas", replicas as u64)
+            .num("quorum", quorum as u64),
+        Uncommitted::EarlierTerm { entry_term, term } => o
+            .str("kind", "earlier_term")
+            .num("entry_term", entry_term)
+            .num("term", term),
+        Uncommitted::NextAcknowledgement => o.str("kind", "next_acknowledgement"),
+    }
+    .finish()
 }
 
 fn checked_index(i: f64) -> Result<u64, JsError> {

@@ -1,7 +1,7 @@
 //! Replays a scenario file natively and prints its trace hash: the native half of the
 //! cross-target determinism test, and the native side of the simulation-speed
 //! benchmark. Reads the playground's text form (`sim.scenario()`, see
-//! `duckgoose_sim::text`) or the core's serde JSON form (`sim.scenarioJson()`).
+//! `duckgoose_sim::text`) or the core's serde JSON form (`Scenario` through serde_json).
 //!
 //!     replay --scenario run.txt [--until MS] [--bench REPEATS]
 //!
