@@ -336,7 +336,6 @@ export class DuckDuckGoose extends HTMLElement {
   get view() { return this.frame?.view ?? null; }
   /** The recorded run as text: a config line, then one `MS ACTION` line per action. */
   get scenarioData() { return this.sim.scenario(); }
-  /** The recorded run in the core's serde JSON form. */
   /** A link that reproduces this run up to now, on this page. */
   shareUrl() { return shareUrlFor(this.sim.scenario(), this.time); }
 
