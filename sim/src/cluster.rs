@@ -261,13 +261,21 @@ struct SimNode {
     deadline: Millis,
     /// The node's own clock: the `now` it is given (a restart keeps it running).
     clock: Clock,
+    /// `next_timer()`, kept up to date by `refresh_timer` whenever what it depends on
+    /// changes: finding the next event reads it every step.
+    timer: Option<Millis>,
 }
 
 impl SimNode {
     /// When (in virtual time) this node's next timer fires, if it is running: when its
     /// own clock reaches the deadline.
-    fn timer(&self) -> Option<Millis> {
+    fn next_timer(&self) -> Option<Millis> {
         (self.replica.is_some() && !self.paused).then(|| self.clock.when(self.deadline))
+    }
+
+    /// After any change to the replica, `paused`, `deadline` or `clock`.
+    fn refresh_timer(&mut self) {
+        self.timer = self.next_timer();
     }
 }
 
@@ -589,11 +597,15 @@ impl Cluster {
 
     /// Processes the single next event if it is due by `until`. Returns false if none is.
     pub fn step_until(&mut self, until: Millis) -> bool {
+        debug_assert!(
+            self.nodes.values().all(|n| n.timer == n.next_timer()),
+            "every node's cached timer is current"
+        );
         let next_message = self.in_flight.peek().map(|Reverse((at, _, _))| *at);
         let next_timer = self
             .nodes
             .iter()
-            .filter_map(|(&id, n)| n.timer().map(|t| (t, id)))
+            .filter_map(|(&id, n)| n.timer.map(|t| (t, id)))
             .min();
         // A notice goes after timers and messages due at the same time (a FIN follows
         // the data sent before it).
@@ -640,7 +652,7 @@ impl Cluster {
     /// The time of the next event, if any.
     pub fn next_event_at(&self) -> Option<Millis> {
         let next_message = self.in_flight.peek().map(|Reverse((at, _, _))| *at);
-        let next_timer = self.nodes.values().filter_map(SimNode::timer).min();
+        let next_timer = self.nodes.values().filter_map(|n| n.timer).min();
         let next_notice = self.notices.peek().map(|Reverse(n)| n.at);
         [next_message, next_timer, next_notice]
             .into_iter()
@@ -875,6 +887,7 @@ impl Cluster {
         } = replica.advance(ready);
         node.deadline = replica.next_deadline();
         let more = replica.has_ready();
+        node.refresh_timer();
         if installed.is_some() {
             self.snapshot_stats.installed += 1;
             self.snapshot_stats.installed_by_joiners += u64::from(held_nothing);
@@ -1120,6 +1133,7 @@ impl Cluster {
             Action::Pause { node } => {
                 if let Some(n) = self.nodes.get_mut(&node) {
                     n.paused = n.replica.is_some();
+                    n.refresh_timer();
                 }
             }
             Action::Resume { node } => self.resume(node),
@@ -1128,6 +1142,7 @@ impl Cluster {
                 // faster would carry a node's times towards overflow.
                 if let Some(n) = self.nodes.get_mut(&node) {
                     n.clock.set_rate(now, rate.clamp(MIN_RATE, MAX_RATE));
+                    n.refresh_timer();
                 }
             }
             Action::AddNode { node } => {
@@ -1233,18 +1248,18 @@ impl Cluster {
         )
         .expect("simulator configs are valid");
         self.disks_changed = true;
-        self.nodes.insert(
-            id,
-            SimNode {
-                disk,
-                replica: Some(replica),
-                paused: false,
-                inbox: Vec::new(),
-                incarnation: 0,
-                deadline: 0,
-                clock,
-            },
-        );
+        let mut node = SimNode {
+            disk,
+            replica: Some(replica),
+            paused: false,
+            inbox: Vec::new(),
+            incarnation: 0,
+            deadline: 0,
+            clock,
+            timer: None,
+        };
+        node.refresh_timer();
+        self.nodes.insert(id, node);
     }
 
     fn crash(&mut self, id: NodeId) {
@@ -1261,6 +1276,7 @@ impl Cluster {
         }
         node.replica = None;
         node.paused = false;
+        node.refresh_timer();
         node.inbox.clear();
         self.abandon_requests_at(id);
         if was_up && self.config.close_notices {
@@ -1298,6 +1314,7 @@ impl Cluster {
         let replica = Replica::new(config, node.disk.clone(), now, timeout)
             .expect("simulator configs are valid");
         node.replica = Some(replica);
+        node.refresh_timer();
         self.after_input(id);
     }
 
@@ -1309,6 +1326,7 @@ impl Cluster {
             return;
         }
         node.paused = false;
+        node.refresh_timer();
         let held = core::mem::take(&mut node.inbox);
         self.tick_node(id);
         // Requests that queued up together reach the node together: one batch proposal.
