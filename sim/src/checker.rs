@@ -577,7 +577,12 @@ impl Checker {
             if node.is_leader() && newest_leader.is_none_or(|(_, t)| node.term() > t) {
                 newest_leader = Some((node.id(), node.term()));
             }
-            if node.shows_goose_at(clock.read(now)) {
+            // `shows_goose_at(clock.read(now))`, reading the clock only for a node that
+            // holds a lease (a leader): this runs for every node after every step.
+            if node
+                .goose_lease_until()
+                .is_some_and(|until| clock.read(now) < until)
+            {
                 let (id, term) = (node.id(), node.term());
                 if let Some((other, other_term, other_rate)) = shown
                     && !core::mem::replace(&mut overlap, true)
