@@ -39,11 +39,15 @@ impl Hasher for StableHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
+            // Byte by byte, little-endian: a copy of a variable-length tail is a call to
+            // `memcpy`, dearer than the few bytes (message kinds are short strings).
+            let mut word = 0u64;
+            for (i, &b) in rest.iter().enumerate() {
+                word |= u64::from(b) << (8 * i);
+            }
             // The tail's length goes in its top byte, so "a" and "a\0" differ.
-            word[7] |= (rest.len() as u8) << 4;
-            self.add(u64::from_le_bytes(word));
+            word |= u64::from((rest.len() as u8) << 4) << 56;
+            self.add(word);
         }
     }
 
