@@ -307,6 +307,24 @@ impl<C: Clone> Leading<'_, C> {
         let (me, term) = (core.id(), core.term);
         let leader = &mut *self.leader;
         let current = leader.rounds.current;
+        if leader.rounds.confirmed == current {
+            // Every round sent is confirmed, so no acknowledgement can confirm more, and
+            // every waiting query waits for a round not yet sent: nothing to do (the
+            // usual case: most acknowledgements arrive after their round's quorum).
+            debug_assert!(
+                leader.progress.values().all(|p| p.acked_round <= current),
+                "no follower acknowledged a round above the latest sent {current}"
+            );
+            debug_assert!(
+                leader
+                    .rounds
+                    .pending
+                    .front()
+                    .is_none_or(|q| q.round > current),
+                "queries wait only for rounds not yet confirmed"
+            );
+            return;
+        }
         let quorum_round = quorum_value(core.log.membership(), |id| {
             if id == me {
                 current
