@@ -1014,18 +1014,19 @@ impl Cluster {
             Fate::Lost => self.record_drop(&summary, DropReason::Lost),
             Fate::Deliver { delay, duplicate } => {
                 let deliver_at = now + delay;
-                let s = summary.clone();
-                self.trace
-                    .record(now, || TraceKind::Send { msg: s, deliver_at });
+                // Cloned inside the closures: only if the trace is on.
+                self.trace.record(now, || TraceKind::Send {
+                    msg: summary.clone(),
+                    deliver_at,
+                });
                 let Some(delay) = duplicate else {
                     self.enqueue(deliver_at, summary, msg);
                     return;
                 };
                 self.enqueue(deliver_at, summary.clone(), msg.clone());
                 let copy_at = now + delay;
-                let s = summary.clone();
                 self.trace.record(now, || TraceKind::Duplicate {
-                    msg: s,
+                    msg: summary.clone(),
                     deliver_at: copy_at,
                 });
                 self.enqueue(copy_at, summary, msg);
@@ -1093,9 +1094,11 @@ impl Cluster {
             };
         }
         if let Some(result) = &result {
-            let result = result.clone();
-            self.trace
-                .record(now, || TraceKind::Response { node, id, result });
+            self.trace.record(now, || TraceKind::Response {
+                node,
+                id,
+                result: result.clone(),
+            });
         }
         self.completed.push(Completed {
             id,
@@ -1111,9 +1114,9 @@ impl Cluster {
     /// send a request. Actions naming unknown nodes do nothing (and say so in the trace).
     pub fn apply(&mut self, action: Action) -> Option<RequestId> {
         let now = self.now;
-        let recorded = action.clone();
-        self.trace
-            .record(now, || TraceKind::Action { action: recorded });
+        self.trace.record(now, || TraceKind::Action {
+            action: action.clone(),
+        });
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
         match action {
             Action::Partition { groups } => self.network.partition(&groups, &ids),
@@ -1206,11 +1209,10 @@ impl Cluster {
             },
         );
         let now = self.now;
-        let traced = request.clone();
         self.trace.record(now, || TraceKind::Request {
             node,
             id,
-            request: traced,
+            request: request.clone(),
         });
         match self.nodes.get_mut(&node) {
             Some(n) if n.replica.is_some() && n.paused => n.inbox.push(Held::Request(id, request)),
