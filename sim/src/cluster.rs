@@ -847,6 +847,36 @@ impl Cluster {
         let Some(replica) = node.replica.as_mut() else {
             return false;
         };
+        if !replica.has_ready() {
+            // Nothing queued (an acknowledgement that moves nothing, say): `ready` and
+            // `advance` would hand out nothing to persist, send, apply or answer, so only
+            // the deadline and the checks remain. Debug builds still call them, for the
+            // core's own invariant checks, and confirm that they hand out nothing.
+            if cfg!(debug_assertions) {
+                let ready = replica.ready();
+                assert!(
+                    ready.hard_state.is_none()
+                        && ready.log_write.is_none()
+                        && ready.snapshot.is_none()
+                        && ready.events.is_empty()
+                        && ready.message_count() == 0,
+                    "a replica with nothing ready hands out nothing"
+                );
+                let released = replica.advance(ready);
+                assert!(
+                    released.installed.is_none()
+                        && released.messages.is_empty()
+                        && released.applied.is_empty()
+                        && released.responses.is_empty()
+                        && !replica.has_ready(),
+                    "a replica with nothing ready releases nothing"
+                );
+            }
+            node.deadline = replica.next_deadline();
+            node.refresh_timer();
+            self.check_step();
+            return false;
+        }
         let mut ready = replica.ready();
         let held_nothing = node.disk.snapshot.is_none() && node.disk.log.is_empty();
 
