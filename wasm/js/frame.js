@@ -39,7 +39,7 @@ export function decodeFrame(cache, nums, text) {
       const term = num();
       if (nums[i] !== SAME_AS_BEFORE) return { index, term, label: str() };
       i++;
-      const entry = before?.[index - before[0].index];
+      const entry = before?.length ? before[index - before[0].index] : undefined;
       if (entry?.index !== index) throw new Error(`frame: node ${id} has no entry ${index} from before`);
       return entry;
     });

@@ -549,8 +549,13 @@ impl Sim {
     fn collect(&mut self) -> Result<JsValue, JsError> {
         self.pack_frame();
         let cache = self.decoder_cache.get_or_insert_with(js_sys::Object::new);
-        decode_frame(cache, &self.packed.nums, &self.packed.text)
-            .map_err(|e| JsError::new(&format!("frame: {e:?}")))
+        decode_frame(cache, &self.packed.nums, &self.packed.text).map_err(|e| {
+            // Start the next frame afresh on both sides, every label sent again, rather
+            // than refer to log entries the decoder may not have kept.
+            self.sent_logs = SentLogs::default();
+            self.decoder_cache = None;
+            JsError::new(&format!("frame: {e:?}"))
+        })
     }
 }
 
