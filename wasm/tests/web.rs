@@ -167,10 +167,17 @@ fn scenarios_replay_to_the_same_hash() {
     assert_eq!(s.now(), 1_000.0);
     s.seek(now).unwrap();
     assert_eq!(s.hash(), hash);
-    // The serde form is there too.
-    let json = s.scenario_json().unwrap();
-    let actions: Array = get(&json, "actions").dyn_into().unwrap();
-    assert_eq!(actions.length(), 4);
+    // The JSON answers (wasm/src/json.rs) arrive as objects with the fields the page reads.
+    let config = s.config().unwrap();
+    assert_eq!(get(&config, "nodes").as_f64(), Some(5.0));
+    assert_eq!(get(&config, "seed").as_f64(), Some(9.0));
+    assert_eq!(get(&get(&config, "network"), "latency_min").as_f64(), Some(10.0));
+    assert!(get(&config, "compaction").is_undefined());
+    let link = s.link_info(1.0, 2.0).unwrap();
+    assert_eq!(get(&link, "loss").as_f64(), Some(5.0));
+    assert_eq!(get(&link, "latencyMin").as_f64(), Some(5.0));
+    assert_eq!(get(&link, "latencyMax").as_f64(), Some(30.0));
+    assert_eq!(get(&link, "cut").as_bool(), Some(false));
 }
 
 #[wasm_bindgen_test]
