@@ -171,7 +171,10 @@ fn scenarios_replay_to_the_same_hash() {
     let config = s.config().unwrap();
     assert_eq!(get(&config, "nodes").as_f64(), Some(5.0));
     assert_eq!(get(&config, "seed").as_f64(), Some(9.0));
-    assert_eq!(get(&get(&config, "network"), "latency_min").as_f64(), Some(10.0));
+    assert_eq!(
+        get(&get(&config, "network"), "latency_min").as_f64(),
+        Some(10.0)
+    );
     assert!(get(&config, "compaction").is_undefined());
     let link = s.link_info(1.0, 2.0).unwrap();
     assert_eq!(get(&link, "loss").as_f64(), Some(5.0));
