@@ -26,12 +26,18 @@ fn main() {
     let www = manifest.join("..").join("www");
     let pkg = www.join("pkg");
 
-    // When `pkg` is missing this path does not exist, and cargo reruns the script on
-    // every build until it does: that is what notices `scripts/build-web.sh` later.
-    println!("cargo:rerun-if-changed={}", pkg.display());
+    // Watch only paths that exist: one that does not reruns this script, and so rebuilds
+    // the node, on every cargo command (CI's fuzz, nemesis and node steps each paid a
+    // minute or more for it before the page was built). While `pkg` is missing, `www/`
+    // itself is watched (cargo scans it whole): `scripts/build-web.sh` creating `pkg`
+    // is a change there.
+    if !pkg.is_dir() {
+        println!("cargo:rerun-if-changed={}", www.display());
+    }
     for (dir, _) in ASSET_DIRS {
-        if !dir.is_empty() {
-            println!("cargo:rerun-if-changed={}", www.join(dir).display());
+        let path = www.join(dir);
+        if !dir.is_empty() && path.is_dir() {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
 
