@@ -57,12 +57,7 @@ impl Packed {
 
     /// A string: its length in UTF-16 code units (what JS's `slice` counts), then its text.
     pub fn str(&mut self, s: &str) {
-        let units = if s.is_ascii() {
-            s.len()
-        } else {
-            s.encode_utf16().count()
-        };
-        self.len(units);
+        self.len(utf16_len(s));
         self.text.push_str(s);
     }
 
@@ -73,13 +68,7 @@ impl Packed {
         let start = self.text.len();
         self.nums.push(0.0);
         write(&mut self.text);
-        let written = &self.text[start..];
-        let units = if written.is_ascii() {
-            written.len()
-        } else {
-            written.encode_utf16().count()
-        };
-        self.nums[at] = units as f64;
+        self.nums[at] = utf16_len(&self.text[start..]) as f64;
     }
 
     pub fn opt_str(&mut self, s: Option<&str>) {
@@ -87,6 +76,15 @@ impl Packed {
             Some(s) => self.str(s),
             None => self.nums.push(NO_STRING),
         }
+    }
+}
+
+/// What JS's `length` and `slice` count: UTF-16 code units.
+fn utf16_len(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.encode_utf16().count()
     }
 }
 

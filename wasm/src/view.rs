@@ -150,13 +150,6 @@ fn write_op_label(op: &Op, out: &mut String) {
     }
 }
 
-/// [`write_label`] into a string of its own.
-pub fn label(entry: &Entry) -> String {
-    let mut out = String::new();
-    write_label(&entry.command, &mut out);
-    out
-}
-
 fn snapshot_view(snapshot: Option<&Snapshot>) -> Option<SnapshotView> {
     snapshot.map(|s| SnapshotView {
         index: s.index,
