@@ -2,7 +2,8 @@
 # Builds the simulator to wasm for the page: www/pkg/ (cargo for wasm32, wasm-bindgen
 # --target web, release tuned for size, then wasm-opt -Oz). Two modules: the playground's
 # (wasm/, duckgoose_wasm*) and the counterexample hunt's (hunt-wasm/, duckgoose_hunt_wasm*),
-# which only the hunt's Web Worker loads. Installs missing tools first.
+# which only the hunt's Web Worker loads. Then the page's modules bundled and minified
+# beside them (esbuild): www/pkg/duck-duck-goose.js. Installs missing tools first.
 #   scripts/build-web.sh          release build (what the page and the tests use)
 #   scripts/build-web.sh --dev    quick unoptimised build
 set -euo pipefail
@@ -69,20 +70,36 @@ if [ "$mode" = --release ]; then
     mv "$wasm.opt" "$wasm"
   done
 fi
-# Files in subdirectories too: wasm-bindgen puts the JS the module imports (wasm/js/)
-# under snippets/.
-mkdir -p www/pkg
-(cd "$staging" && find . -type f) | while read -r rel; do
-  rel=${rel#./}
-  mkdir -p "www/pkg/$(dirname "$rel")"
-  cmp -s "$staging/$rel" "www/pkg/$rel" || { cp "$staging/$rel" "www/pkg/$rel.new" && mv "www/pkg/$rel.new" "www/pkg/$rel"; }
-done
+# Copies $staging into www/pkg, files in subdirectories too (wasm-bindgen puts the JS the
+# module imports, wasm/js/, under snippets/).
+sync_pkg() {
+  mkdir -p www/pkg
+  (cd "$staging" && find . -type f) | while read -r rel; do
+    rel=${rel#./}
+    mkdir -p "www/pkg/$(dirname "$rel")"
+    cmp -s "$staging/$rel" "www/pkg/$rel" || { cp "$staging/$rel" "www/pkg/$rel.new" && mv "www/pkg/$rel.new" "www/pkg/$rel"; }
+  done
+}
+sync_pkg
+# The page's element and the hunt's worker, each bundled into one module with what it
+# imports (the wasm glue from www/pkg, just updated, and the frame decoder), minified:
+# www/pkg/duck-duck-goose.js, what index.html and embed.html load, and
+# www/pkg/hunt-worker.js. The tour and live mode stay separate chunks, fetched when first
+# opened. Flat names, so the glue's new URL('..._bg.wasm', import.meta.url) and the hunt's
+# new URL('./hunt-worker.js', import.meta.url) still name files beside them. The modules
+# in www/ stay as they are, for reading and for embedders who want the sources.
+minify=--minify
+[ "$mode" = --dev ] && minify=
+esbuild www/duck-duck-goose.js www/ddg/hunt-worker.js --bundle --format=esm --splitting \
+  $minify --target=es2022 --entry-names='[name]' --chunk-names='chunk-[hash]' \
+  --outdir="$staging" --log-level=warning
+sync_pkg
+# What an earlier build left and this one did not make (old chunks, renamed snippets).
 (cd www/pkg && find . -type f) | while read -r rel; do
   rel=${rel#./}
   [ -e "$staging/$rel" ] || rm -f "www/pkg/$rel"
 done
 find www/pkg -mindepth 1 -type d -empty -delete
-for module in "${modules[@]}"; do
-  wasm=www/pkg/${module}_bg.wasm
-  printf '    %s: %s bytes, %s gzipped\n' "$wasm" "$(wc -c <"$wasm")" "$(gzip -9c "$wasm" | wc -c)"
+for file in "${modules[@]/%/_bg.wasm}" duck-duck-goose.js hunt-worker.js; do
+  printf '    www/pkg/%s: %s bytes, %s gzipped\n' "$file" "$(wc -c <"www/pkg/$file")" "$(gzip -9c "www/pkg/$file" | wc -c)"
 done

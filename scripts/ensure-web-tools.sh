@@ -4,7 +4,8 @@
 #
 #   rustup target wasm32-unknown-unknown
 #   wasm-bindgen-cli                cargo install, exactly the wasm-bindgen version in Cargo.lock
-#   wasm-opt, playwright-core       npm ci in www/ (binaryen's wasm-opt from the npm registry)
+#   wasm-opt, esbuild,              npm ci in www/ (binaryen's wasm-opt and esbuild's binary
+#   playwright-core                 come from the npm registry)
 #   chromium, chromedriver          Debian's packages, only if /usr/bin/chromium is missing
 #                                   (and not with DUCKGOOSE_WEB_TOOLS=build: building the
 #                                   page, as release builds do, needs no browser)
@@ -52,9 +53,10 @@ fi
 
 # npm ci is the slow part; skip it when node_modules already matches package-lock.json.
 stamp=www/node_modules/.ddg-lock-stamp
-if [ ! -x www/node_modules/.bin/wasm-opt ] || [ ! -d www/node_modules/playwright-core ] \
+if [ ! -x www/node_modules/.bin/wasm-opt ] || [ ! -x www/node_modules/.bin/esbuild ] \
+  || [ ! -d www/node_modules/playwright-core ] \
   || ! cmp -s www/package-lock.json "$stamp"; then
-  say "installing npm dev tools in www/ (playwright-core, binaryen)"
+  say "installing npm dev tools in www/ (playwright-core, binaryen, esbuild)"
   (cd www && npm ci --no-audit --no-fund --loglevel=error)
   cp www/package-lock.json "$stamp"
 fi

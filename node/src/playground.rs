@@ -183,6 +183,8 @@ mod tests {
             for path in [
                 "/index.html",
                 "/duck-duck-goose.js",
+                "/pkg/duck-duck-goose.js",
+                "/pkg/hunt-worker.js",
                 "/pkg/duckgoose_wasm.js",
                 "/pkg/duckgoose_wasm_bg.wasm",
             ] {

@@ -89,6 +89,11 @@ fn a_node_serves_the_playground_over_https() {
             "text/javascript; charset=utf-8",
         ),
         (
+            "/pkg/duck-duck-goose.js",
+            "pkg/duck-duck-goose.js",
+            "text/javascript; charset=utf-8",
+        ),
+        (
             "/ddg/stage.js",
             "ddg/stage.js",
             "text/javascript; charset=utf-8",

@@ -118,8 +118,10 @@ const ctx = await browser({ width: 1400, height: 1000 });
   await page.goto(`${server.url}/index.html#seed=1`);
   await page.waitForFunction(() => document.querySelector('duck-duck-goose')?.frame);
   const wasm = await page.evaluate(async ({ text, until }) => {
-    document.querySelector('duck-duck-goose').pause();
-    const { Sim } = await import('./pkg/duckgoose_wasm.js');
+    const el = document.querySelector('duck-duck-goose');
+    el.pause();
+    const Sim = el.sim.constructor; // the page's own (bundled) module
+
     let best = Infinity, r;
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();

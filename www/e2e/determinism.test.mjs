@@ -51,7 +51,8 @@ test('a run made in the page replays to the same hash natively', async () => {
     el.removeNode(1);
     for (let i = 0; i < 40; i++) el.sim.frame(33.3); // uneven frame steps, like a real page
     el._apply(el.sim.frame(0));
-    const { Sim } = await import('./pkg/duckgoose_wasm.js');
+    // The page's own module (the bundle's Sim), not a second, uninitialised copy of the glue.
+    const Sim = el.sim.constructor;
     const text = el.scenarioData;
     return {
       text, time: el.time, hash: el.hash,
