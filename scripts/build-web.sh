@@ -27,6 +27,13 @@ export CARGO_PROFILE_RELEASE_LTO=true
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 export CARGO_PROFILE_RELEASE_DEBUG=false
 export CARGO_PROFILE_RELEASE_PANIC=abort
+# LLVM's inliner at a threshold of 100 instead of opt-level 2's 225: 4.1 % smaller gzipped
+# (113 381 -> 108 714 bytes) and no slower on speed.mjs (frames every 100 ms: 2 621-3 079x
+# against 1 908-3 197x at 225, four alternating rounds); 40 was smaller still (101 058) but
+# fell to 1 752x. Only for this build's wasm32 release, so no other build's cache changes.
+if [ "$mode" = --release ]; then
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C llvm-args=-inline-threshold=100"
+fi
 
 # What wasm-pack would do, without wasm-pack (one less tool to compile on a fresh
 # machine): cargo builds the module, the wasm-bindgen-cli on PATH (the locked version)
