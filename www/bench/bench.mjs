@@ -121,7 +121,6 @@ const ctx = await browser({ width: 1400, height: 1000 });
     const el = document.querySelector('duck-duck-goose');
     el.pause();
     const Sim = el.sim.constructor; // the page's own (bundled) module
-
     let best = Infinity, r;
     for (let i = 0; i < 5; i++) {
       const t0 = performance.now();
