@@ -31,6 +31,9 @@ const arg = (name, fallback) => {
 const seconds = Number(arg('seconds', 60));
 const runs = Number(arg('runs', 5));
 const warmupMs = Number(arg('warmup-ms', 2000));
+if (!(seconds > 0) || !Number.isInteger(runs) || runs < 1 || !(warmupMs >= 0)) {
+  throw new Error('--seconds: above 0; --runs: a whole number from 1; --warmup-ms: 0 or more');
+}
 const raftscopeDir = arg('raftscope', path.join(here, '../../../shared/anchors/raftscope'));
 const simulatedMs = seconds * 1000;
 
