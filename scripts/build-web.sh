@@ -17,11 +17,10 @@ target_dir=${CARGO_TARGET_DIR:-$PWD/target}
 
 # The wasm's own profile, set through the environment so the workspace's [profile.release]
 # stays as it is for native builds (the wasm lands in its own wasm32-unknown-unknown/
-# directory). opt-level 2, not z: on the simulation-speed workload (www/bench/speed.mjs)
-# the page's module runs about 2 750x real time at 2 (with the inliner settings below) and
-# 1 050-1 310x at z, for 99 956 bytes gzipped instead of 96 144 (www/BENCHMARKS.md has the
-# tables: s, 3 and O3 for the simulator only were tried too). The issue's 2 000x needs the
-# speed; its 60 KB is out of reach at z as well.
+# directory). opt-level 2 with the inliner settings below, not z: z is 4 % smaller (96 144
+# bytes gzipped against 99 956) but runs 1 050-1 310x real time on www/bench/speed.mjs,
+# under the issue's 2 000x (www/BENCHMARKS.md has the tables: s, 3 and O3 for the simulator
+# only were tried too). Its 60 KB is out of reach at z as well.
 # No strip here: wasm-bindgen needs the target_features section; wasm-opt strips afterwards.
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=2
 export CARGO_PROFILE_RELEASE_LTO=true
@@ -29,7 +28,7 @@ export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 export CARGO_PROFILE_RELEASE_DEBUG=false
 export CARGO_PROFILE_RELEASE_PANIC=abort
 # LLVM's inliner at a threshold of 40 instead of opt-level 2's 225, and no loop unrolling:
-# 8 % smaller gzipped (108 714 -> 99 956 bytes) for about 15 % of the simulator's speed
+# 8 % smaller gzipped (108 712 -> 99 956 bytes) for about 15 % of the simulator's speed
 # (speed.mjs at steady state, a frame every 100 ms: 2 660-2 870x against 3 210-3 370x with
 # the threshold at 100, which was as fast as 225; five alternating rounds, the goal is
 # 2 000x). Only for this build's wasm32 release, so no other build's cache changes.
